@@ -1,0 +1,41 @@
+"""Units and coordinate conventions of napari-rat-tms, written down once.
+
+Volume frame
+    Every volume is a 3D array ``data[i0, i1, i2]``. Readers return arrays in the order
+    (slice, row, column), i.e. the reverse of the file's (x, y, z) index order for NIfTI/NRRD and
+    the order of ITK/SimpleITK and of a DICOM series (axis 0 = slice). The *volume frame* has its
+    axes along the array axes and its origin at the centre of voxel ``[0, 0, 0]``; the point of
+    voxel index ``p`` is ``p * voxel_size_mm``. The viewer uses this frame in millimetres
+    (``layer.scale = voxel_size_mm``, no translation), so every layer of one scan lines up.
+    The scanner's own position and orientation (the file's affine) are kept in
+    :attr:`Volume.scanner_affine_mm` for export, never applied to the data.
+
+Units
+    Inside the physics core (BEM, coils, fields) everything is SI: metres, S/m, A/s, V/m. The
+    viewer, the files and the user-facing parameters use millimetres and dI/dt in A/us; names of
+    non-SI quantities carry a suffix (``voxel_size_mm``, ``didt_a_per_us``). Convert with the
+    helpers below, at the boundary, never inside kernels.
+
+Anatomical (stereotaxic) frame
+    Right-handed, millimetres: x to the animal's right, y anterior, z dorsal (RAS), origin at
+    bregma on the dorsal skull surface. The synthetic rat's ground truth gives the transform from
+    this frame to the volume frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MM_PER_M", "mm_to_m", "m_to_mm"]
+
+MM_PER_M = 1000.0
+
+
+def mm_to_m(values_mm):
+    """Millimetres -> metres (array or scalar)."""
+    return np.asarray(values_mm, dtype=float) / MM_PER_M
+
+
+def m_to_mm(values_m):
+    """Metres -> millimetres (array or scalar)."""
+    return np.asarray(values_m, dtype=float) * MM_PER_M
