@@ -105,7 +105,7 @@ def build_rat_anatomy() -> RatAnatomy:
         [
             Ellipsoid((0, -2.0, -5.9), (7.4, 7.0, 4.9)),
             Ellipsoid((0, -11.0, -6.3), (5.2, 3.0, 3.9)),
-            RoundCone((0, -4.0, -9.2), (0, -16.0, -8.7), 2.9, 2.4),
+            RoundCone((0, -4.0, -9.2), (0, -15.0, -8.7), 2.9, 2.4),
             *_mirror(lambda s: Ellipsoid((1.45 * s, 5.6, -4.6), (1.5, 2.4, 1.9))),
         ],
         blend_mm=1.5,
@@ -131,7 +131,7 @@ def build_rat_anatomy() -> RatAnatomy:
     for side, name in ((+1, "right"), (-1, "left")):
         eye = eye_centres[f"{name}_eye"]
         openings.append(Opening(f"{name}_orbital_opening", np.array([2.0 * side, 3.0, -6.0]), eye, 1.5))
-        openings.append(Opening(f"{name}_optic_canal", np.array([2.0 * side, 2.5, -10.5]), eye, 0.5))
+        openings.append(Opening(f"{name}_optic_canal", np.array([2.0 * side, 2.5, -9.0]), eye, 0.5))
         openings.append(
             Opening(f"{name}_foramen_ovale", np.array([3.0 * side, -1.0, -8.0]), np.array([3.0 * side, -1.0, -16.0]), 0.8)
         )
