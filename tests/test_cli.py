@@ -1,0 +1,72 @@
+"""The rat-tms command: --help, --version, demo, info."""
+
+import json
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from napari_rat_tms import __version__
+from napari_rat_tms.cli import main
+
+
+def test_help_and_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "info" in out
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert __version__ in capsys.readouterr().out
+
+
+def test_console_script_installed():
+    result = subprocess.run([sys.executable, "-m", "napari_rat_tms.cli", "--version"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_demo_writes_scan_ground_truth_and_figure(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--voxel-size-mm", "1.0"]) == 0
+    printed = capsys.readouterr().out
+    assert "Wrote:" in printed and "Bregma" in printed
+    scan = nib.load(out / "synthetic_rat.nii.gz")
+    np.testing.assert_allclose(scan.header.get_zooms(), (1.0, 1.0, 1.0))
+    assert scan.shape == (87, 87, 87)
+    labels = nib.load(out / "synthetic_rat_labels.nii.gz")
+    assert set(np.unique(np.asarray(labels.dataobj))) == {0, 1, 2, 3, 4}
+    truth = json.loads((out / "synthetic_rat_ground_truth.json").read_text())
+    assert set(truth["landmarks_mm"]) == {"bregma", "lambda", "left_eye", "right_eye"}
+    assert any(o["name"] == "foramen_magnum" for o in truth["openings"])
+    png = (out / "synthetic_rat_slices.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_demo_does_not_overwrite_without_asking(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "synthetic_rat.nii.gz").write_bytes(b"precious")
+    assert main(["demo", "--output", str(out), "--voxel-size-mm", "1.5"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "synthetic_rat.nii.gz").read_bytes() == b"precious"
+
+
+def test_demo_rejects_bad_voxel_size(tmp_path, capsys):
+    assert main(["demo", "--output", str(tmp_path / "d"), "--voxel-size-mm", "-1"]) == 2
+    assert "voxel_size_mm" in capsys.readouterr().err
+
+
+def test_info_reports_a_scan_and_errors(tmp_path, capsys):
+    out = tmp_path / "demo"
+    main(["demo", "--output", str(out), "--voxel-size-mm", "1.5"])
+    capsys.readouterr()
+    assert main(["info", str(out / "synthetic_rat.nii.gz")]) == 0
+    printed = capsys.readouterr().out
+    assert "1.5" in printed and "HU" in printed
+    (tmp_path / "bad.nii").write_bytes(b"junk")
+    assert main(["info", str(tmp_path / "bad.nii")]) == 1
+    assert "not a readable NIfTI" in capsys.readouterr().err

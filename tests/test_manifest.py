@@ -1,0 +1,34 @@
+"""The npe2 manifest is valid and napari lists the plugin with its contributions."""
+
+import npe2
+
+
+def test_manifest_is_valid():
+    manifest = npe2.PluginManifest.from_distribution("napari-rat-tms")
+    manifest.validate_imports()
+    assert manifest.name == "napari-rat-tms"
+    assert {c.key for c in manifest.contributions.sample_data} == {"synthetic_rat"}
+    patterns = set(manifest.contributions.readers[0].filename_patterns)
+    assert {"*.nii", "*.nii.gz", "*.nrrd", "*.mhd", "*.mha", "*.tif", "*.dcm"} <= patterns
+    assert manifest.contributions.readers[0].accepts_directories
+
+
+def test_napari_lists_the_plugin():
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    assert any(m.name == "napari-rat-tms" for m in pm.iter_manifests())
+
+
+def test_core_imports_no_qt_or_napari():
+    """The core must stay usable without a display: importing it loads neither Qt nor napari."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import napari_rat_tms.core.io, napari_rat_tms.core.synthetic, "
+        "napari_rat_tms.core.figures, napari_rat_tms.cli; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide6', 'magicgui')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
