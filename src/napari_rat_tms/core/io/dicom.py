@@ -133,9 +133,9 @@ def _read_series(headers: list, source: str, max_bytes: int | None) -> Volume:
                 break
     pixel_spacing = first.get("PixelSpacing")
     if pixel_spacing is None or slice_spacing is None:
-        spacing = warn_missing_spacing(source)
-        if pixel_spacing is not None:
-            spacing = (spacing[0], float(pixel_spacing[0]), float(pixel_spacing[1]))
+        fallback = warn_missing_spacing(source)
+        inplane = fallback[1:] if pixel_spacing is None else (float(pixel_spacing[0]), float(pixel_spacing[1]))
+        spacing = (slice_spacing or fallback[0], *inplane)
     else:
         spacing = (slice_spacing, float(pixel_spacing[0]), float(pixel_spacing[1]))
 
