@@ -132,3 +132,24 @@ def test_write_refuses_to_overwrite(tmp_path, volume):
     write_volume(volume, path, overwrite=True)
     with pytest.raises(ValueError, match="unknown suffix"):
         write_volume(volume, tmp_path / "v.png")
+
+
+@pytest.mark.parametrize("name, match", [("junk.nrrd", "not a readable NRRD"),
+                                         ("junk.mha", "not a readable MetaImage"),
+                                         ("junk.tif", "not a readable TIFF"),
+                                         ("junk.dcm", "not a readable DICOM")])
+def test_corrupt_files_of_every_format(tmp_path, name, match):
+    path = tmp_path / name
+    path.write_bytes(b"garbage " * 100)
+    with pytest.raises(VolumeReadError, match=match):
+        read_volume(path)
+
+
+def test_truncated_nrrd_and_metaimage_data(tmp_path, volume):
+    for name, match in [("v.nrrd", "truncated or corrupt"), ("v.mhd", "voxel data are not")]:
+        path = write_volume(volume, tmp_path / name)
+        data_file = path if name.endswith(".nrrd") else next(tmp_path.glob("v.*raw*"))
+        content = data_file.read_bytes()
+        data_file.write_bytes(content[: len(content) - 200])
+        with pytest.raises(VolumeReadError, match=match):
+            read_volume(path)
