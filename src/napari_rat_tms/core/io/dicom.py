@@ -91,6 +91,24 @@ def _orientation(ds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return row_cos, col_cos, np.cross(row_cos, col_cos)
 
 
+def _dicom_volume(data, spacing, hu: bool, affine, source: str, ds, fmt: str) -> Volume:
+    """The Volume of a DICOM read: LPS scanner frame, series identity from ``ds``."""
+    return Volume(
+        data=data,
+        voxel_size_mm=spacing,
+        intensity_units=INTENSITY_UNITS_HU if hu else INTENSITY_UNITS_UNKNOWN,
+        scanner_affine_mm=affine,
+        scanner_frame="LPS",
+        source=source,
+        metadata={
+            "format": fmt,
+            "series_instance_uid": str(ds.get("SeriesInstanceUID", "")),
+            "series_description": str(ds.get("SeriesDescription", "")),
+            "modality": str(ds.get("Modality", "")),
+        },
+    )
+
+
 def _read_series(headers: list, source: str, max_bytes: int | None) -> Volume:
     import pydicom
 
@@ -162,20 +180,7 @@ def _read_series(headers: list, source: str, max_bytes: int | None) -> Volume:
     affine[:3, 1] = col_cos * spacing[1]
     affine[:3, 2] = row_cos * spacing[2]
     affine[:3, 3] = origin
-    return Volume(
-        data=data,
-        voxel_size_mm=spacing,
-        intensity_units=INTENSITY_UNITS_HU if _is_hu(first) else INTENSITY_UNITS_UNKNOWN,
-        scanner_affine_mm=affine,
-        scanner_frame="LPS",
-        source=source,
-        metadata={
-            "format": "DICOM",
-            "series_instance_uid": str(first.get("SeriesInstanceUID", "")),
-            "series_description": str(first.get("SeriesDescription", "")),
-            "modality": str(first.get("Modality", "")),
-        },
-    )
+    return _dicom_volume(data, spacing, _is_hu(first), affine, source, first, "DICOM")
 
 
 def _first(ds, *path):
@@ -254,20 +259,7 @@ def _read_multiframe(path: Path, max_bytes: int | None) -> Volume:
         affine[:3, 3] = positions[order[0]]
     units_holder = holder if "RescaleType" in holder else ds
     hu = _is_hu(units_holder) or (str(ds.get("Modality", "")).upper() == "CT" and "RescaleIntercept" in holder)
-    return Volume(
-        data=data,
-        voxel_size_mm=spacing,
-        intensity_units=INTENSITY_UNITS_HU if hu else INTENSITY_UNITS_UNKNOWN,
-        scanner_affine_mm=affine,
-        scanner_frame="LPS",
-        source=source,
-        metadata={
-            "format": "DICOM multi-frame",
-            "series_instance_uid": str(ds.get("SeriesInstanceUID", "")),
-            "series_description": str(ds.get("SeriesDescription", "")),
-            "modality": str(ds.get("Modality", "")),
-        },
-    )
+    return _dicom_volume(data, spacing, hu, affine, source, ds, "DICOM multi-frame")
 
 
 def read_dicom(path, *, series_uid: str | None = None, max_bytes: int | None = None) -> Volume:
