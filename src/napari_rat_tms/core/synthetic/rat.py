@@ -42,6 +42,7 @@ __all__ = [
     "SyntheticRatParameters",
     "SyntheticRat",
     "make_synthetic_rat",
+    "iter_synthetic_rat",
     "AIR_HU",
     "SOFT_TISSUE_HU",
     "BRAIN_HU",
@@ -273,6 +274,19 @@ def _dorsal_surface_z(shape: Shape, x: float, y: float) -> float:
     return float(z[k])
 
 
+def _parameters(voxel_size_mm, parameters, overrides) -> SyntheticRatParameters:
+    params = parameters or SyntheticRatParameters()
+    changes = dict(overrides)
+    if voxel_size_mm is not None:
+        changes["voxel_size_mm"] = voxel_size_mm
+    if changes:
+        unknown = set(changes) - set(asdict(params))
+        if unknown:
+            raise TypeError(f"unknown parameter(s) {sorted(unknown)} for make_synthetic_rat")
+        params = SyntheticRatParameters(**{**asdict(params), **changes})
+    return params
+
+
 def make_synthetic_rat(
     voxel_size_mm: float | None = None,
     *,
@@ -297,21 +311,22 @@ def make_synthetic_rat(
     -------
     SyntheticRat
     """
-    params = parameters or SyntheticRatParameters()
-    changes = dict(overrides)
-    if voxel_size_mm is not None:
-        changes["voxel_size_mm"] = voxel_size_mm
-    if changes:
-        unknown = set(changes) - set(asdict(params))
-        if unknown:
-            raise TypeError(f"unknown parameter(s) {sorted(unknown)} for make_synthetic_rat")
-        params = SyntheticRatParameters(**{**asdict(params), **changes})
-
-    def report(fraction, message):
+    steps = iter_synthetic_rat(_parameters(voxel_size_mm, parameters, overrides))
+    while True:
+        try:
+            fraction, message = next(steps)
+        except StopIteration as done:
+            return done.value
         log.debug("synthetic rat: %3.0f%% %s", 100 * fraction, message)
         if progress is not None:
             progress(float(fraction), message)
 
+
+def iter_synthetic_rat(parameters: SyntheticRatParameters | None = None):
+    """Generator form of :func:`make_synthetic_rat`: yields ``(fraction, message)`` between
+    steps and returns the :class:`SyntheticRat` (``StopIteration.value``). Stopping the
+    iteration (e.g. napari's ``worker.quit()``) cancels the build between two steps."""
+    params = parameters or SyntheticRatParameters()
     rng = np.random.default_rng(params.seed)
     frame = _Frame(params)
     anatomy: RatAnatomy = build_rat_anatomy()
@@ -321,8 +336,7 @@ def make_synthetic_rat(
     image = np.full(frame.shape, AIR_HU, dtype=np.float32)
     labels = np.zeros(frame.shape, dtype=np.uint8)
 
-    def paint(shape: Shape, value, label: RatLabel | None, fraction: float, message: str):
-        report(fraction, message)
+    def paint(shape: Shape, value, label: RatLabel | None):
         occ = _occupancy(shape, frame)
         mask = occ > 0
         i0, i1, i2 = np.nonzero(mask)
@@ -355,14 +369,15 @@ def make_synthetic_rat(
         (anatomy.teeth, TEETH_HU, RatLabel.BONE, "teeth"),
     ]
     for k, (shape, value, label, message) in enumerate(steps):
-        paint(shape, value, label, 0.8 * k / len(steps), message)
+        yield 0.8 * k / len(steps), message
+        paint(shape, value, label)
 
-    report(0.8, "point spread function")
+    yield 0.8, "point spread function"
     sigma_vox = params.psf_fwhm_mm / (2.0 * np.sqrt(2.0 * np.log(2.0))) / frame.h
     if sigma_vox > 0:
         ndimage.gaussian_filter(image, sigma=sigma_vox, output=image, mode="nearest")
 
-    report(0.9, "intensity drift and noise")
+    yield 0.9, "intensity drift and noise"
     lateral_mm = np.arange(frame.shape[2], dtype=np.float32) * frame.h - frame.centre_mm[2]
     drift = (params.bias_hu_per_mm * lateral_mm).astype(np.float32)
     for s in range(frame.shape[0]):  # slice by slice: no full-size float64 temporaries
@@ -400,7 +415,7 @@ def make_synthetic_rat(
         source="",
         metadata={"synthetic_rat": asdict(params)},
     )
-    report(1.0, "done")
+    yield 1.0, "done"
     return SyntheticRat(
         volume=volume,
         labels=labels,
