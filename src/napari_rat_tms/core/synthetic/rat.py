@@ -207,11 +207,12 @@ class _Frame:
         return (w @ self.rotation + _FOV_CENTRE_CONSTRUCTION_MM).astype(np.float32)
 
 
-def _coarse_distance(shape: Shape, frame: _Frame, factor: int) -> tuple[np.ndarray, list[np.ndarray]]:
+def _coarse_distance(shape: Shape, frame: _Frame, factor: int) -> np.ndarray:
+    """Signed distance at every ``factor``-th voxel along each axis (covering the grid)."""
     axes = [np.arange(0, n + factor, factor) for n in frame.shape]
     g = np.meshgrid(*axes, indexing="ij")
     pts = frame.indices_to_construction(g[0].ravel(), g[1].ravel(), g[2].ravel())
-    return shape.distance_culled(pts).reshape(g[0].shape), axes
+    return shape.distance_culled(pts).reshape(g[0].shape)
 
 
 def _occupancy(shape: Shape, frame: _Frame, chunk: int = 1 << 20) -> np.ndarray:
@@ -223,7 +224,7 @@ def _occupancy(shape: Shape, frame: _Frame, chunk: int = 1 << 20) -> np.ndarray:
     safety factor of 1.5).
     """
     f, h = _COARSE_FACTOR, frame.h
-    coarse, _ = _coarse_distance(shape, frame, f)
+    coarse = _coarse_distance(shape, frame, f)
     nearest = [np.minimum((np.arange(n) + f // 2) // f, coarse.shape[k] - 1) for k, n in enumerate(frame.shape)]
     d_up = coarse[np.ix_(*nearest)]
     band = 1.5 * (0.5 * h + 0.5 * np.sqrt(3.0) * f * h) + 1e-3
