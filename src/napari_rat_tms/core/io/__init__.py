@@ -157,6 +157,12 @@ def write_volume(volume: Volume, path, *, overwrite: bool = False) -> Path:
     exists = path.exists() and (path.is_file() or any(path.iterdir()))
     if exists and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if exists and fmt == "dicom" and path.is_dir():
+        # replace the series: slices left over from an older, longer one would form a second
+        # series in the folder, and the reader would load whichever is larger
+        for old in path.iterdir():
+            if old.is_file() and is_dicom_file(old):
+                old.unlink()
     _WRITERS[fmt](volume, path)
     return path
 

@@ -49,6 +49,11 @@ def as_volume_array(data: np.ndarray, source: str) -> np.ndarray:
     Singleton axes (e.g. NIfTI's 4th) are dropped; 2D images, RGB and time series are refused.
     """
     squeezed = np.squeeze(data)
+    if data.dtype.fields is not None or data.dtype.kind not in "biuf":
+        raise UnsupportedVolumeError(
+            f"{source} holds voxels of type {data.dtype} (colour or complex values?), not "
+            "scalar intensities. Export a single 3D greyscale volume."
+        )
     if squeezed.ndim == 3:
         return squeezed
     if squeezed.ndim < 3:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import VolumeReadError
 from ..volume import INTENSITY_UNITS_HU, INTENSITY_UNITS_UNKNOWN, Volume
-from ._checks import check_fits_in_memory, warn_missing_spacing
+from ._checks import as_volume_array, check_fits_in_memory, warn_missing_spacing
 
 __all__ = ["read_dicom", "write_dicom_series", "is_dicom_file", "list_dicom_series"]
 
@@ -94,7 +94,7 @@ def _orientation(ds) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _dicom_volume(data, spacing, hu: bool, affine, source: str, ds, fmt: str) -> Volume:
     """The Volume of a DICOM read: LPS scanner frame, series identity from ``ds``."""
     return Volume(
-        data=data,
+        data=as_volume_array(data, source),  # colour (SamplesPerPixel 3) -> UnsupportedVolumeError
         voxel_size_mm=spacing,
         intensity_units=INTENSITY_UNITS_HU if hu else INTENSITY_UNITS_UNKNOWN,
         scanner_affine_mm=affine,
@@ -258,7 +258,12 @@ def _read_multiframe(path: Path, max_bytes: int | None) -> Volume:
     if positions is not None:
         affine[:3, 3] = positions[order[0]]
     units_holder = holder if "RescaleType" in holder else ds
-    hu = _is_hu(units_holder) or (str(ds.get("Modality", "")).upper() == "CT" and "RescaleIntercept" in holder)
+    # a CT with a rescale is in HU only when no RescaleType says otherwise (e.g. "US")
+    hu = _is_hu(units_holder) or (
+        not str(units_holder.get("RescaleType", "")).strip()
+        and str(ds.get("Modality", "")).upper() == "CT"
+        and "RescaleIntercept" in holder
+    )
     return _dicom_volume(data, spacing, hu, affine, source, ds, "DICOM multi-frame")
 
 

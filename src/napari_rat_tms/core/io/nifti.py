@@ -34,8 +34,12 @@ def read_nifti(path, *, max_bytes: int | None = None) -> Volume:
         shape = img.shape
     except Exception as err:
         raise VolumeReadError(f"{source} is not a readable NIfTI file ({err}).") from err
-    scaled = header.get_slope_inter()[0] not in (None, 1.0)
-    itemsize = 4 if scaled else np.dtype(header.get_data_dtype()).itemsize
+    # nibabel moves scl_slope/scl_inter from the loaded header into the array proxy, so the
+    # header says (None, None) even for a scaled file: ask the proxy. A scaled read makes float64.
+    slope = float(getattr(img.dataobj, "slope", 1.0))
+    inter = float(getattr(img.dataobj, "inter", 0.0))
+    scaled = slope != 1.0 or inter != 0.0
+    itemsize = 8 if scaled else np.dtype(header.get_data_dtype()).itemsize
     check_fits_in_memory(shape, itemsize, source, max_bytes)
     try:
         data = np.asanyarray(img.dataobj)

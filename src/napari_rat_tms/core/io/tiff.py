@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import VolumeReadError
+from ..errors import UnsupportedVolumeError, VolumeReadError
 from ..volume import INTENSITY_UNITS_UNKNOWN, Volume
 from ._checks import as_volume_array, check_fits_in_memory, unit_to_mm, warn_missing_spacing
 
@@ -88,12 +88,18 @@ def read_tiff(path, *, max_bytes: int | None = None) -> Volume:
         with tifffile.TiffFile(str(files[0])) as tif:
             series = tif.series[0]
             first_shape, dtype = series.shape, series.dtype
+            samples = first_shape[series.axes.index("S")] if "S" in series.axes else 1
             inplane = _inplane_spacing_mm(tif)
             ome = _ome_spacing_mm(tif)
             z_spacing = (tif.imagej_metadata or {}).get("spacing")
             z_factor = unit_to_mm((tif.imagej_metadata or {}).get("unit"))
     except Exception as err:
         raise VolumeReadError(f"{files[0]} is not a readable TIFF file ({err}).") from err
+    if samples > 1:  # a 2D colour image would otherwise pass for a stack of 3 slices
+        raise UnsupportedVolumeError(
+            f"{files[0]} holds colour pixels ({samples} samples per pixel, shape {first_shape}), "
+            "not greyscale. Export a single 3D greyscale volume."
+        )
     if len(files) > 1:
         shape = (len(files), *first_shape)
     else:
