@@ -12,6 +12,9 @@ __all__ = [
     "VolumeReadError",
     "UnsupportedVolumeError",
     "VolumeTooLargeError",
+    "MeshError",
+    "ConductorModelError",
+    "CacheError",
 ]
 
 
@@ -29,3 +32,15 @@ class UnsupportedVolumeError(VolumeReadError):
 
 class VolumeTooLargeError(VolumeReadError, MemoryError):
     """Loading the volume would need more memory than the machine has available."""
+
+
+class MeshError(RatTmsError, ValueError):
+    """A triangle surface cannot be used: open, non-manifold, self-intersecting, degenerate."""
+
+
+class ConductorModelError(RatTmsError, ValueError):
+    """A volume conductor model is inconsistent: intersecting surfaces, wrong conductivities."""
+
+
+class CacheError(RatTmsError):
+    """A cached precomputation is unreadable or does not match the model it was asked for."""
