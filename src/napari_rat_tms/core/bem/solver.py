@@ -1,0 +1,256 @@
+"""The TMS E-field solver: precompute once per model, then milliseconds per coil placement.
+
+:class:`TmsBemSolver` holds the transfer matrix ``T`` of :mod:`.lc_bem` (equation 3) for one
+volume conductor and one set of evaluation points (e.g. the cortex surface's vertices). ``T``
+depends on the meshes, conductivities and points only; it is computed once (minutes for the rat's
+2C model), optionally cached on disk, and each placement then costs
+
+* the coil's primary field at the surface vertices (its normal component ``g``) and at the points,
+* one product ``T g`` (or ``T G`` for a batch of placements: a matrix product).
+
+The cache file is keyed by a SHA-256 of the geometry, conductivities, points and solver version,
+and carries a checksum of ``T``; a file that does not match or does not read is recomputed (with
+a warning), never trusted.
+
+Optional GPU path: with ``device="cuda"`` (or ``"auto"`` when PyTorch sees a CUDA device) ``T``
+lives on the GPU and placements run there; results match the CPU path to the precision of the
+chosen dtype. CI never needs a GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..coils.dipoles import CoilDipoles, primary_efield, primary_efield_normal
+from ..errors import ConductorModelError
+from ..meshes import checks
+from . import lc_bem
+from .conductor import VolumeConductor
+
+__all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points"]
+
+#: Changes whenever the numbers ``T`` holds could change (formulation, quadrature): old caches are ignored.
+SOLVER_VERSION = "lc-bem-1"
+
+
+def check_evaluation_points(conductor: VolumeConductor, points_m) -> np.ndarray:
+    """Conductivity (S/m) at each point; errors for points outside the head, warnings near a surface.
+
+    A point outside every surface (in air) is an error: the field there is not modelled. A point
+    closer to a surface than half that surface's mean edge length gets a warning: the quadrature
+    refines, but the piecewise-linear potential is least accurate there (seed 003 kept its
+    cortical points at least 1 mm from the skull for this reason).
+    """
+    points = np.asarray(points_m, dtype=float).reshape(-1, 3)
+    if len(points) == 0:
+        raise ValueError("no evaluation points were given")
+    if not np.all(np.isfinite(points)):
+        raise ValueError("evaluation points contain NaN or infinite values")
+    sigma = conductor.conductivity_at(points)
+    outside = np.flatnonzero(sigma == 0)
+    if len(outside):
+        p = points[outside[0]] * 1000.0
+        raise ConductorModelError(
+            f"{len(outside)} of {len(points)} evaluation points lie outside the head model (in air), e.g. "
+            f"({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) mm. Are they in metres, in the model's frame?"
+        )
+    for b in conductor.boundaries:
+        half_edge = 0.5 * b.surface.mean_edge_length_m
+        dist = checks.distance_to_surface(b.surface, points)
+        close = np.flatnonzero(dist < half_edge)
+        if len(close):
+            warnings.warn(
+                f"{len(close)} evaluation points lie closer to surface {b.name!r} than half its mean edge "
+                f"length ({half_edge * 1000:.2f} mm; the closest {dist.min() * 1000:.3f} mm). The field there "
+                "is less accurate; move the points inwards or refine that surface.",
+                stacklevel=3,
+            )
+    return sigma
+
+
+def _cache_key(conductor: VolumeConductor, points: np.ndarray, dtype, solve_precision: str) -> str:
+    h = hashlib.sha256()
+    h.update(SOLVER_VERSION.encode())
+    h.update(np.dtype(dtype).name.encode())
+    h.update(solve_precision.encode())
+    h.update(conductor.fingerprint().encode())
+    h.update(np.ascontiguousarray(points, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
+def _checksum(array: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _load_cache(path: Path, key: str, shape: tuple[int, int]):
+    """The cached T, or None (with a warning saying why) when the file is absent, corrupt or stale."""
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            stored_key = str(data["key"])
+            transfer = data["transfer"]
+            checksum = str(data["checksum"])
+        if stored_key != key:
+            raise ValueError("it was made for another model or other points")
+        if transfer.shape != shape:
+            raise ValueError(f"its matrix has shape {transfer.shape}, expected {shape}")
+        if _checksum(transfer) != checksum:
+            raise ValueError("its checksum does not match (the file is damaged)")
+        return transfer
+    except Exception as err:  # any unreadable file: recompute, never crash
+        warnings.warn(f"Ignoring the BEM cache {path}: {err}. Recomputing.", stacklevel=4)
+        return None
+
+
+def _save_cache(path: Path, key: str, transfer: np.ndarray):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, key=np.array(key), transfer=transfer, checksum=np.array(_checksum(transfer)),
+                     version=np.array(SOLVER_VERSION))
+        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache under the real name
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _resolve_device(device: str) -> str:
+    if device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "cpu":
+        return "cpu"
+    try:
+        import torch
+        has_cuda = torch.cuda.is_available()
+    except ImportError:
+        has_cuda = False
+    if device == "cuda" and not has_cuda:
+        raise RuntimeError("device='cuda' needs PyTorch with a CUDA device; none was found. Use device='cpu'.")
+    return "cuda" if has_cuda else "cpu"
+
+
+class TmsBemSolver:
+    """E-field of any coil placement at fixed evaluation points in a fixed head model.
+
+    Build with :func:`build_solver` (or :func:`iter_build_solver` for progress). Results in V/m.
+
+    Attributes
+    ----------
+    conductor : VolumeConductor
+    points_m : (P, 3) array
+    sigma_at_points : (P,) array, S/m
+    transfer : (3P, N) array (``dtype``), the matrix T of :mod:`.lc_bem`
+    precompute_seconds : float (0 when read from the cache)
+    from_cache : bool
+    device : "cpu" or "cuda"
+    """
+
+    def __init__(self, conductor, points_m, sigma_at_points, transfer, *, device="cpu",
+                 precompute_seconds=0.0, from_cache=False):
+        self.conductor = conductor
+        self.points_m = np.ascontiguousarray(points_m, dtype=np.float64)
+        self.sigma_at_points = sigma_at_points
+        self.transfer = transfer
+        self.dtype = transfer.dtype
+        self.precompute_seconds = precompute_seconds
+        self.from_cache = from_cache
+        self.precompute_info: dict = {}
+        stack_vertices = [b.surface.vertices_m for b in conductor.boundaries]
+        self.surface_vertices_m = np.concatenate(stack_vertices)
+        self.surface_normals = np.concatenate([b.surface.vertex_normals for b in conductor.boundaries])
+        self.device = _resolve_device(device)
+        self._torch_transfer = None
+        if self.device == "cuda":
+            import torch
+
+            self._torch_transfer = torch.as_tensor(transfer, device="cuda")
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points_m)
+
+    def surface_source(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
+        """``g = E_p . n`` at the surface vertices (V/m): the only coil-dependent input of the BEM."""
+        return primary_efield_normal(self.surface_vertices_m, self.surface_normals, coil, didt_a_per_s)
+
+    def efield(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
+        """Total E-field (V/m) at the evaluation points, (P, 3), for one coil placement."""
+        g = self.surface_source(coil, didt_a_per_s)
+        secondary = self._apply(g[:, None])[:, 0]
+        return primary_efield(self.points_m, coil, didt_a_per_s) + secondary.reshape(-1, 3)
+
+    def efield_batch(self, coils, didt_a_per_s: float = 1.0) -> np.ndarray:
+        """E-fields (V/m) of several placements, (B, P, 3): one matrix product for all of them."""
+        coils = list(coils)
+        if not coils:
+            return np.zeros((0, self.n_points, 3))
+        sources = np.stack([self.surface_source(c, didt_a_per_s) for c in coils], axis=1)
+        secondary = self._apply(sources).T.reshape(len(coils), self.n_points, 3)
+        primary = np.stack([primary_efield(self.points_m, c, didt_a_per_s) for c in coils])
+        return primary + secondary
+
+    def _apply(self, sources: np.ndarray) -> np.ndarray:
+        if self._torch_transfer is not None:
+            import torch
+
+            g = torch.as_tensor(sources.astype(self.dtype, copy=False), device="cuda")
+            return (self._torch_transfer @ g).double().cpu().numpy()
+        return (self.transfer @ sources.astype(self.dtype, copy=False)).astype(np.float64, copy=False)
+
+
+def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, dtype=np.float32,
+                      device: str = "cpu", solve_precision: str = "auto"):
+    """Build a :class:`TmsBemSolver`, yielding ``(fraction_done, message)``; returns the solver.
+
+    ``cache_dir``: folder for the precomputed matrix (None: no cache). ``dtype``: precision of
+    the last precompute product and of T's storage and products (float32 halves memory and time
+    per placement; its rounding, ~1e-6 relative, is far below the BEM's discretisation error;
+    float64 for reference computations). ``device``: "cpu", "cuda" or "auto" for the dense
+    algebra of the precompute and of every placement. ``solve_precision``: see
+    :func:`.lc_bem.iter_transfer_matrix` ("auto" uses float32 where the condition number allows).
+    """
+    points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
+    yield 0.0, "checking the evaluation points"
+    sigma = check_evaluation_points(conductor, points)
+    stack = lc_bem.StackedSurfaces(conductor)
+    key = _cache_key(conductor, points, dtype, solve_precision)
+    shape = (3 * len(points), stack.n_vertices)
+    path = Path(cache_dir) / f"tms-bem-{key[:24]}.npz" if cache_dir is not None else None
+    if path is not None:
+        cached = _load_cache(path, key, shape)
+        if cached is not None:
+            yield 1.0, f"read the precomputed model from {path}"
+            return TmsBemSolver(conductor, points, sigma, cached.astype(dtype, copy=False), device=device,
+                                from_cache=True)
+    start = time.perf_counter()
+    info: dict = {}
+    transfer = yield from lc_bem.iter_transfer_matrix(stack, points, sigma, device=_resolve_device(device),
+                                                      product_dtype=dtype, solve_precision=solve_precision,
+                                                      info=info)
+    transfer = transfer.astype(dtype, copy=False)
+    seconds = time.perf_counter() - start
+    if path is not None:
+        yield 1.0, f"saving the precomputed model to {path}"
+        _save_cache(path, key, transfer)
+    solver = TmsBemSolver(conductor, points, sigma, transfer, device=device, precompute_seconds=seconds)
+    solver.precompute_info = info
+    return solver
+
+
+def build_solver(conductor: VolumeConductor, points_m, **kwargs) -> TmsBemSolver:
+    """:func:`iter_build_solver` run to the end (no progress reports)."""
+    gen = iter_build_solver(conductor, points_m, **kwargs)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
