@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..coils.dipoles import CoilDipoles, primary_efield, primary_efield_normal
+from ..coils.dipoles import MU0, CoilDipoles, primary_efield, primary_efield_normal
 from ..errors import ConductorModelError
 from ..meshes import checks
 from . import lc_bem
@@ -173,6 +173,9 @@ class TmsBemSolver:
             import torch
 
             self._torch_transfer = torch.as_tensor(transfer, device="cuda")
+            self._torch_vertices = torch.as_tensor(self.surface_vertices_m, device="cuda")
+            self._torch_normals = torch.as_tensor(self.surface_normals, device="cuda")
+            self._torch_points = torch.as_tensor(self.points_m, device="cuda")
 
     @property
     def n_points(self) -> int:
@@ -184,6 +187,8 @@ class TmsBemSolver:
 
     def efield(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
         """Total E-field (V/m) at the evaluation points, (P, 3), for one coil placement."""
+        if self._torch_transfer is not None:
+            return self._efield_torch([coil], didt_a_per_s)[0]
         g = self.surface_source(coil, didt_a_per_s)
         secondary = self._apply(g[:, None])[:, 0]
         return primary_efield(self.points_m, coil, didt_a_per_s) + secondary.reshape(-1, 3)
@@ -193,10 +198,27 @@ class TmsBemSolver:
         coils = list(coils)
         if not coils:
             return np.zeros((0, self.n_points, 3))
+        if self._torch_transfer is not None:
+            return self._efield_torch(coils, didt_a_per_s)
         sources = np.stack([self.surface_source(c, didt_a_per_s) for c in coils], axis=1)
         secondary = self._apply(sources).T.reshape(len(coils), self.n_points, 3)
         primary = np.stack([primary_efield(self.points_m, c, didt_a_per_s) for c in coils])
         return primary + secondary
+
+    def _efield_torch(self, coils, didt_a_per_s: float) -> np.ndarray:
+        """GPU path: primary fields and the product on the device, float64 primary fields."""
+        import torch
+
+        sources, primaries = [], []
+        for coil in coils:
+            pos = torch.as_tensor(coil.positions_m, device="cuda")
+            mom = torch.as_tensor(coil.moments_m2, device="cuda")
+            e_vertices = _torch_primary(self._torch_vertices, pos, mom, didt_a_per_s)
+            sources.append((e_vertices * self._torch_normals).sum(dim=1))
+            primaries.append(_torch_primary(self._torch_points, pos, mom, didt_a_per_s))
+        g = torch.stack(sources, dim=1).to(self._torch_transfer.dtype)
+        secondary = (self._torch_transfer @ g).double().T.reshape(len(coils), self.n_points, 3)
+        return (torch.stack(primaries) + secondary).cpu().numpy()
 
     def _apply(self, sources: np.ndarray) -> np.ndarray:
         if self._torch_transfer is not None:
@@ -205,6 +227,18 @@ class TmsBemSolver:
             g = torch.as_tensor(sources.astype(self.dtype, copy=False), device="cuda")
             return (self._torch_transfer @ g).double().cpu().numpy()
         return (self.transfer @ sources.astype(self.dtype, copy=False)).astype(np.float64, copy=False)
+
+
+def _torch_primary(points, positions, moments, didt_a_per_s, chunk=128):
+    """:func:`..coils.dipoles.primary_efield` in PyTorch (same equation), dipoles in chunks."""
+    import torch
+
+    out = torch.zeros_like(points)
+    for start in range(0, len(positions), chunk):
+        d = points[:, None, :] - positions[None, start:start + chunk, :]
+        inv3 = d.norm(dim=2).pow(-3)
+        out += (torch.cross(moments[None, start:start + chunk, :].expand_as(d), d, dim=2) * inv3[..., None]).sum(1)
+    return out * (-MU0 / (4.0 * np.pi) * float(didt_a_per_s))
 
 
 def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, dtype=np.float32,
