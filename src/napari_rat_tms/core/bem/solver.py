@@ -183,7 +183,8 @@ class TmsBemSolver:
 
     def surface_source(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
         """``g = E_p . n`` at the surface vertices (V/m): the only coil-dependent input of the BEM."""
-        return primary_efield_normal(self.surface_vertices_m, self.surface_normals, coil, didt_a_per_s)
+        return primary_efield_normal(self.surface_vertices_m, self.surface_normals, coil, didt_a_per_s,
+                                     self.dtype)
 
     def efield(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
         """Total E-field (V/m) at the evaluation points, (P, 3), for one coil placement."""
@@ -191,7 +192,7 @@ class TmsBemSolver:
             return self._efield_torch([coil], didt_a_per_s)[0]
         g = self.surface_source(coil, didt_a_per_s)
         secondary = self._apply(g[:, None])[:, 0]
-        return primary_efield(self.points_m, coil, didt_a_per_s) + secondary.reshape(-1, 3)
+        return primary_efield(self.points_m, coil, didt_a_per_s, self.dtype) + secondary.reshape(-1, 3)
 
     def efield_batch(self, coils, didt_a_per_s: float = 1.0) -> np.ndarray:
         """E-fields (V/m) of several placements, (B, P, 3): one matrix product for all of them."""
@@ -202,7 +203,7 @@ class TmsBemSolver:
             return self._efield_torch(coils, didt_a_per_s)
         sources = np.stack([self.surface_source(c, didt_a_per_s) for c in coils], axis=1)
         secondary = self._apply(sources).T.reshape(len(coils), self.n_points, 3)
-        primary = np.stack([primary_efield(self.points_m, c, didt_a_per_s) for c in coils])
+        primary = np.stack([primary_efield(self.points_m, c, didt_a_per_s, self.dtype) for c in coils])
         return primary + secondary
 
     def _efield_torch(self, coils, didt_a_per_s: float) -> np.ndarray:
