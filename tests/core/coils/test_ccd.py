@@ -1,0 +1,38 @@
+"""SimNIBS .ccd coil files: measured coil models from ../shared (skipped without it), bad files."""
+
+import numpy as np
+import pytest
+
+from napari_rat_tms.core.coils import CoilModelError, read_ccd
+from tests.conftest import shared_data_or_skip
+
+
+@pytest.mark.parametrize("name,count", [("MagVenture_Cool-B35.ccd", 1001), ("Magstim_70mm_Fig8.ccd", 2712)])
+def test_shared_coil_models(name, count):
+    coil, meta = read_ccd(shared_data_or_skip("coils", name))
+    assert coil.n_dipoles == count
+    # figure-of-eight: two wings of opposite net moment, the coil's footprint a few cm
+    extent = coil.positions_m.max(0) - coil.positions_m.min(0)
+    assert 0.05 < extent[0] < 0.2
+    assert abs(coil.moments_m2[:, 2].sum()) < 0.05 * np.abs(coil.moments_m2[:, 2]).sum()
+    if name.startswith("MagVenture"):
+        assert meta["coilname"] == "Cool-B35" and float(meta["dIdtmax"]) == pytest.approx(141.28)
+
+
+def test_round_trip_of_a_written_file(tmp_path):
+    rows = np.array([[0.01, 0, -0.005, 0, 0, 1e-5], [-0.01, 0, -0.005, 0, 0, -1e-5]])
+    path = tmp_path / "two.ccd"
+    path.write_text("# test;coilname=two dipoles;dIdtmax=100;\n2\n# centers and weighted directions\n"
+                    + "\n".join(" ".join(f"{v:.6e}" for v in row) for row in rows) + "\n")
+    coil, meta = read_ccd(path)
+    assert coil.name == "two dipoles"
+    np.testing.assert_allclose(coil.positions_m, rows[:, :3])
+    np.testing.assert_allclose(coil.moments_m2, rows[:, 3:])
+
+
+@pytest.mark.parametrize("text", ["", "# header\nnot a number\n#\n", "# h\n3\n# c\n0 0 0 0 0 1\n", "# h\n1\n# c\n0 0 0 1\n"])
+def test_bad_files_raise_a_clear_error(tmp_path, text):
+    path = tmp_path / "bad.ccd"
+    path.write_text(text)
+    with pytest.raises(CoilModelError, match="bad.ccd"):
+        read_ccd(path)
