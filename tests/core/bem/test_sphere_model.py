@@ -19,7 +19,6 @@ Checks of :func:`sphere_efield`, from the most to the least independent of its i
    rotation / translation invariance, linearity: float64 round-off, asserted 1e-10 or 1e-12.
 """
 
-import time
 
 import numpy as np
 import pytest
@@ -215,17 +214,14 @@ def test_validity_radius_and_errors():
         sphere_efield([[0.0, 0.0, 0.0]], COIL, center_m=(0.0, 0.0, 0.015))
 
 
-def test_speed_2000_points_3000_dipoles():
+def test_many_points_and_dipoles_give_finite_fields():
+    """A coil-sized problem (2,000 points x 3,000 dipoles) runs and stays finite; timing lives in benchmarks/."""
     rng = np.random.default_rng(5)
     pos = _unit(rng.normal(size=(3000, 3))) * 0.02
     coil = CoilDipoles(pos, rng.normal(size=(3000, 3)) * 1e-6)
     pts = _random_points(2000, 0.012, rng)
-    sphere_efield(pts[:2], coil)  # compile / load the cached kernel
-    t0 = time.perf_counter()
     e = sphere_efield(pts, coil, DIDT)
-    elapsed = time.perf_counter() - t0
     assert e.shape == (2000, 3) and np.all(np.isfinite(e))
-    assert elapsed < 2.0  # measured about 0.06 s on 2 cores; generous for loaded CI machines
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,3 +304,22 @@ def test_fit_sphere_to_inner_skull_errors():
         fit_sphere_to_inner_skull(verts, normals[:-1], center, up)
     with pytest.raises(ValueError, match="up"):
         fit_sphere_to_inner_skull(verts, normals, center, [0.0, 0.0, 0.0])
+
+
+def test_spherical_head_model_fits_the_inner_skull_and_evaluates_fields():
+    """SphericalHeadModel = fit_sphere_to_inner_skull + sphere_efield at fixed points."""
+    from napari_rat_tms.core.bem.sphere_model import SphericalHeadModel
+
+    rng = np.random.default_rng(5)
+    dirs = rng.normal(size=(4000, 3))
+    dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+    centre = np.array([0.001, -0.002, 0.0])
+    inner = centre + 0.0144 * dirs
+    normals = -dirs  # the inner skull's outward (away from bone) normal points to the centre
+    points = centre + 0.01 * dirs[:50]
+    model = SphericalHeadModel.from_inner_skull(inner, normals, centre + [0, 0, 0.002], [0, 0, 1], points)
+    np.testing.assert_allclose(model.center_m, centre, atol=1e-9)
+    assert model.fit.radius_m == pytest.approx(0.0144, rel=1e-9)
+    coil = CoilDipoles([[0.0, 0.0, 0.03]], [[1e-4, 0.0, 0.0]])
+    np.testing.assert_allclose(model.efield(coil, 2.0), sphere_efield(points, coil, 2.0, centre))
+    assert model.efield_batch([coil, coil]).shape == (2, 50, 3)

@@ -42,6 +42,7 @@ __all__ = [
     "sphere_validity_radius_m",
     "fit_sphere",
     "fit_sphere_to_inner_skull",
+    "SphericalHeadModel",
 ]
 
 #: Fewest inner-skull vertices :func:`fit_sphere_to_inner_skull` accepts for a fit.
@@ -295,3 +296,36 @@ def fit_sphere_to_inner_skull(
         )
     center, radius, rms = fit_sphere(v[sel])
     return SphereFit(center_m=center, radius_m=radius, rms_residual_m=rms, n_points=count)
+
+
+class SphericalHeadModel:
+    """The spherical head model with the interface of :class:`..solver.TmsBemSolver`.
+
+    ``efield(coil, didt)`` and ``efield_batch(coils, didt)`` at fixed points (V/m), so that a study
+    can compare the sphere with the BEM models placement by placement (seed 003's "sphere" row).
+    Build it from a known centre, or with :meth:`from_inner_skull` as in the seed.
+    """
+
+    def __init__(self, center_m, points_m, fit: SphereFit | None = None):
+        self.center_m = _as_center(center_m)
+        self.points_m = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
+        self.fit = fit
+
+    @classmethod
+    def from_inner_skull(cls, skull_vertices_m, skull_vertex_normals, head_centre_m, up, points_m,
+                         radius_m: float = 0.004) -> SphericalHeadModel:
+        fit = fit_sphere_to_inner_skull(skull_vertices_m, skull_vertex_normals, head_centre_m, up, radius_m)
+        return cls(fit.center_m, points_m, fit)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.points_m)
+
+    def efield(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
+        return sphere_efield(self.points_m, coil, didt_a_per_s, self.center_m)
+
+    def efield_batch(self, coils, didt_a_per_s: float = 1.0) -> np.ndarray:
+        coils = list(coils)
+        if not coils:
+            return np.zeros((0, self.n_points, 3))
+        return np.stack([self.efield(c, didt_a_per_s) for c in coils])
