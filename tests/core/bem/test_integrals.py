@@ -96,14 +96,14 @@ def test_single_layer_at_a_vertex_matches_the_closed_form_for_a_right_triangle()
 
 
 def test_field_gradients_match_finite_differences():
-    """grad of S_k and D_k from the kernel vs central differences of S_k and D_k."""
+    """grad of S (constant density) and D_k from the kernel vs central differences of S_k and D_k."""
     tri = TRIANGLE
     area, n = _area_normal(tri)
     verts = np.ascontiguousarray(tri)
     tris = np.array([[0, 1, 2]], dtype=np.int64)
     r0 = np.array([0.4, 0.2, 0.6])
-    gs = np.zeros((3, 3))
-    gd = np.zeros((3, 3))
+    gs = np.zeros((3, 1))  # single layer: one column per triangle
+    gd = np.zeros((3, 3))  # double layer: one column per vertex
     integrals.field_gradient_rows(r0[None], verts, tris, n[None], np.array([area]), np.array([1.0]),
                                   integrals._RULE_STARTS, integrals._RULE_BARY, integrals._RULE_WEIGHTS, gs, gd)
     h = 1e-5
@@ -114,5 +114,5 @@ def test_field_gradients_match_finite_differences():
         wp, wm = np.empty(3), np.empty(3)
         integrals.linear_solid_angles(*(r0 + e), *tri, *n, area, wp)
         integrals.linear_solid_angles(*(r0 - e), *tri, *n, area, wm)
-        np.testing.assert_allclose(gs[axis], ds, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(gs[axis, 0], ds.sum(), rtol=1e-5, atol=1e-9)
         np.testing.assert_allclose(gd[axis], (wp - wm) / (2 * h), rtol=1e-5, atol=1e-9)

@@ -261,5 +261,6 @@ def rat_head_model(body: TriangleSurface, skull: TriangleSurface | None = None, 
     if skull is not None:
         boundaries.append(Boundary(skull, sigma_skull, sigma_body))
     boundaries += [Boundary(eye, sigma_eye, sigma_body) for eye in eyes]
-    default = {1: "1C", 2: "2C"}.get(len(boundaries), f"{len(boundaries)}C" if skull is not None else "body+eyes")
+    # compartments, as the seed counts them: body, skull, eyes (both eyes are one tissue)
+    default = f"{1 + (skull is not None) + bool(eyes)}C"
     return VolumeConductor(boundaries, name=name or default)

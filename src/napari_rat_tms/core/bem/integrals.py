@@ -37,6 +37,7 @@ __all__ = [
     "single_layer_linear",
     "double_layer_rows",
     "single_layer_rows",
+    "single_layer_face_rows",
     "field_gradient_rows",
 ]
 
@@ -277,6 +278,33 @@ def double_layer_rows(points, point_vertex, vertices, tris, tri_normals, tri_are
 
 
 @numba.njit(parallel=True, cache=True)
+def single_layer_face_rows(points, point_vertex, vertices, tris, tri_areas, tri_weight, starts, bary, weights,
+                           out):
+    """``out[i, t] = tri_weight[t] * int_t 1/|r' - points[i]| dS'``: single layer of a constant density.
+
+    The sum of the three hat-function integrals (Duffy when the point is a corner of t).
+    """
+    n_points = points.shape[0]
+    n_tris = tris.shape[0]
+    for i in numba.prange(n_points):
+        w = np.empty(3)
+        rx, ry, rz = points[i, 0], points[i, 1], points[i, 2]
+        pv = point_vertex[i]
+        for t in range(n_tris):
+            i0, i1, i2 = tris[t, 0], tris[t, 1], tris[t, 2]
+            if i0 == pv:
+                _duffy_single_layer(vertices[i0], vertices[i1], vertices[i2], tri_areas[t], w)
+            elif i1 == pv:
+                _duffy_single_layer(vertices[i1], vertices[i2], vertices[i0], tri_areas[t], w)
+            elif i2 == pv:
+                _duffy_single_layer(vertices[i2], vertices[i0], vertices[i1], tri_areas[t], w)
+            else:
+                _single_layer_quad(rx, ry, rz, vertices[i0], vertices[i1], vertices[i2], tri_areas[t],
+                                   starts, bary, weights, w)
+            out[i, t] += tri_weight[t] * (w[0] + w[1] + w[2])
+
+
+@numba.njit(parallel=True, cache=True)
 def single_layer_rows(points, point_vertex, vertices, tris, tri_areas, tri_weight, starts, bary, weights,
                       out):
     """``out[i, v] += tri_weight[t] * S_k(points[i])`` (Duffy when the point is a corner of t)."""
@@ -314,10 +342,12 @@ def single_layer_rows(points, point_vertex, vertices, tris, tri_areas, tri_weigh
 @numba.njit(parallel=True, cache=True)
 def field_gradient_rows(points, vertices, tris, tri_normals, tri_areas, tri_weight, starts, bary, weights,
                         out_single, out_double):
-    """Gradients (w.r.t. the field point) of the single and double layers of every vertex's hat function.
+    """Gradients (w.r.t. the field point) of the single layer of each triangle and the double layer
+    of every vertex's hat function.
 
-    ``out_single[3 i + d, v] += tri_weight[t] * d/dr_d S_k(points[i])`` and likewise ``out_double``
-    with ``D_k``. Points must lie off the surfaces (the quadrature refines near them).
+    ``out_single[3 i + d, t] += tri_weight[t] * d/dr_d int_t 1/R`` (constant density per triangle)
+    and ``out_double[3 i + d, v] += tri_weight[t] * d/dr_d D_k(points[i])``. Points must lie off the
+    surfaces (the quadrature refines near them).
     """
     n_points = points.shape[0]
     n_tris = tris.shape[0]
@@ -365,15 +395,10 @@ def field_gradient_rows(points, vertices, tris, tri_normals, tri_areas, tri_weig
                 dy2 += b2 * hy
                 dz2 += b2 * hz
             s = tri_weight[t]
-            out_single[3 * i, i0] += s * sx0
-            out_single[3 * i + 1, i0] += s * sy0
-            out_single[3 * i + 2, i0] += s * sz0
-            out_single[3 * i, i1] += s * sx1
-            out_single[3 * i + 1, i1] += s * sy1
-            out_single[3 * i + 2, i1] += s * sz1
-            out_single[3 * i, i2] += s * sx2
-            out_single[3 * i + 1, i2] += s * sy2
-            out_single[3 * i + 2, i2] += s * sz2
+            # single layer of a constant density on t (the source g is constant per triangle)
+            out_single[3 * i, t] += s * (sx0 + sx1 + sx2)
+            out_single[3 * i + 1, t] += s * (sy0 + sy1 + sy2)
+            out_single[3 * i + 2, t] += s * (sz0 + sz1 + sz2)
             out_double[3 * i, i0] += s * dx0
             out_double[3 * i + 1, i0] += s * dy0
             out_double[3 * i + 2, i0] += s * dz0

@@ -14,16 +14,17 @@ and at a point r off the surfaces, in a compartment of conductivity sigma(r),
 
     sigma(r) phi(r) = sum_j w_j [ int_Sj (E_p . n') / |r - r'| dS' + int_Sj phi n'.(r' - r)/|r' - r|^3 dS' ].  (2)
 
-Discretisation: ``phi`` and ``g = E_p . n`` piecewise linear on each triangle, with values at the
-vertices (``g`` from the area-weighted vertex normal); (1) is enforced at every vertex
-(collocation). The double-layer weights are de Munck's closed form; the "auto" solid angle of
+Discretisation: ``phi`` piecewise linear on each triangle, with values at the vertices; the source
+``g = E_p . n`` constant on each triangle, its value at the centroid with the triangle's own normal
+(one-point rule, exact for a uniform E_p; vertex values with averaged normals are wrong by O(1) at
+sharp edges such as the rim of a skull opening); (1) is enforced at every vertex (collocation). The double-layer weights are de Munck's closed form; the "auto" solid angle of
 each vertex on its own surface is set so that the surface subtends 2 pi (the row sum), which
 also makes the constant potential the system's null vector; it is deflated by adding
 ``sigma_ref / N`` to every matrix element (Lynn & Timlake 1968), which leaves grad phi unchanged.
 
 Solving (1) and differentiating (2) gives the transfer matrix ``T`` (3 N_points x N_vertices):
 
-    E(points) = E_p(points) + T g,   T = -diag(1/sigma) [G_S + G_D M^-1 S]                  (3)
+    E(points) = E_p(points) + T g,   T = -diag(1/sigma) [G_S + G_D M^-1 S]   (3 P x F)      (3)
 
 where ``M`` is the matrix of (1), ``S`` its right-hand-side operator and ``G_S``, ``G_D`` the
 gradients of the single and double layers of (2). ``T`` does not depend on the coil: a placement
@@ -68,6 +69,14 @@ class StackedSurfaces:
     def n_vertices(self) -> int:
         return len(self.vertices)
 
+    @property
+    def n_faces(self) -> int:
+        return len(self.tris)
+
+    @property
+    def tri_centroids(self) -> np.ndarray:
+        return self.vertices[self.tris].mean(axis=1)
+
 
 def potential_matrix(stack: StackedSurfaces) -> np.ndarray:
     """The deflated matrix ``M`` of equation (1), N x N, float64 (S/m)."""
@@ -89,10 +98,10 @@ def potential_matrix(stack: StackedSurfaces) -> np.ndarray:
 
 
 def source_matrix_rows(stack: StackedSurfaces, rows: slice) -> np.ndarray:
-    """Rows ``rows`` of ``S``: ``S[i, v] = sum_j w_j int psi_v / |r_i - r'|`` (m; times g in V/m -> RHS)."""
+    """Rows ``rows`` of ``S`` (N x F): ``S[i, t] = w_j int_t 1/|r_i - r'| dS'`` (m; times g in V/m -> RHS)."""
     idx = np.arange(stack.n_vertices, dtype=np.int64)[rows]
-    out = np.zeros((len(idx), stack.n_vertices))
-    integrals.single_layer_rows(stack.vertices[idx], idx, stack.vertices, stack.tris, stack.tri_areas,
+    out = np.zeros((len(idx), stack.n_faces))
+    integrals.single_layer_face_rows(stack.vertices[idx], idx, stack.vertices, stack.tris, stack.tri_areas,
                                 stack.tri_weight, integrals._RULE_STARTS, integrals._RULE_BARY,
                                 integrals._RULE_WEIGHTS, out)
     return out
@@ -101,7 +110,7 @@ def source_matrix_rows(stack: StackedSurfaces, rows: slice) -> np.ndarray:
 def field_operators(stack: StackedSurfaces, points_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``G_S`` and ``G_D`` of equation (3): gradients at the points, (3 P x N) each."""
     points = np.ascontiguousarray(points_m, dtype=np.float64)
-    g_single = np.zeros((3 * len(points), stack.n_vertices))
+    g_single = np.zeros((3 * len(points), stack.n_faces))
     g_double = np.zeros((3 * len(points), stack.n_vertices))
     integrals.field_gradient_rows(points, stack.vertices, stack.tris, stack.tri_normals, stack.tri_areas,
                                   stack.tri_weight, integrals._RULE_STARTS, integrals._RULE_BARY,

@@ -37,7 +37,7 @@ from .conductor import VolumeConductor
 __all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points"]
 
 #: Changes whenever the numbers ``T`` holds could change (formulation, quadrature): old caches are ignored.
-SOLVER_VERSION = "lc-bem-1"
+SOLVER_VERSION = "lc-bem-2"
 
 
 def check_evaluation_points(conductor: VolumeConductor, points_m) -> np.ndarray:
@@ -148,7 +148,8 @@ class TmsBemSolver:
     conductor : VolumeConductor
     points_m : (P, 3) array
     sigma_at_points : (P,) array, S/m
-    transfer : (3P, N) array (``dtype``), the matrix T of :mod:`.lc_bem`
+    transfer : (3P, F) array (``dtype``), the matrix T of :mod:`.lc_bem` (F triangles)
+    source_points_m, surface_normals : (F, 3) arrays, the triangles' centroids and normals
     precompute_seconds : float (0 when read from the cache)
     from_cache : bool
     device : "cpu" or "cuda"
@@ -164,16 +165,16 @@ class TmsBemSolver:
         self.precompute_seconds = precompute_seconds
         self.from_cache = from_cache
         self.precompute_info: dict = {}
-        stack_vertices = [b.surface.vertices_m for b in conductor.boundaries]
-        self.surface_vertices_m = np.concatenate(stack_vertices)
-        self.surface_normals = np.concatenate([b.surface.vertex_normals for b in conductor.boundaries])
+        # the source g = E_p . n is sampled at each triangle's centroid with its normal
+        self.source_points_m = np.concatenate([b.surface.face_centroids_m for b in conductor.boundaries])
+        self.surface_normals = np.concatenate([b.surface.face_normals for b in conductor.boundaries])
         self.device = _resolve_device(device)
         self._torch_transfer = None
         if self.device == "cuda":
             import torch
 
             self._torch_transfer = torch.as_tensor(transfer, device="cuda")
-            self._torch_vertices = torch.as_tensor(self.surface_vertices_m, device="cuda")
+            self._torch_sources = torch.as_tensor(self.source_points_m, device="cuda")
             self._torch_normals = torch.as_tensor(self.surface_normals, device="cuda")
             self._torch_points = torch.as_tensor(self.points_m, device="cuda")
 
@@ -182,8 +183,8 @@ class TmsBemSolver:
         return len(self.points_m)
 
     def surface_source(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
-        """``g = E_p . n`` at the surface vertices (V/m): the only coil-dependent input of the BEM."""
-        return primary_efield_normal(self.surface_vertices_m, self.surface_normals, coil, didt_a_per_s,
+        """``g = E_p . n`` at the triangles' centroids (V/m): the only coil-dependent input of the BEM."""
+        return primary_efield_normal(self.source_points_m, self.surface_normals, coil, didt_a_per_s,
                                      self.dtype)
 
     def efield(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
@@ -214,7 +215,7 @@ class TmsBemSolver:
         for coil in coils:
             pos = torch.as_tensor(coil.positions_m, device="cuda")
             mom = torch.as_tensor(coil.moments_m2, device="cuda")
-            e_vertices = _torch_primary(self._torch_vertices, pos, mom, didt_a_per_s)
+            e_vertices = _torch_primary(self._torch_sources, pos, mom, didt_a_per_s)
             sources.append((e_vertices * self._torch_normals).sum(dim=1))
             primaries.append(_torch_primary(self._torch_points, pos, mom, didt_a_per_s))
         g = torch.stack(sources, dim=1).to(self._torch_transfer.dtype)
@@ -258,7 +259,7 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     sigma = check_evaluation_points(conductor, points)
     stack = lc_bem.StackedSurfaces(conductor)
     key = _cache_key(conductor, points, dtype, solve_precision)
-    shape = (3 * len(points), stack.n_vertices)
+    shape = (3 * len(points), stack.n_faces)
     path = Path(cache_dir) / f"tms-bem-{key[:24]}.npz" if cache_dir is not None else None
     if path is not None:
         cached = _load_cache(path, key, shape)

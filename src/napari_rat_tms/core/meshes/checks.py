@@ -51,6 +51,9 @@ __all__ = [
 
 #: Triangles per BVH leaf.
 _LEAF_SIZE = 8
+#: Orientation determinants below this fraction of the product of the edge lengths count as zero
+#: (sine of the angle below which points count as coplanar or collinear; rounding gives ~1e-16).
+_FLAT = 1e-12
 #: Queries per parallel task (one traversal stack each).
 _CHUNK = 64
 #: A triangle is degenerate when its area is below this fraction of its longest edge squared, i.e.
@@ -184,7 +187,8 @@ def check_closed(surface: TriangleSurface) -> None:
         bad_vertices = _nonmanifold_vertices(faces, nv)
         if len(bad_vertices):
             problems.append(
-                f"{len(bad_vertices)} non-manifold vertex{'es' if len(bad_vertices) > 1 else ''} where two "
+                f"{len(bad_vertices)} non-manifold {'vertices' if len(bad_vertices) > 1 else 'vertex'} "
+                "where two "
                 f"fans of triangles touch at a single point, e.g. at {_fmt_mm(vertices[bad_vertices[0]])}: "
                 "separate them (split the vertex, or smooth or dilate the mask slightly and remesh)"
             )
@@ -194,14 +198,15 @@ def check_closed(surface: TriangleSurface) -> None:
     if unused.any():
         idx = np.flatnonzero(unused)
         problems.append(
-            f"{len(idx)} unused vertex{'es' if len(idx) > 1 else ''} (used by no triangle), e.g. vertex "
+            f"{len(idx)} unused {'vertices' if len(idx) > 1 else 'vertex'} (used by no triangle), "
+            "e.g. vertex "
             f"{idx[0]} at {_fmt_mm(vertices[idx[0]])}: remove unreferenced vertices"
         )
 
     if problems:
         raise MeshError(
-            f"Surface {name!r} ({nv} vertices, {nf} triangles) is not a closed, consistently wound surface, "
-            "which a boundary-element model needs:\n- " + "\n- ".join(problems)
+            f"Surface {name!r} ({nv} vertices, {nf} triangles) is not a closed, manifold, consistently wound "
+            "surface, which a boundary-element model needs:\n- " + "\n- ".join(problems)
         )
 
 
@@ -224,7 +229,7 @@ def _nonmanifold_vertices(faces: np.ndarray, nv: int) -> np.ndarray:
     # half-edge h = a->b in f, twin = b->a in g: corner(f, a) ~ corner(g, a), corner(f, b) ~ corner(g, b)
     rows = np.concatenate([3 * f + k, 3 * f + (k + 1) % 3])
     cols = np.concatenate([3 * g + (m + 1) % 3, 3 * g + m])
-    graph = sparse.coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(3 * nf, 3 * nf))
+    graph = sparse.coo_matrix((np.ones(len(rows), dtype=np.int32), (rows, cols)), shape=(3 * nf, 3 * nf))
     _, labels = sparse.csgraph.connected_components(graph, directed=False)
     vertex_of_corner = faces.reshape(-1)
     fans = np.unique(vertex_of_corner * np.int64(3 * nf) + labels) // (3 * nf)
@@ -248,7 +253,7 @@ def connected_components(surface: TriangleSurface) -> int:
     if surface.n_faces == 0:
         return 0
     src, dst = _half_edges(surface.faces)
-    graph = sparse.coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(nv, nv))
+    graph = sparse.coo_matrix((np.ones(len(src), dtype=np.int32), (src, dst)), shape=(nv, nv))
     _, labels = sparse.csgraph.connected_components(graph, directed=False)
     return int(len(np.unique(labels[surface.faces[:, 0]])))
 
@@ -281,8 +286,8 @@ def orient_outward(surface: TriangleSurface) -> tuple[TriangleSurface, bool]:
     scale = max(float(np.ptp(surface.vertices_m, axis=0).max()), 1e-300)
     if abs(volume) <= 1e-12 * scale**3:
         raise MeshError(
-            f"Surface {surface.name!r} encloses no volume ({volume * 1e9:.3g} mm^3), so its outside cannot be "
-            "told from its inside. Is it flat, or folded onto itself?"
+            f"Surface {surface.name!r} encloses no volume ({volume * 1e9:.3g} mm^3), so its outside "
+            "cannot be told from its inside. Is it flat, or folded onto itself?"
         )
     if volume < 0:
         return surface.flipped(), True
@@ -305,13 +310,29 @@ def _det3(u, v, w):
 @njit(cache=True)
 def _orient3d(a, b, c, d):
     """Six times the signed volume of tetrahedron (a, b, c, d): > 0 when d lies on the side of the
-    right-hand normal of triangle (a, b, c)."""
-    return _det3(_sub(b, a), _sub(c, a), _sub(d, a))
+    right-hand normal of triangle (a, b, c); exactly 0 when it is below :data:`_FLAT` times the
+    product of the three edge lengths from a (coplanar up to rounding: floating-point signs of
+    nearly coplanar configurations are noise, which would report false crossings)."""
+    u = _sub(b, a)
+    v = _sub(c, a)
+    w = _sub(d, a)
+    det = _det3(u, v, w)
+    scale2 = (u[0] * u[0] + u[1] * u[1] + u[2] * u[2]) * (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]) \
+        * (w[0] * w[0] + w[1] * w[1] + w[2] * w[2])
+    if det * det <= _FLAT * _FLAT * scale2:
+        return 0.0
+    return det
 
 
 @njit(cache=True)
 def _orient2d(a, b, c):
-    return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+    """Twice the signed area of 2D triangle (a, b, c); 0 when collinear up to :data:`_FLAT`."""
+    ux, uy = b[0] - a[0], b[1] - a[1]
+    vx, vy = c[0] - a[0], c[1] - a[1]
+    det = ux * vy - uy * vx
+    if det * det <= _FLAT * _FLAT * (ux * ux + uy * uy) * (vx * vx + vy * vy):
+        return 0.0
+    return det
 
 
 @njit(cache=True)
@@ -529,7 +550,7 @@ def _candidate_pairs(qlo, qhi, tree, self_mode: bool) -> np.ndarray:
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _solid_angle(px, py, pz, t, row):
     """Signed solid angle of triangle t[row] (9 coordinates) seen from p (Van Oosterom & Strackee 1983):
     tan(Omega/2) = a.(b x c) / (|a||b||c| + (a.b)|c| + (a.c)|b| + (b.c)|a|), a, b, c from p to the
@@ -594,7 +615,7 @@ def _winding_kernel(points, tri, lo, hi, n_inner, face_start, face_end, bnd_ptr,
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _point_triangle_dist2(px, py, pz, tri, row):
     """Squared distance from p to the closed triangle tri[row] (9 coordinates): closest point by Voronoi
     regions of vertices, edges and face (Ericson, Real-Time Collision Detection, 2005, 5.1.5; same
@@ -766,7 +787,8 @@ class _Bvh:
             edges_all = np.zeros(0, dtype=np.int64)
         by_node = np.argsort(nodes_all, kind="stable")
         nodes_all, edges_all = nodes_all[by_node], edges_all[by_node]
-        self.bnd_ptr = np.concatenate([[0], np.cumsum(np.bincount(nodes_all, minlength=n_nodes))]).astype(np.int64)
+        per_node = np.bincount(nodes_all, minlength=n_nodes)
+        self.bnd_ptr = np.concatenate([[0], np.cumsum(per_node)]).astype(np.int64)
         centre = 0.5 * (lo[nodes_all] + hi[nodes_all])
         self.fans = np.ascontiguousarray(
             np.concatenate([centre, vertices[src[edges_all]], vertices[dst[edges_all]]], axis=1)
@@ -820,8 +842,14 @@ def _bvh(surface: TriangleSurface) -> _Bvh:
     return tree
 
 
+def _writable(array, dtype) -> np.ndarray:
+    """C-contiguous and writable (numba compiles read-only arrays as a separate type: one cached
+    compilation per kernel is enough)."""
+    return np.require(array, dtype=dtype, requirements=["C", "W"])
+
+
 def _as_points(points_m) -> np.ndarray:
-    points = np.ascontiguousarray(np.asarray(points_m, dtype=np.float64).reshape(-1, 3))
+    points = _writable(np.asarray(points_m, dtype=np.float64).reshape(-1, 3), np.float64)
     if not np.all(np.isfinite(points)):
         raise ValueError("points_m contain NaN or infinite values")
     return points
@@ -830,7 +858,8 @@ def _as_points(points_m) -> np.ndarray:
 # =====================================================================================  queries
 def _exact_pairs(vertices, faces, candidates) -> np.ndarray:
     """The candidate pairs whose triangles really meet, sorted, lower index first."""
-    hit = _test_pairs(vertices, faces, np.ascontiguousarray(candidates, dtype=np.int64))
+    candidates = _writable(candidates, np.int64)
+    hit = _test_pairs(_writable(vertices, np.float64), _writable(faces, np.int64), candidates)
     pairs = np.sort(candidates[hit], axis=1)
     if len(pairs):
         pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
@@ -841,12 +870,14 @@ def find_self_intersections(surface: TriangleSurface, max_pairs: int | None = No
     """Pairs of triangles of ``surface`` that cross each other, as an (P, 2) int array (i < j).
 
     Candidates are the pairs whose axis-aligned bounding boxes overlap, found by querying each
-    triangle's box in the surface's BVH (parallel numba). Each candidate is tested exactly in floating point
-    (signs of orientation determinants; the plane-separation rejection of Moller 1997, then
-    segment-triangle tests, with a 2D test for exactly coplanar triangles). Triangles that share
-    an edge never count; triangles that share one vertex count only if they also meet elsewhere.
-    Touching counts as intersecting. Pairs are sorted; with ``max_pairs`` only the first
-    ``max_pairs`` are returned.
+    triangle's box in the surface's BVH (parallel numba). Each candidate is then tested with signs
+    of orientation determinants (parallel numba): the plane-separation rejection of Moller (1997),
+    then segment-triangle tests, in 2D for coplanar configurations. Determinants below 1e-12 times
+    the product of the edge lengths count as zero (coplanar up to rounding; without that, the
+    rounding noise of exactly coplanar triangles, common on icospheres and marching-cubes meshes,
+    reports false crossings). Triangles that share an edge never count; triangles that share one
+    vertex count only if they also meet elsewhere. Touching counts as intersecting. Pairs are
+    sorted; with ``max_pairs`` only the first ``max_pairs`` are returned.
     """
     if surface.n_faces < 2:
         return np.zeros((0, 2), dtype=np.int64)
@@ -866,7 +897,8 @@ def find_surface_intersections(a: TriangleSurface, b: TriangleSurface) -> np.nda
         return np.zeros((0, 2), dtype=np.int64)
     tree_a, tree_b = _bvh(a), _bvh(b)
     candidates = _candidate_pairs(tree_a.face_lo, tree_a.face_hi, tree_b, False)
-    candidates = np.stack([tree_a.order[candidates[:, 0]], tree_b.order[candidates[:, 1]] + a.n_faces], axis=1)
+    candidates = np.stack([tree_a.order[candidates[:, 0]], tree_b.order[candidates[:, 1]] + a.n_faces],
+                          axis=1)
     vertices = np.concatenate([a.vertices_m, b.vertices_m])
     faces = np.concatenate([a.faces, b.faces + a.n_vertices])
     pairs = _exact_pairs(vertices, faces, candidates)  # lower index first = the face of a

@@ -25,7 +25,8 @@ def _unit_icosphere(subdivisions: int) -> tuple[np.ndarray, np.ndarray]:
     vertices /= np.linalg.norm(vertices, axis=1, keepdims=True)
     faces = np.asarray(mesh.faces, dtype=np.int64)
     # trimesh winds its icosphere outwards; make sure, independently of its version
-    if np.einsum("ij,ij->i", vertices[faces[:, 0]], np.cross(vertices[faces[:, 1]], vertices[faces[:, 2]])).sum() < 0:
+    t = vertices[faces]
+    if np.einsum("ij,ij->i", t[:, 0], np.cross(t[:, 1], t[:, 2])).sum() < 0:
         faces = faces[:, ::-1].copy()
     return vertices, faces
 
@@ -72,7 +73,9 @@ def holed_spherical_shell(inner_radius_m: float, outer_radius_m: float, hole_rad
     """
     r1, r2, rh = float(inner_radius_m), float(outer_radius_m), float(hole_radius_m)
     if not (0 < r1 < r2) or not math.isfinite(r2):
-        raise ValueError(f"need 0 < inner_radius_m < outer_radius_m, got {inner_radius_m!r}, {outer_radius_m!r}")
+        raise ValueError(
+            f"need 0 < inner_radius_m < outer_radius_m, got {inner_radius_m!r}, {outer_radius_m!r}"
+        )
     if not (0 < rh < r2):
         raise ValueError(f"hole_radius_m must lie between 0 and outer_radius_m, got {hole_radius_m!r}")
     direction = np.asarray(axis, dtype=float).reshape(3)
