@@ -15,9 +15,9 @@ and at a point r off the surfaces, in a compartment of conductivity sigma(r),
     sigma(r) phi(r) = sum_j w_j [ int_Sj (E_p . n') / |r - r'| dS' + int_Sj phi n'.(r' - r)/|r' - r|^3 dS' ].  (2)
 
 Discretisation: ``phi`` piecewise linear on each triangle, with values at the vertices; the source
-``g = E_p . n`` constant on each triangle, its value at the centroid with the triangle's own normal
-(one-point rule, exact for a uniform E_p; vertex values with averaged normals are wrong by O(1) at
-sharp edges such as the rim of a skull opening); (1) is enforced at every vertex (collocation). The double-layer weights are de Munck's closed form; the "auto" solid angle of
+``g = E_p . n`` constant on each triangle: E_p at its centroid dotted with the triangle's own normal
+(exact for a uniform E_p). Vertex values of g with averaged vertex normals are wrong by O(1) at
+sharp edges such as the rim of a skull opening: measured, 10-40 % errors on a holed shell.; (1) is enforced at every vertex (collocation). The double-layer weights are de Munck's closed form; the "auto" solid angle of
 each vertex on its own surface is set so that the surface subtends 2 pi (the row sum), which
 also makes the constant potential the system's null vector; it is deflated by adding
 ``sigma_ref / N`` to every matrix element (Lynn & Timlake 1968), which leaves grad phi unchanged.
