@@ -70,9 +70,10 @@ class PeakMemory:
         return (self.peak - self.baseline) / 1e9
 
 
-def _coil():
-    if SHARED_COIL.exists():
-        coil, _ = read_ccd(SHARED_COIL)
+def _coil(path=None):
+    path = Path(path) if path else SHARED_COIL
+    if path.exists():
+        coil, _ = read_ccd(path)
         return coil
     # fallback: a 2-layer figure-of-eight of 272 dipoles, 46 mm across (no shared data)
     xs = np.linspace(-0.02, 0.02, 9)
@@ -126,6 +127,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="coarser fine model (for a smoke run)")
     parser.add_argument("--no-openmeeg", action="store_true")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--coil", help=".ccd coil model (default: ../shared/data/coils/MagVenture_Cool-B35.ccd)")
     args = parser.parse_args(argv)
 
     print(f"machine: {platform.processor() or platform.machine()}, {psutil.cpu_count()} cores, "
@@ -148,7 +150,7 @@ def main(argv=None):
     print(f"precompute: {solver.precompute_seconds:.1f} s, peak memory +{mem.peak_gb:.2f} GB "
           f"(solve in {info.get('solve_precision')}, condition estimate {info.get('condition_estimate', 0):.3g})")
 
-    coil = _coil()
+    coil = _coil(args.coil)
     body = model.boundaries[0].surface
     coils = placements(rat, body, coil)
     print(f"coil: {coil.name}, {coil.n_dipoles} dipoles; {len(coils)} placements")

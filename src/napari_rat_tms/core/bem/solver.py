@@ -228,9 +228,9 @@ class TmsBemSolver:
         for coil in coils:
             pos = torch.as_tensor(coil.positions_m, device="cuda")
             mom = torch.as_tensor(coil.moments_m2, device="cuda")
-            e_vertices = _torch_primary(self._torch_sources, pos, mom, didt_a_per_s)
-            sources.append((e_vertices * self._torch_normals).sum(dim=1))
-            primaries.append(_torch_primary(self._torch_points, pos, mom, didt_a_per_s))
+            e = _torch_primary(self._torch_field_points, pos, mom, didt_a_per_s)
+            sources.append((e[: self._n_sources] * self._torch_normals).sum(dim=1))
+            primaries.append(e[self._n_sources:])
         g = torch.stack(sources, dim=1).to(self._torch_transfer.dtype)
         secondary = (self._torch_transfer @ g).double().T.reshape(len(coils), self.n_points, 3)
         return (torch.stack(primaries) + secondary).cpu().numpy()
