@@ -36,7 +36,6 @@ __all__ = [
     "linear_solid_angles",
     "single_layer_linear",
     "double_layer_rows",
-    "single_layer_rows",
     "single_layer_face_rows",
     "field_gradient_rows",
 ]
@@ -302,41 +301,6 @@ def single_layer_face_rows(points, point_vertex, vertices, tris, tri_areas, tri_
                 _single_layer_quad(rx, ry, rz, vertices[i0], vertices[i1], vertices[i2], tri_areas[t],
                                    starts, bary, weights, w)
             out[i, t] += tri_weight[t] * (w[0] + w[1] + w[2])
-
-
-@numba.njit(parallel=True, cache=True)
-def single_layer_rows(points, point_vertex, vertices, tris, tri_areas, tri_weight, starts, bary, weights,
-                      out):
-    """``out[i, v] += tri_weight[t] * S_k(points[i])`` (Duffy when the point is a corner of t)."""
-    n_points = points.shape[0]
-    n_tris = tris.shape[0]
-    for i in numba.prange(n_points):
-        w = np.empty(3)
-        rx, ry, rz = points[i, 0], points[i, 1], points[i, 2]
-        pv = point_vertex[i]
-        for t in range(n_tris):
-            i0, i1, i2 = tris[t, 0], tris[t, 1], tris[t, 2]
-            if i0 == pv:
-                _duffy_single_layer(vertices[i0], vertices[i1], vertices[i2], tri_areas[t], w)
-                out[i, i0] += tri_weight[t] * w[0]
-                out[i, i1] += tri_weight[t] * w[1]
-                out[i, i2] += tri_weight[t] * w[2]
-            elif i1 == pv:
-                _duffy_single_layer(vertices[i1], vertices[i2], vertices[i0], tri_areas[t], w)
-                out[i, i1] += tri_weight[t] * w[0]
-                out[i, i2] += tri_weight[t] * w[1]
-                out[i, i0] += tri_weight[t] * w[2]
-            elif i2 == pv:
-                _duffy_single_layer(vertices[i2], vertices[i0], vertices[i1], tri_areas[t], w)
-                out[i, i2] += tri_weight[t] * w[0]
-                out[i, i0] += tri_weight[t] * w[1]
-                out[i, i1] += tri_weight[t] * w[2]
-            else:
-                _single_layer_quad(rx, ry, rz, vertices[i0], vertices[i1], vertices[i2], tri_areas[t],
-                                   starts, bary, weights, w)
-                out[i, i0] += tri_weight[t] * w[0]
-                out[i, i1] += tri_weight[t] * w[1]
-                out[i, i2] += tri_weight[t] * w[2]
 
 
 @numba.njit(parallel=True, cache=True)
