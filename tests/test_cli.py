@@ -70,3 +70,13 @@ def test_info_reports_a_scan_and_errors(tmp_path, capsys):
     (tmp_path / "bad.nii").write_bytes(b"junk")
     assert main(["info", str(tmp_path / "bad.nii")]) == 1
     assert "not a readable NIfTI" in capsys.readouterr().err
+
+
+def test_validate_bem_passes_on_coarse_spheres(capsys):
+    # 642 vertices per shell: errors about 1-3 %, within a 5 % tolerance; the check itself must be able
+    # to fail, so a tolerance below the errors gives exit status 1
+    assert main(["validate-bem", "--subdivisions", "3", "--tolerance", "0.05"]) == 0
+    out = capsys.readouterr().out
+    assert "3 shells, skull 1/50" in out and "PASS" in out
+    assert main(["validate-bem", "--subdivisions", "3", "--tolerance", "0.0001"]) == 1
+    assert "FAIL" in capsys.readouterr().out

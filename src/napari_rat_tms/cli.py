@@ -142,6 +142,70 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _build_with_progress(model, points, description, **kwargs):
+    from .core.bem.solver import iter_build_solver
+
+    progress = _TqdmProgress(description)
+    gen = iter_build_solver(model, points, **kwargs)
+    try:
+        while True:
+            progress(*next(gen))
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        progress.close()
+
+
+def _cmd_validate_bem(args) -> int:
+    """Our BEM against the analytic sphere (and OpenMEEG on a holed skull, if asked)."""
+    from .core.bem.conductor import SIGMA_BODY, SIGMA_SKULL, nested_spheres, rat_head_model
+    from .core.bem.sphere_model import sphere_efield
+    from .core.coils import CoilDipoles
+    from .core.meshes.primitives import holed_spherical_shell, icosphere
+    from .core.metrics import compare_fields
+
+    rng = np.random.default_rng(0)
+    directions = rng.normal(size=(300, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    points = directions * rng.uniform(0.001, 0.0085, size=(300, 1))  # >= 1 mm inside the 9.5 mm shell
+    coils = [
+        CoilDipoles([[0.0, 0.0, 0.016]], [[1e-4, 0.0, 0.0]], "tangential dipole above"),
+        CoilDipoles([[0.005, 0.003, 0.016]], [[0.0, 1e-4, 3e-5]], "oblique dipole"),
+        CoilDipoles([[0.0, 0.017, 0.004]], [[0.0, 2e-5, 1e-4]], "lateral dipole"),
+    ]
+    radii = {"1 sphere": ([0.0095], [SIGMA_BODY]),
+             "3 shells, skull 1/50": ([0.0095, 0.0105, 0.012], [SIGMA_BODY, SIGMA_SKULL, SIGMA_BODY])}
+    worst = 0.0
+    print(f"Relative error of the BEM against the analytic sphere (Heller & van Hulsteyn 1992), "
+          f"{len(points)} points >= 1 mm inside the innermost surface, tolerance {100 * args.tolerance:g} %:")
+    for name, (r, sigma) in radii.items():
+        model = nested_spheres(r, sigma, subdivisions=args.subdivisions)
+        solver = _build_with_progress(model, points, f"{name}: {model.n_vertices} vertices")
+        for coil in coils:
+            m = compare_fields(points, solver.efield(coil), sphere_efield(points, coil))
+            worst = max(worst, m["re"])
+            print(f"  {name:22s} {coil.name:24s} RE {100 * m['re']:5.2f} %  CCE {100 * m['cce']:5.2f} %  "
+                  f"angle {m['mean_angle_deg']:5.2f} deg")
+    if args.openmeeg:
+        from .core.bem.openmeeg_reference import openmeeg_available, openmeeg_tms_efield
+
+        if not openmeeg_available():
+            print("error: OpenMEEG is not installed (pip install napari-rat-tms[reference])", file=sys.stderr)
+            return 1
+        model = rat_head_model(icosphere(0.012, 3, name="body"),
+                               holed_spherical_shell(0.0095, 0.0105, 0.002, 3, name="skull"))
+        upper = points[points[:, 2] > 0.002][:100]
+        solver = _build_with_progress(model, upper, "2C holed skull")
+        print("2C model with a holed skull (4 mm opening), against OpenMEEG (slow: ~25 s per coil):")
+        for coil in coils[:2]:
+            m = compare_fields(upper, solver.efield(coil), openmeeg_tms_efield(model, upper, coil))
+            worst = max(worst, m["re"])
+            print(f"  {coil.name:24s} RE {100 * m['re']:5.2f} %  CCE {100 * m['cce']:5.2f} %")
+    ok = worst <= args.tolerance
+    print(f"{'PASS' if ok else 'FAIL'}: largest relative error {100 * worst:.2f} %")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rat-tms",
@@ -173,6 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
                       help="override the voxel size (one value, or three in array axis order)")
     info.add_argument("--series-uid", default=None, help="DICOM series to load from a mixed folder")
     info.set_defaults(func=_cmd_info)
+
+    validate = sub.add_parser(
+        "validate-bem", help="check the E-field solver against independent references on this machine",
+        description="Solve spheres (1 shell, and 3 shells with a 1/50 skull) with the BEM and compare "
+        "with the analytic solution; with --openmeeg also a holed skull against OpenMEEG. Exit status 1 "
+        "when an error exceeds the tolerance.")
+    validate.add_argument("--subdivisions", type=int, default=4,
+                          help="icosphere level: 3 = 642, 4 = 2,562 vertices per shell (default: %(default)s)")
+    validate.add_argument("--tolerance", type=float, default=0.02,
+                          help="largest relative error accepted (default: %(default)s)")
+    validate.add_argument("--openmeeg", action="store_true", help="also compare with OpenMEEG (slow)")
+    validate.set_defaults(func=_cmd_validate_bem)
     return parser
 
 
