@@ -254,11 +254,11 @@ class TmsBemSolver:
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _matvec(matrix, vector, out):
-    """``out = matrix @ vector`` with float64 accumulation, rows in parallel."""
+    """``out = matrix @ vector``, rows in parallel, accumulated in the matrix's precision (SIMD lanes)."""
     for i in numba.prange(matrix.shape[0]):
-        acc = 0.0
+        acc = matrix[i, 0] * 0
         for j in range(matrix.shape[1]):
-            acc += np.float64(matrix[i, j]) * vector[j]
+            acc += matrix[i, j] * vector[j]
         out[i] = acc
 
 
