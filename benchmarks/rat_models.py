@@ -147,21 +147,10 @@ def _mean_edge(vertices, faces):
 
 
 def surface_genus(surface: TriangleSurface) -> int:
-    """Genus of a closed surface from its Euler characteristic (summed over its components)."""
-    try:
-        from napari_rat_tms.core.meshes import checks
+    """Genus of a closed surface (summed over its components): :func:`checks.genus`."""
+    from napari_rat_tms.core.meshes import checks
 
-        return int(checks.genus(surface))
-    except (ImportError, AttributeError):
-        pass
-    f = surface.faces
-    n_comp, _ = sparse.csgraph.connected_components(
-        sparse.coo_matrix((np.ones(3 * len(f)), (f.ravel(), np.roll(f, 1, axis=1).ravel())),
-                          shape=(surface.n_vertices,) * 2),
-        directed=False,
-    )
-    chi = surface.n_vertices - len(surface.edges) + surface.n_faces
-    return int(round((2 * n_comp - chi) / 2))
+    return int(checks.genus(surface))
 
 
 def _separate_from_level(grid):

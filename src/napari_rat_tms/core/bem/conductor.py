@@ -169,18 +169,23 @@ class VolumeConductor:
         """Start of each surface's vertices in the stacked unknown vector (length n_surfaces + 1)."""
         return np.concatenate([[0], np.cumsum([b.surface.n_vertices for b in self.boundaries])])
 
-    def conductivity_at(self, points_m) -> np.ndarray:
-        """Conductivity (S/m) at each point: that inside the innermost surface containing it, else 0."""
+    def innermost_boundary(self, points_m) -> np.ndarray:
+        """Index of the innermost boundary containing each point (its compartment), -1 in air."""
         points = np.asarray(points_m, dtype=float).reshape(-1, 3)
-        sigma = np.zeros(len(points))
+        index = np.full(len(points), -1, dtype=np.int64)
         depth = np.full(len(points), -1)
         levels = self._depths()
         for i, b in enumerate(self.boundaries):
-            inside = checks.points_inside(b.surface, points)
-            take = inside & (levels[i] > depth)
-            sigma[take] = b.sigma_inside
+            take = checks.points_inside(b.surface, points) & (levels[i] > depth)
+            index[take] = i
             depth[take] = levels[i]
-        return sigma
+        return index
+
+    def conductivity_at(self, points_m) -> np.ndarray:
+        """Conductivity (S/m) at each point: that inside the innermost surface containing it, else 0."""
+        index = self.innermost_boundary(points_m)
+        sigma_inside = np.array([b.sigma_inside for b in self.boundaries] + [0.0])
+        return sigma_inside[index]  # index -1 -> the appended 0 (air)
 
     def _depths(self) -> list[int]:
         depths = []

@@ -137,30 +137,9 @@ def _limit_threads(om, n_threads: int | None):
             set_threads(n)
 
 
-def _depths(parents) -> list[int]:
-    depths = []
-    for i in range(len(parents)):
-        d, p = 0, parents[i]
-        while p is not None:
-            d, p = d + 1, parents[p]
-        depths.append(d)
-    return depths
-
-
 def field_point_domains(conductor: VolumeConductor, points_m) -> np.ndarray:
     """Index of the innermost boundary containing each point (the compartment it lies in), -1 outside all."""
-    from ..meshes import checks
-
-    points = np.asarray(points_m, dtype=float).reshape(-1, 3)
-    depths = _depths(conductor.parents)
-    domain = np.full(len(points), -1, dtype=np.int64)
-    best = np.full(len(points), -1)
-    for i, b in enumerate(conductor.boundaries):
-        inside = np.asarray(checks.points_inside(b.surface, points), dtype=bool)
-        take = inside & (depths[i] > best)
-        domain[take] = i
-        best[take] = depths[i]
-    return domain
+    return conductor.innermost_boundary(points_m)
 
 
 #: Lengths go to OpenMEEG in millimetres (see the module docstring).

@@ -173,14 +173,14 @@ class TmsBemSolver:
         self.source_points_m = np.concatenate([b.surface.face_centroids_m for b in conductor.boundaries])
         self.surface_normals = np.concatenate([b.surface.face_normals for b in conductor.boundaries])
         self._n_sources = len(self.source_points_m)
+        self._field_points = np.concatenate([self.source_points_m, self.points_m])
         self.device = _resolve_device(device)
         self._torch_transfer = None
         if self.device == "cuda":
             import torch
 
             self._torch_transfer = torch.as_tensor(transfer, device="cuda")
-            self._torch_field_points = torch.as_tensor(
-                np.concatenate([self.source_points_m, self.points_m]), device="cuda")
+            self._torch_field_points = torch.as_tensor(self._field_points, device="cuda")
             self._torch_normals = torch.as_tensor(self.surface_normals, device="cuda")
 
     @property
@@ -189,8 +189,6 @@ class TmsBemSolver:
 
     def _primary(self, coil: CoilDipoles, didt_a_per_s: float):
         """Primary field at the triangles' centroids and at the points (one kernel call)."""
-        if not hasattr(self, "_field_points"):
-            self._field_points = np.concatenate([self.source_points_m, self.points_m])
         e = primary_efield(self._field_points, coil, didt_a_per_s, self.dtype)
         return e[: self._n_sources], e[self._n_sources:]
 
