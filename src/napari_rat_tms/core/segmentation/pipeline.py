@@ -1,0 +1,407 @@
+"""The whole segmentation: parameters, one labelled volume, and a generator with progress.
+
+:func:`iter_segment` runs the steps of seed 003's Methods in order (histogram thresholds, body,
+skull and spine, eyes from clicked centres, brain suggestion or the user's painted brain) and
+returns a :class:`Segmentation`: one label volume (:class:`TissueLabel`) plus everything needed
+to reproduce it (:class:`SegmentationParameters`, the thresholds and isolevels actually used, the
+eye points) and reports (skull topology, volumes). ``Segmentation.metadata()`` is what the napari
+Labels layer stores; :meth:`SegmentationParameters.from_dict` reads it back, so a segmentation can
+be re-run on another scan with the same settings.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import warnings
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .body import BODY_CLOSING_RADIUS_MM, segment_body
+from .brain import EVALUATION_GAP_MM, suggest_brain, evaluation_region
+from .eyes import (EYE_CLOSING_RADIUS_MM, EYE_CUBE_MM, EYE_MEDIAN_MM, EYE_OPENING_RADIUS_MM,
+                   segment_eye)
+from .histogram import SegmentationError, Thresholds, suggest_thresholds
+from .morphology import Topology, topology
+from .skull import SKULL_CLOSING_RADIUS_MM, SPINE_SEPARATIONS, segment_skull
+
+__all__ = ["TissueLabel", "SegmentationParameters", "Segmentation", "iter_segment", "segment",
+           "assemble_labels", "SegmentationWarning", "LABEL_NAMES", "LABEL_COLORS"]
+
+
+class TissueLabel(enum.IntEnum):
+    """Values of the segmentation's label volume."""
+
+    AIR = 0
+    BODY = 1
+    SKULL = 2
+    EYE = 3
+    BRAIN = 4
+    SPINE = 5  # bone outside the cranium (cervical spine, separate bones)
+
+
+LABEL_NAMES = {int(v): v.name.lower() for v in TissueLabel}
+LABEL_COLORS = {  # RGBA for napari (label value -> colour); air transparent
+    0: (0.0, 0.0, 0.0, 0.0),
+    1: (0.93, 0.74, 0.62, 1.0),
+    2: (0.97, 0.97, 0.90, 1.0),
+    3: (0.30, 0.55, 0.95, 1.0),
+    4: (0.90, 0.45, 0.55, 1.0),
+    5: (0.75, 0.75, 0.55, 1.0),
+}
+
+
+class SegmentationWarning(UserWarning):
+    """Something in the input was corrected or ignored (e.g. brain painted over the bone)."""
+
+
+@dataclass(frozen=True)
+class SegmentationParameters:
+    """Every setting of the segmentation (the single source of the defaults; seed 003's where
+    it gives them). Thresholds are in the scan's units; ``None`` means "from the histogram".
+
+    air_soft_threshold, bone_threshold : intensity thresholds (None: suggested).
+    body_closing_radius_mm : closing of the body (seed: 2 mm).
+    skull_closing_radius_mm : closing of the bone (seed: 1 mm).
+    spine_separation : "connectivity" or "cut" (see :mod:`.skull`).
+    spine_cut_point_mm, spine_cut_normal : the cut plane (volume frame; normal towards the spine).
+    min_bone_component_mm3 : smaller pieces of bone are dropped as noise.
+    eye_cube_mm, eye_median_mm, eye_opening_radius_mm, eye_closing_radius_mm : see :mod:`.eyes`.
+    eye_isolevels : one isolevel per eye point, None for Otsu's automatic one.
+    brain_seal_radius_mm : closing that seals the skull's openings (None: searched).
+    brain_margin_mm : suggestion kept this far from the bone.
+    evaluation_gap_mm : the cortical evaluation region stays this far from the bone (seed: 1 mm).
+    """
+
+    air_soft_threshold: float | None = None
+    bone_threshold: float | None = None
+    body_closing_radius_mm: float = BODY_CLOSING_RADIUS_MM
+    skull_closing_radius_mm: float = SKULL_CLOSING_RADIUS_MM
+    spine_separation: str = "connectivity"
+    spine_cut_point_mm: tuple[float, float, float] | None = None
+    spine_cut_normal: tuple[float, float, float] | None = None
+    min_bone_component_mm3: float = 1.0
+    eye_cube_mm: float = EYE_CUBE_MM
+    eye_median_mm: float = EYE_MEDIAN_MM
+    eye_opening_radius_mm: float = EYE_OPENING_RADIUS_MM
+    eye_closing_radius_mm: float = EYE_CLOSING_RADIUS_MM
+    eye_isolevels: tuple[float | None, ...] = ()
+    brain_seal_radius_mm: float | None = None
+    brain_margin_mm: float = 0.0
+    evaluation_gap_mm: float = EVALUATION_GAP_MM
+
+    def __post_init__(self):
+        if self.spine_separation not in SPINE_SEPARATIONS:
+            raise ValueError(
+                f"spine_separation must be one of {SPINE_SEPARATIONS}, got {self.spine_separation!r}"
+            )
+        if self.spine_separation == "cut" and (self.spine_cut_point_mm is None
+                                               or self.spine_cut_normal is None):
+            raise ValueError("spine_separation='cut' needs spine_cut_point_mm and spine_cut_normal")
+        for f in fields(self):
+            if f.name.endswith("_mm") or f.name.endswith("_mm3"):
+                v = getattr(self, f.name)
+                if v is None:
+                    continue
+                if not (np.isfinite(v) and v >= 0):
+                    raise ValueError(f"{f.name} must be a number >= 0, got {v!r}")
+        for name in ("spine_cut_point_mm", "spine_cut_normal"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, tuple(float(x) for x in v))
+        object.__setattr__(self, "eye_isolevels",
+                           tuple(None if v is None else float(v) for v in self.eye_isolevels))
+        if self.air_soft_threshold is not None and self.bone_threshold is not None:
+            Thresholds(self.air_soft_threshold, self.bone_threshold)  # ordered?
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SegmentationParameters:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``TypeError`` naming them."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(values) - names
+        if unknown:
+            raise TypeError(f"unknown segmentation parameter(s): {sorted(unknown)}")
+        values = dict(values)
+        for name in ("spine_cut_point_mm", "spine_cut_normal", "eye_isolevels"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> SegmentationParameters:
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True, eq=False)
+class Segmentation:
+    """The result: ``labels`` (uint8, :class:`TissueLabel`) on the scan's grid and its record.
+
+    parameters : the settings asked for; thresholds, eye_isolevels, brain_seal_radius_mm: the
+    values actually used (automatic ones resolved), so ``parameters_used`` reproduces it.
+    eye_points_mm : the eye centres (volume frame, mm).
+    brain_source : "suggestion" or "painted".
+    """
+
+    labels: np.ndarray
+    voxel_size_mm: tuple[float, float, float]
+    parameters: SegmentationParameters
+    thresholds: Thresholds
+    eye_points_mm: np.ndarray
+    eye_isolevels: tuple[float, ...]
+    eye_auto_isolevels: tuple[float, ...]
+    brain_seal_radius_mm: float | None
+    brain_source: str
+    skull_topology: Topology
+    skull_and_spine_topology: Topology
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    # --- masks
+    def mask(self, *labels: TissueLabel) -> np.ndarray:
+        return np.isin(self.labels, [int(v) for v in labels])
+
+    @property
+    def body(self) -> np.ndarray:
+        """Everything inside the body surface (all labels but air)."""
+        return self.labels != TissueLabel.AIR
+
+    @property
+    def skull(self) -> np.ndarray:
+        return self.labels == TissueLabel.SKULL
+
+    @property
+    def skull_and_spine(self) -> np.ndarray:
+        return self.mask(TissueLabel.SKULL, TissueLabel.SPINE)
+
+    @property
+    def eyes(self) -> np.ndarray:
+        return self.labels == TissueLabel.EYE
+
+    @property
+    def brain(self) -> np.ndarray:
+        return self.labels == TissueLabel.BRAIN
+
+    def evaluation_region(self, gap_mm: float | None = None) -> np.ndarray:
+        """Brain minus the bone (skull and spine) dilated by ``gap_mm`` (default: parameters)."""
+        gap = self.parameters.evaluation_gap_mm if gap_mm is None else gap_mm
+        return evaluation_region(self.brain, self.skull_and_spine, self.voxel_size_mm, gap_mm=gap)
+
+    @property
+    def parameters_used(self) -> SegmentationParameters:
+        """The parameters with every automatic value replaced by the one used."""
+        return replace(self.parameters, air_soft_threshold=self.thresholds.air_soft,
+                       bone_threshold=self.thresholds.bone, eye_isolevels=self.eye_isolevels,
+                       brain_seal_radius_mm=self.brain_seal_radius_mm)
+
+    def volumes_mm3(self) -> dict[str, float]:
+        counts = np.bincount(self.labels.ravel(), minlength=len(TissueLabel))
+        v = float(np.prod(self.voxel_size_mm))
+        return {LABEL_NAMES[k]: float(counts[k] * v) for k in range(len(TissueLabel))}
+
+    def summary(self) -> str:
+        vol = self.volumes_mm3()
+        body = sum(v for k, v in vol.items() if k != "air")
+        t = self.skull_topology
+        return (f"thresholds air/soft {self.thresholds.air_soft:g}, bone {self.thresholds.bone:g}; "
+                f"body {body:.0f} mm^3, skull {vol['skull']:.0f} mm^3 ({t.tunnels} tunnels, "
+                f"{t.cavities} cavities), spine {vol['spine']:.0f} mm^3, "
+                f"{len(self.eye_points_mm)} eye(s) {vol['eye']:.0f} mm^3, brain ({self.brain_source}) "
+                f"{vol['brain']:.0f} mm^3")
+
+    # --- partial re-runs (the widget's "update eyes" and "apply painted brain")
+    def with_eyes(self, data, eye_points_mm, isolevels=None) -> Segmentation:
+        """The same segmentation with the eyes redone from ``eye_points_mm`` (n, 3) and
+        per-eye ``isolevels`` (None entries: automatic); body, bone and brain are kept."""
+        points = np.asarray(eye_points_mm, dtype=float).reshape(-1, 3)
+        levels = list(isolevels) if isolevels is not None else [None] * len(points)
+        if len(levels) != len(points):
+            raise ValueError(f"{len(levels)} isolevel(s) for {len(points)} eye point(s)")
+        p = self.parameters
+        body, bone = self.body, self.skull_and_spine
+        eyes = np.zeros(self.labels.shape, bool)
+        used, autos = [], []
+        for k, (point, level) in enumerate(zip(points, levels)):
+            eye = segment_eye(
+                data, point, self.voxel_size_mm, body=body, bone=bone,
+                tissue_range=(self.thresholds.air_soft, self.thresholds.bone), isolevel=level,
+                cube_mm=p.eye_cube_mm, median_size_mm=p.eye_median_mm,
+                opening_radius_mm=p.eye_opening_radius_mm,
+                closing_radius_mm=p.eye_closing_radius_mm, name=f"eye {k + 1}",
+            )
+            eyes[eye.box] |= eye.mask
+            used.append(eye.isolevel)
+            autos.append(eye.auto_isolevel)
+        labels = assemble_labels(body, self.skull, self.labels == TissueLabel.SPINE, eyes,
+                                 self.brain)
+        params = replace(p, eye_isolevels=tuple(levels))
+        return replace(self, labels=labels, parameters=params, eye_points_mm=points,
+                       eye_isolevels=tuple(used), eye_auto_isolevels=tuple(autos))
+
+    def with_brain(self, brain_mask, *, source: str = "painted") -> Segmentation:
+        """The same segmentation with ``brain_mask`` (e.g. the user's painting) as the brain.
+        Brain voxels on bone or eyes are left out with a :class:`SegmentationWarning`."""
+        brain = np.asarray(brain_mask)
+        if brain.shape != self.labels.shape:
+            raise ValueError(f"brain mask has shape {brain.shape}, the segmentation {self.labels.shape}")
+        brain = brain.astype(bool)
+        if not brain.any():
+            raise SegmentationError("The painted brain is empty: paint the brain first.")
+        labels = assemble_labels(self.body, self.skull, self.labels == TissueLabel.SPINE,
+                                 self.eyes, brain)
+        return replace(self, labels=labels, brain_source=source)
+
+    def metadata(self) -> dict:
+        """JSON-compatible record stored with the napari Labels layer."""
+        from ... import __version__
+
+        return {
+            "napari_rat_tms_segmentation": {
+                "version": __version__,
+                "created": self.created,
+                "label_names": LABEL_NAMES,
+                "voxel_size_mm": list(self.voxel_size_mm),
+                "parameters": self.parameters.to_dict(),
+                "parameters_used": self.parameters_used.to_dict(),
+                "eye_points_mm": np.asarray(self.eye_points_mm).tolist(),
+                "eye_auto_isolevels": list(self.eye_auto_isolevels),
+                "brain_source": self.brain_source,
+                "skull_topology": dict(zip(("components", "tunnels", "cavities"), self.skull_topology)),
+                "skull_and_spine_topology": dict(zip(("components", "tunnels", "cavities"),
+                                                     self.skull_and_spine_topology)),
+                "volumes_mm3": self.volumes_mm3(),
+            }
+        }
+
+
+def assemble_labels(body, skull, spine, eyes, brain) -> np.ndarray:
+    """One label volume from the masks; priority bone > eye > brain > body, everything inside
+    the body. Brain voxels on bone (e.g. painted over the skull) or on an eye are dropped with a
+    :class:`SegmentationWarning` that says how many and where; the masks are not modified."""
+    body = np.asarray(body, dtype=bool)
+    bone = np.asarray(skull, dtype=bool) | np.asarray(spine, dtype=bool)
+    labels = np.zeros(body.shape, np.uint8)
+    labels[body] = TissueLabel.BODY
+    if brain is not None:
+        brain = np.asarray(brain, dtype=bool)
+        conflict = brain & (bone | np.asarray(eyes, dtype=bool) | ~body)
+        n = int(conflict.sum())
+        if n:
+            where = np.argwhere(conflict).mean(axis=0)
+            warnings.warn(
+                f"{n} brain voxel(s) lie on bone, an eye or outside the body (centred near voxel "
+                f"{tuple(int(v) for v in where)}); they stay {('bone', 'eye', 'body/air')} in the "
+                "segmentation. Erase them from the brain layer, or ignore this if the skull is "
+                "right.",
+                SegmentationWarning,
+                stacklevel=2,
+            )
+        labels[brain & body] = TissueLabel.BRAIN
+    labels[np.asarray(eyes, dtype=bool) & body] = TissueLabel.EYE
+    labels[np.asarray(spine, dtype=bool)] = TissueLabel.SPINE
+    labels[np.asarray(skull, dtype=bool)] = TissueLabel.SKULL
+    return labels
+
+
+def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None = None, *,
+                 eye_points_mm=(), brain_mask=None):
+    """Generator: yields ``(fraction, message)`` between steps and returns the
+    :class:`Segmentation` (``StopIteration.value``); closing it cancels between steps.
+
+    data : 3D intensities (any units); voxel_size_mm : spacing per array axis (mm).
+    eye_points_mm : (n, 3) eye centres in the volume frame (mm); none -> no eyes (2C models).
+    brain_mask : the user's painted brain (boolean, same shape); None -> automatic suggestion.
+    """
+    params = parameters or SegmentationParameters()
+    data = np.asarray(data)
+    if data.ndim != 3:
+        raise ValueError(f"data must be a 3D volume, got shape {data.shape}")
+    h = tuple(float(v) for v in np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,)))
+    points = np.asarray(eye_points_mm, dtype=float).reshape(-1, 3)
+    if params.eye_isolevels and len(params.eye_isolevels) != len(points):
+        raise ValueError(f"{len(params.eye_isolevels)} eye isolevel(s) for {len(points)} eye point(s)")
+    if brain_mask is not None:
+        brain_mask = np.asarray(brain_mask)
+        if brain_mask.shape != data.shape:
+            raise ValueError(f"brain_mask has shape {brain_mask.shape}, the scan {data.shape}")
+        brain_mask = brain_mask.astype(bool)
+
+    yield 0.0, "histogram thresholds"
+    if params.air_soft_threshold is None or params.bone_threshold is None:
+        suggested, _ = suggest_thresholds(data)
+        thresholds = Thresholds(
+            suggested.air_soft if params.air_soft_threshold is None else params.air_soft_threshold,
+            suggested.bone if params.bone_threshold is None else params.bone_threshold,
+        )
+    else:
+        thresholds = Thresholds(params.air_soft_threshold, params.bone_threshold)
+
+    yield 0.05, f"body (threshold {thresholds.air_soft:g}, closing {params.body_closing_radius_mm:g} mm)"
+    body = segment_body(data, thresholds.air_soft, h, closing_radius_mm=params.body_closing_radius_mm)
+
+    yield 0.35, f"skull (threshold {thresholds.bone:g}, closing {params.skull_closing_radius_mm:g} mm)"
+    bones = segment_skull(
+        data, thresholds.bone, h, closing_radius_mm=params.skull_closing_radius_mm,
+        spine_separation=params.spine_separation, spine_cut_point_mm=params.spine_cut_point_mm,
+        spine_cut_normal=params.spine_cut_normal,
+        min_component_mm3=params.min_bone_component_mm3, within=body,
+    )
+    bone = bones.skull | bones.spine
+
+    eyes = np.zeros(data.shape, bool)
+    isolevels, autos = [], []
+    for k, point in enumerate(points):
+        yield 0.6 + 0.1 * k / max(len(points), 1), f"eye {k + 1} of {len(points)}"
+        level = params.eye_isolevels[k] if params.eye_isolevels else None
+        eye = segment_eye(
+            data, point, h, body=body, bone=bone, tissue_range=(thresholds.air_soft, thresholds.bone),
+            isolevel=level, cube_mm=params.eye_cube_mm, median_size_mm=params.eye_median_mm,
+            opening_radius_mm=params.eye_opening_radius_mm,
+            closing_radius_mm=params.eye_closing_radius_mm, name=f"eye {k + 1}",
+        )
+        eyes[eye.box] |= eye.mask
+        isolevels.append(eye.isolevel)
+        autos.append(eye.auto_isolevel)
+
+    seal = params.brain_seal_radius_mm
+    if brain_mask is None:
+        yield 0.7, "brain suggestion (cranial cavity)"
+        suggestion = suggest_brain(bones.skull, h, body=body, air=data < thresholds.air_soft,
+                                   seal_radius_mm=seal, margin_mm=params.brain_margin_mm)
+        brain, source, seal = suggestion.mask, "suggestion", suggestion.seal_radius_mm
+    else:
+        brain, source = brain_mask, "painted"
+        if not brain.any():
+            raise SegmentationError("The painted brain is empty: paint the brain (or erase the "
+                                    "layer to get the automatic suggestion).")
+
+    yield 0.95, "labels"
+    labels = assemble_labels(body, bones.skull, bones.spine, eyes, brain)
+    yield 1.0, "done"
+    return Segmentation(
+        labels=labels, voxel_size_mm=h, parameters=params, thresholds=thresholds,
+        eye_points_mm=points, eye_isolevels=tuple(isolevels), eye_auto_isolevels=tuple(autos),
+        brain_seal_radius_mm=seal, brain_source=source, skull_topology=bones.skull_topology,
+        skull_and_spine_topology=bones.skull_and_spine_topology,
+    )
+
+
+def segment(data, voxel_size_mm, parameters: SegmentationParameters | None = None, *,
+            eye_points_mm=(), brain_mask=None, progress=None) -> Segmentation:
+    """Blocking form of :func:`iter_segment`; ``progress(fraction, message)`` is called between
+    steps."""
+    steps = iter_segment(data, voxel_size_mm, parameters, eye_points_mm=eye_points_mm,
+                         brain_mask=brain_mask)
+    while True:
+        try:
+            fraction, message = next(steps)
+        except StopIteration as done:
+            return done.value
+        if progress is not None:
+            progress(float(fraction), message)
