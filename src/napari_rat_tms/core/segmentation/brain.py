@@ -7,12 +7,21 @@ start to correct with napari's brush:
 
     The cranial cavity is open through the skull's holes, so it is not an enclosed region of the
     skull mask. Closing the skull with a ball larger than its openings seals them; the cavity is
-    then the largest enclosed background region. The sealing radius is found automatically: the
-    smallest of 1, 1.5, 2, ... mm (up to ``max_seal_radius_mm``) for which the largest enclosed
-    region holds at least ``MIN_CAVITY_FRACTION`` of the volume enclosed by the sealed skull (the
-    skull's own bone and any cavity). It is searched on a grid of about 0.35 mm voxels (cheap),
-    then applied at full resolution. The suggestion is that cavity minus air voxels and minus
-    ``margin_mm`` next to the bone.
+    then the largest enclosed background region: one that holds no air from around the body
+    (the volume is edge-padded, so a skull cropped by a tight field of view is continued
+    straight out of it). The enclosed volume jumps up at the radius that seals the last
+    opening and then shrinks as larger balls fill the cavity's corners (a mouse's cranial
+    cavity is only about 6 mm high), so the sealing radius is the one, among 1, 1.5, 2, ... mm
+    up to ``max_seal_radius_mm`` (default 30 % of the skull's smallest extent), that encloses
+    the most; it is searched on a grid of about 0.35 mm voxels and must enclose at least 1 % of
+    the skull's bounding box (regions are compared by their non-air voxels, so the nasal cavity
+    does not count). At full resolution the cavity's corners filled by the closing are taken
+    back: the cavity dilated by half the sealing radius, within the sealed skull, off the bone.
+    Half, because a full radius also takes in the rims of the openings: on the synthetic rat
+    the Dice coefficient against the true brain is 0.93 without recovery, 0.92 with half and
+    0.89 with the full radius; on the three mouse scans no recovery leaves the cavity 20-35 %
+    smaller than the atlas's endocranial volume (458 mm^3), half gives 385-431 mm^3. The
+    suggestion is that region minus air voxels and minus ``margin_mm`` next to the bone.
 
 Evaluation region (seed 003): "a volumetric mask (i.e. subtracting a 1-mm dilated skull mask from
 the brain mask)", so that the field is evaluated at least ``gap_mm`` from the bone.
@@ -26,14 +35,19 @@ import numpy as np
 from scipy import ndimage
 
 from .histogram import SegmentationError
-from .morphology import close_mm, dilate_mm, fill_cavities
+from .morphology import close_mm, dilate_mm, fill_cavities, largest_component
 
 __all__ = ["BrainSuggestion", "suggest_brain", "evaluation_region", "EVALUATION_GAP_MM",
            "MIN_CAVITY_FRACTION"]
 
 EVALUATION_GAP_MM = 1.0
-MIN_CAVITY_FRACTION = 0.25
+MIN_CAVITY_FRACTION = 0.01  # of the skull's bounding box: smaller enclosures are pockets
 _SEARCH_VOXEL_MM = 0.35
+# Corners of the cavity filled by the sealing closing are taken back within this fraction of the
+# sealing radius (see the module docstring for the measurements behind 0.5).
+CORNER_RECOVERY = 0.5
+
+
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,18 +59,27 @@ class BrainSuggestion:
     volume_mm3: float
 
 
-def _largest_enclosed(closed: np.ndarray):
-    """Largest background component of ``closed`` not touching the border, and the total
-    volume (voxels) enclosed by ``closed`` (bone and all its cavities)."""
+def _largest_enclosed(closed: np.ndarray, outside: np.ndarray | None, tissue=None):
+    """Largest background region of ``closed`` that is enclosed, and the volume (voxels)
+    enclosed by ``closed`` (its bone and all its enclosed regions). A region is open when it
+    touches the array's border or, if ``outside`` (air around the body) is given, holds a voxel
+    of ``outside``. With ``tissue`` (not air) the regions are compared by their tissue voxels,
+    so that an air-filled enclosure (the nasal cavity) does not pass for the cranial cavity."""
     labels, n = ndimage.label(~closed)
     if n == 0:
         return None, 0
-    border = np.zeros(n + 1, bool)
+    open_ = np.zeros(n + 1, bool)
     for axis in range(3):
         for index in (0, -1):
-            border[np.unique(np.take(labels, index, axis=axis))] = True
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    sizes[border] = 0
+            open_[np.unique(np.take(labels, index, axis=axis))] = True
+    if outside is not None:
+        open_[:] = False
+        open_[np.unique(labels[outside])] = True
+    if tissue is None:
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    else:
+        sizes = np.bincount(labels[tissue], minlength=n + 1)
+    sizes[open_] = 0
     sizes[0] = 0
     enclosed = int(sizes.sum()) + int(closed.sum())
     k = int(sizes.argmax())
@@ -65,26 +88,65 @@ def _largest_enclosed(closed: np.ndarray):
     return labels == k, enclosed
 
 
-def _search_seal_radius(skull, h, max_radius_mm) -> float | None:
+def _coarsen(mask, factor):
+    trimmed = mask[tuple(slice(0, (n // f) * f) for n, f in zip(mask.shape, factor))]
+    shape = [v for n, f in zip(trimmed.shape, factor) for v in (n // f, f)]
+    return trimmed.reshape(shape).any(axis=(1, 3, 5))
+
+
+def _padded(skull, body, h, radius_mm, air=None):
+    """Skull and outside-air masks padded by the closing radius. Edge padding: where the scan
+    crops the head (tight fields of view), the anatomy is continued straight out of the field of
+    view, so a cavity cut by the border can still be sealed."""
+    pad = [(n, n) for n in (int(np.ceil(radius_mm / s)) + 2 for s in h)]
+    skull_p = np.pad(skull, pad, mode="edge")
+    outside = None if body is None else ~np.pad(body, pad, mode="edge")
+    tissue = None if air is None else ~np.pad(air, pad, mode="edge")
+    return skull_p, outside, tissue, pad
+
+
+def _search_seal_radius(skull, body, air, h, max_radius_mm) -> float | None:
+    """Sealing radius with the largest enclosed cavity (coarse grid), or None."""
     factor = np.maximum(1, np.floor(_SEARCH_VOXEL_MM / h).astype(int))
     if np.any(factor > 1):
-        trimmed = skull[tuple(slice(0, (n // f) * f) for n, f in zip(skull.shape, factor))]
-        shape = [v for n, f in zip(trimmed.shape, factor) for v in (n // f, f)]
-        coarse = trimmed.reshape(shape).any(axis=(1, 3, 5))
-    else:
-        coarse = skull
+        skull = _coarsen(skull, factor)
+        # coarse body: a coarse voxel is outside only when all its fine voxels are
+        body = None if body is None else ~_coarsen(~body, factor)
+        air = None if air is None else ~_coarsen(~air, factor)
     hc = h * factor
-    pad = int(np.ceil(max_radius_mm / hc.min())) + 2
-    coarse = np.pad(coarse, pad)
+    skull_p, outside, tissue, _ = _padded(skull, body, hc, max_radius_mm, air)
+    min_voxels = MIN_CAVITY_FRACTION * _box_voxels(skull)
+    best, best_radius = 0, None
     for radius in np.arange(1.0, max_radius_mm + 1e-9, 0.5):
-        cavity, enclosed = _largest_enclosed(close_mm(coarse, radius, hc))
-        if cavity is not None and cavity.sum() >= MIN_CAVITY_FRACTION * enclosed:
-            return float(radius)
-    return None
+        cavity, _ = _largest_enclosed(close_mm(skull_p, radius, hc), outside, tissue)
+        volume = 0 if cavity is None else int(np.count_nonzero(cavity & tissue) if tissue is not None
+                                              else cavity.sum())
+        if volume > best:
+            best, best_radius = volume, float(radius)
+        elif best >= min_voxels and volume < 0.7 * best:
+            break  # past the sealing radius the closing fills the cavity in
+    if best < min_voxels:
+        return None
+    return best_radius
+
+
+def _box_voxels(mask) -> float:
+    """Number of voxels of the mask's bounding box."""
+    return float(np.prod([np.ptp(np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != k)))) + 1
+                          for k in range(3)]))
+
+
+def default_max_seal_radius_mm(skull, voxel_size_mm) -> float:
+    """A species-independent bound for the sealing search: 30 % of the smallest extent of the
+    skull's bounding box, between 2 and 8 mm (about 3 mm for a mouse, 6 mm for a rat)."""
+    h = np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,))
+    extents = [(np.ptp(np.flatnonzero(skull.any(axis=tuple(a for a in range(3) if a != k)))) + 1) * h[k]
+               for k in range(3)]
+    return float(np.clip(0.3 * min(extents), 2.0, 8.0))
 
 
 def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: float | None = None,
-                  max_seal_radius_mm: float = 6.0, margin_mm: float = 0.0) -> BrainSuggestion:
+                  max_seal_radius_mm: float | None = None, margin_mm: float = 0.0) -> BrainSuggestion:
     """Fill the cranial cavity of ``skull`` (boolean mask, without the spine) as a brain
     suggestion; see the module docstring. ``body`` limits it to the body, ``air`` (e.g.
     ``data < air_soft``) removes air voxels. Raises :class:`SegmentationError` when no sealing
@@ -93,8 +155,14 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
     h = np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,))
     if not skull.any():
         raise SegmentationError("No skull to find the cranial cavity in: segment the skull first.")
+    if body is not None:
+        body = np.asarray(body, dtype=bool)
+    if air is not None:
+        air = np.asarray(air, dtype=bool)
     if seal_radius_mm is None:
-        seal_radius_mm = _search_seal_radius(skull, h, max_seal_radius_mm)
+        if max_seal_radius_mm is None:
+            max_seal_radius_mm = default_max_seal_radius_mm(skull, h)
+        seal_radius_mm = _search_seal_radius(skull, body, air, h, max_seal_radius_mm)
         if seal_radius_mm is None:
             raise SegmentationError(
                 f"Closing the skull's openings with balls up to {max_seal_radius_mm:g} mm did not "
@@ -102,21 +170,36 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
                 "bone threshold too high) or the openings larger than expected. Paint the brain "
                 "by hand, or give a larger sealing radius."
             )
-    pad = int(np.ceil(seal_radius_mm / h.min())) + 2
-    closed = close_mm(np.pad(skull, pad), seal_radius_mm, h)
-    cavity, _ = _largest_enclosed(closed)
-    if cavity is None:
+        # The coarse grid may seal a little early; at full resolution go up by 0.5 mm steps
+        # until the cavity is there.
+        radii = np.arange(seal_radius_mm, max(max_seal_radius_mm, seal_radius_mm) + 1e-9, 0.5)
+    else:
+        radii = [float(seal_radius_mm)]
+    min_voxels = MIN_CAVITY_FRACTION * _box_voxels(skull)
+    for seal_radius_mm in radii:
+        skull_p, outside, tissue, pad = _padded(skull, body, h, seal_radius_mm, air)
+        closed = close_mm(skull_p, seal_radius_mm, h)
+        seed, _ = _largest_enclosed(closed, outside, tissue)
+        if seed is not None and np.count_nonzero(seed if tissue is None else seed & tissue) >= min_voxels:
+            break
+    else:
         raise SegmentationError(
-            f"Closing the skull with a {seal_radius_mm:g} mm ball encloses no cavity; increase "
-            "the sealing radius or paint the brain by hand."
+            f"Closing the skull with a {seal_radius_mm:g} mm ball encloses no cranial cavity; "
+            "increase the sealing radius or paint the brain by hand."
         )
-    cavity = cavity[tuple(slice(pad, pad + n) for n in skull.shape)]
+    # The closing also filled the cavity's corners within the radius of the bone: take them
+    # back (within the sealed solid, off the bone).
+    sealed = closed | seed
+    cavity = dilate_mm(seed, CORNER_RECOVERY * seal_radius_mm, h) & sealed & ~skull_p
+    del closed, sealed, seed, skull_p, outside, tissue
+    cavity = cavity[tuple(slice(p[0], p[0] + n) for p, n in zip(pad, skull.shape))]
     if body is not None:
-        cavity &= np.asarray(body, dtype=bool)
+        cavity &= body
     if air is not None:
-        cavity &= ~np.asarray(air, dtype=bool)
+        cavity &= ~air
     if margin_mm > 0:
         cavity &= ~dilate_mm(skull, margin_mm, h)
+    cavity = largest_component(cavity, connectivity=1)
     cavity = fill_cavities(cavity) & ~skull
     return BrainSuggestion(mask=cavity, seal_radius_mm=float(seal_radius_mm),
                            volume_mm3=float(cavity.sum() * np.prod(h)))
