@@ -117,7 +117,8 @@ class SegmentationParameters:
             Thresholds(self.air_soft_threshold, self.bone_threshold)  # ordered?
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-compatible dict (tuples as lists)."""
+        return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_dict(cls, values: dict) -> SegmentationParameters:
