@@ -80,3 +80,27 @@ def test_validate_bem_passes_on_coarse_spheres(capsys):
     assert "3 shells, skull 1/50" in out and "PASS" in out
     assert main(["validate-bem", "--subdivisions", "3", "--tolerance", "0.0001"]) == 1
     assert "FAIL" in capsys.readouterr().out
+
+
+def test_segment_writes_labels_and_parameters_and_reruns_them(tmp_path, capsys):
+    out = tmp_path / "seg.nii.gz"
+    assert main(["segment", "synthetic-rat", "-o", str(out)]) == 0
+    record = json.loads((tmp_path / "seg.segmentation.json").read_text())
+    labels = np.asarray(nib.load(out).dataobj)
+    assert set(np.unique(labels).tolist()) == {0, 1, 2, 3, 4, 5}
+    assert record["label_names"]["2"] == "skull" and record["parameters_used"]["bone_threshold"] > 0
+    assert main(["segment", "synthetic-rat", "-o", str(out)]) == 1  # no silent overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    again = tmp_path / "again.nii.gz"
+    assert main(["segment", "synthetic-rat", "-o", str(again), "--parameters",
+                 str(tmp_path / "seg.segmentation.json")]) == 0
+    assert np.array_equal(np.asarray(nib.load(again).dataobj), labels)
+
+
+def test_segment_reports_bad_input(tmp_path, capsys):
+    params = tmp_path / "p.json"
+    params.write_text(json.dumps({"air_soft_threshold": 5000.0, "bone_threshold": 6000.0}))
+    assert main(["segment", "synthetic-rat", "-o", str(tmp_path / "s.nii.gz"),
+                 "--parameters", str(params)]) == 1
+    assert "selects no voxel" in capsys.readouterr().err
+    assert not (tmp_path / "s.nii.gz").exists()

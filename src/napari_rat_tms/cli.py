@@ -142,6 +142,62 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_segment(args) -> int:
+    """Segment a scan (or the synthetic rat) into air, body, skull, spine, eyes and brain."""
+    from dataclasses import replace
+
+    from .core.errors import RatTmsError
+    from .core.io import read_volume, write_volume
+    from .core.segmentation import SegmentationParameters, iter_segment
+    from .core.volume import Volume
+
+    output = Path(args.output)
+    sidecar = output.with_name(output.name.split(".")[0] + ".segmentation.json")
+    for path in (output, sidecar):
+        if path.exists() and not args.overwrite:
+            print(f"error: {path} exists; use --overwrite to replace it", file=sys.stderr)
+            return 1
+    try:
+        params = SegmentationParameters()
+        if args.parameters:
+            values = json.loads(Path(args.parameters).read_text())
+            # a previous run's record: reproduce it with the values it used
+            values = values.get("parameters_used", values)
+            params = SegmentationParameters.from_dict(values)
+            params = replace(params, eye_isolevels=()) if args.eye else params
+        if args.scan == "synthetic-rat":
+            from .core.synthetic import make_synthetic_rat
+
+            rat = make_synthetic_rat(0.34)
+            volume = rat.volume
+            eyes = args.eye or [list(rat.landmarks_mm["left_eye"]), list(rat.landmarks_mm["right_eye"])]
+        else:
+            volume = read_volume(args.scan)
+            eyes = args.eye or []
+        progress = _TqdmProgress("segmenting")
+        steps = iter_segment(volume.data, volume.voxel_size_mm, params, eye_points_mm=eyes)
+        try:
+            while True:
+                progress(*next(steps))
+        except StopIteration as stop:
+            seg = stop.value
+        finally:
+            progress.close()
+    except (RatTmsError, ValueError, TypeError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    labels = Volume(seg.labels, volume.voxel_size_mm, scanner_affine_mm=volume.scanner_affine_mm,
+                    scanner_frame=volume.scanner_frame, source=str(output))
+    write_volume(labels, output, overwrite=args.overwrite)
+    record = seg.metadata()["napari_rat_tms_segmentation"]
+    record["scan"] = str(args.scan)
+    sidecar.write_text(json.dumps(record, indent=2))
+    print(seg.summary())
+    print(f"Wrote {output} (labels: " + ", ".join(f"{k} {v}" for k, v in record["label_names"].items())
+          + f") and {sidecar} (parameters used, to re-run with --parameters)")
+    return 0
+
+
 def _build_with_progress(model, points, description, **kwargs):
     from .core.bem.solver import iter_build_solver
 
@@ -237,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
                       help="override the voxel size (one value, or three in array axis order)")
     info.add_argument("--series-uid", default=None, help="DICOM series to load from a mixed folder")
     info.set_defaults(func=_cmd_info)
+
+    seg = sub.add_parser(
+        "segment", help="segment a scan into air, body, skull, spine, eyes and brain",
+        description="Seed 003's segmentation with histogram thresholds; writes a label volume "
+                    "and a JSON file with every parameter used.")
+    seg.add_argument("scan", help="scan file or folder, or 'synthetic-rat'")
+    seg.add_argument("-o", "--output", default="segmentation.nii.gz",
+                     help="label volume to write (default: %(default)s)")
+    seg.add_argument("--eye", type=float, nargs=3, action="append", metavar=("I0_MM", "I1_MM", "I2_MM"),
+                     help="an eye centre in the volume frame (mm along the array axes); repeat per eye")
+    seg.add_argument("--parameters", default=None,
+                     help="JSON parameters, or a previous run's .segmentation.json (its parameters_used)")
+    seg.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    seg.set_defaults(func=_cmd_segment)
 
     validate = sub.add_parser(
         "validate-bem", help="check the E-field solver against independent references on this machine",
