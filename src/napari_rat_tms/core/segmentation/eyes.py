@@ -15,9 +15,13 @@ so nothing here works voxel by voxel:
    bone), or the user's value; the eye is the side of the isolevel the point lies on (vitreous
    is darker than tissue on CT, but the rule does not assume it);
 4. the connected piece holding the point, opened with a ball of ``opening_radius_mm`` (cuts
-   thin bridges into neighbouring tissue of similar intensity) and closed with a ball of
-   ``closing_radius_mm`` (takes in the lens, brighter than the vitreous), cavities filled;
-5. kept inside the body and off the bone.
+   thin bridges into neighbouring tissue of similar intensity);
+5. its convex hull (``skimage.morphology.convex_hull_image``): the globe is convex, and the hull
+   takes in the lens (brighter than the vitreous, so on the wrong side of the isolevel) and the
+   dents the noise leaves at the surface. On the synthetic rat at 0.34 mm this raised the Dice
+   coefficient of the eyes over four noise seeds from 0.75-0.84 (with a 1.5 mm closing instead)
+   to 0.83-0.88;
+6. kept inside the body and off the bone.
 """
 
 from __future__ import annotations
@@ -28,14 +32,14 @@ import numpy as np
 from scipy import ndimage
 
 from .histogram import SegmentationError
-from .morphology import close_mm, dilate_mm, erode_mm, fill_cavities, open_mm
+from .morphology import dilate_mm, erode_mm, open_mm
 
-__all__ = ["EyeResult", "segment_eye", "median_size_voxels", "EYE_CUBE_MM", "EYE_MEDIAN_MM"]
+__all__ = ["EyeResult", "segment_eye", "median_size_voxels", "EYE_CUBE_MM", "EYE_MEDIAN_MM",
+           "EYE_OPENING_RADIUS_MM"]
 
 EYE_CUBE_MM = 8.33
 EYE_MEDIAN_MM = 1.19  # 7 voxels of 0.17 mm
 EYE_OPENING_RADIUS_MM = 0.7
-EYE_CLOSING_RADIUS_MM = 1.5
 _TISSUE_MARGIN_MM = 0.5
 
 
@@ -74,8 +78,7 @@ def median_size_voxels(median_size_mm: float, voxel_size_mm) -> tuple[int, int, 
 def segment_eye(data, centre_mm, voxel_size_mm, *, body, bone, tissue_range=None,
                 isolevel: float | None = None,
                 cube_mm: float = EYE_CUBE_MM, median_size_mm: float = EYE_MEDIAN_MM,
-                opening_radius_mm: float = EYE_OPENING_RADIUS_MM,
-                closing_radius_mm: float = EYE_CLOSING_RADIUS_MM, name: str = "eye") -> EyeResult:
+                opening_radius_mm: float = EYE_OPENING_RADIUS_MM, name: str = "eye") -> EyeResult:
     """Segment the eye around ``centre_mm`` (volume frame, mm); see the module docstring.
 
     ``body`` and ``bone`` are full-size boolean masks; ``tissue_range`` = (air/soft, bone)
@@ -144,8 +147,9 @@ def segment_eye(data, centre_mm, voxel_size_mm, *, body, bone, tissue_range=None
             f"(automatic: {auto:g}). Check that the point is at the eye's centre, or adjust "
             "the isolevel."
         )
-    eye = fill_cavities(close_mm(eye, closing_radius_mm, h))
-    eye &= body[box] & ~bone[box]
+    from skimage.morphology import convex_hull_image
+
+    eye = convex_hull_image(eye) & body[box] & ~bone[box]
     return EyeResult(mask=eye, box=box, isolevel=level, auto_isolevel=auto, darker=darker,
                      median_voxels=size)
 

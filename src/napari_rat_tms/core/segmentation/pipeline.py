@@ -21,8 +21,7 @@ import numpy as np
 
 from .body import BODY_CLOSING_RADIUS_MM, segment_body
 from .brain import EVALUATION_GAP_MM, suggest_brain, evaluation_region
-from .eyes import (EYE_CLOSING_RADIUS_MM, EYE_CUBE_MM, EYE_MEDIAN_MM, EYE_OPENING_RADIUS_MM,
-                   segment_eye)
+from .eyes import EYE_CUBE_MM, EYE_MEDIAN_MM, EYE_OPENING_RADIUS_MM, segment_eye
 from .histogram import SegmentationError, Thresholds, suggest_thresholds
 from .morphology import Topology, topology
 from .skull import SKULL_CLOSING_RADIUS_MM, SPINE_SEPARATIONS, segment_skull
@@ -68,7 +67,7 @@ class SegmentationParameters:
     spine_separation : "connectivity" or "cut" (see :mod:`.skull`).
     spine_cut_point_mm, spine_cut_normal : the cut plane (volume frame; normal towards the spine).
     min_bone_component_mm3 : smaller pieces of bone are dropped as noise.
-    eye_cube_mm, eye_median_mm, eye_opening_radius_mm, eye_closing_radius_mm : see :mod:`.eyes`.
+    eye_cube_mm, eye_median_mm, eye_opening_radius_mm : see :mod:`.eyes`.
     eye_isolevels : one isolevel per eye point, None for Otsu's automatic one.
     brain_seal_radius_mm : closing that seals the skull's openings (None: searched).
     brain_margin_mm : suggestion kept this far from the bone.
@@ -86,7 +85,6 @@ class SegmentationParameters:
     eye_cube_mm: float = EYE_CUBE_MM
     eye_median_mm: float = EYE_MEDIAN_MM
     eye_opening_radius_mm: float = EYE_OPENING_RADIUS_MM
-    eye_closing_radius_mm: float = EYE_CLOSING_RADIUS_MM
     eye_isolevels: tuple[float | None, ...] = ()
     brain_seal_radius_mm: float | None = None
     brain_margin_mm: float = 0.0
@@ -233,8 +231,7 @@ class Segmentation:
                 data, point, self.voxel_size_mm, body=body, bone=bone,
                 tissue_range=(self.thresholds.air_soft, self.thresholds.bone), isolevel=level,
                 cube_mm=p.eye_cube_mm, median_size_mm=p.eye_median_mm,
-                opening_radius_mm=p.eye_opening_radius_mm,
-                closing_radius_mm=p.eye_closing_radius_mm, name=f"eye {k + 1}",
+                opening_radius_mm=p.eye_opening_radius_mm, name=f"eye {k + 1}",
             )
             eyes[eye.box] |= eye.mask
             used.append(eye.isolevel)
@@ -363,8 +360,7 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
         eye = segment_eye(
             data, point, h, body=body, bone=bone, tissue_range=(thresholds.air_soft, thresholds.bone),
             isolevel=level, cube_mm=params.eye_cube_mm, median_size_mm=params.eye_median_mm,
-            opening_radius_mm=params.eye_opening_radius_mm,
-            closing_radius_mm=params.eye_closing_radius_mm, name=f"eye {k + 1}",
+            opening_radius_mm=params.eye_opening_radius_mm, name=f"eye {k + 1}",
         )
         eyes[eye.box] |= eye.mask
         isolevels.append(eye.isolevel)
