@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -38,36 +37,9 @@ from napari_rat_tms.core.metrics import compare_fields  # noqa: E402
 from napari_rat_tms.core.synthetic import make_synthetic_rat  # noqa: E402
 
 SHARED_COIL = Path(__file__).resolve().parents[2] / "shared" / "data" / "coils" / "MagVenture_Cool-B35.ccd"
+from _measure import PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+
 DIDT = 50e6  # 50 A/us, seed 003's display value
-
-
-class PeakMemory:
-    """Peak resident memory of this process above its level at start (sampled in a thread)."""
-
-    def __init__(self, interval_s=0.02):
-        self.interval_s = interval_s
-        self.process = psutil.Process()
-
-    def __enter__(self):
-        self.baseline = self.process.memory_info().rss
-        self.peak = self.baseline
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(self.interval_s)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def peak_gb(self) -> float:
-        return (self.peak - self.baseline) / 1e9
 
 
 def _coil(path=None):

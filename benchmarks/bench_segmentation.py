@@ -21,7 +21,6 @@ import argparse
 import os
 import platform
 import statistics
-import threading
 import time
 
 import numpy as np
@@ -32,32 +31,7 @@ from napari_rat_tms.core.segmentation import segment
 from napari_rat_tms.core.segmentation.morphology import ball_voxels, close_mm
 from napari_rat_tms.core.synthetic import RatLabel, make_synthetic_rat
 
-
-class PeakMemory:
-    """Peak resident memory above the level at entry (sampling thread)."""
-
-    def __enter__(self):
-        self._proc = psutil.Process(os.getpid())
-        self.base = self._proc.memory_info().rss
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(0.02)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._proc.memory_info().rss)
-
-    @property
-    def above_base_gib(self):
-        return (self.peak - self.base) / 2**30
+from _measure import PeakMemory  # benchmarks/ is on sys.path when run as a script
 
 
 def dice(a, b):
@@ -83,7 +57,7 @@ def run(h, repeat, crop):
             t = time.perf_counter()
             seg = segment(rat.volume.data, rat.volume.voxel_size_mm, eye_points_mm=eyes)
             times.append(time.perf_counter() - t)
-        peaks.append(mem.above_base_gib)
+        peaks.append(mem.peak_gib)
     print(f"segment(): median {statistics.median(times):.1f} s over {repeat} runs "
           f"(min {min(times):.1f}, max {max(times):.1f}); peak memory above the loaded scan "
           f"{max(peaks):.2f} GiB")

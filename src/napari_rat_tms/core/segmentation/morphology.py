@@ -110,7 +110,9 @@ def _first_axis(feature, out, spacing):
 
 
 @numba.njit(parallel=True, cache=True)
-def _envelope_axis1(a, spacing):
+def _envelope_middle_axis(a, spacing):
+    """Lower envelope along axis 1 of ``a`` (any strides: called on transposed views for the
+    other axes), lines in parallel over axis 0."""
     n0, n1, n2 = a.shape
     for i in numba.prange(n0):
         f = np.empty(n1, np.float32)
@@ -123,22 +125,6 @@ def _envelope_axis1(a, spacing):
             _envelope_line(f, d, v, z, spacing)
             for j in range(n1):
                 a[i, j, k] = d[j]
-
-
-@numba.njit(parallel=True, cache=True)
-def _envelope_axis0(a, spacing):
-    n0, n1, n2 = a.shape
-    for j in numba.prange(n1):
-        f = np.empty(n0, np.float32)
-        d = np.empty(n0, np.float32)
-        v = np.empty(n0, np.int64)
-        z = np.empty(n0 + 1, np.float32)
-        for k in range(n2):
-            for i in range(n0):
-                f[i] = a[i, j, k]
-            _envelope_line(f, d, v, z, spacing)
-            for i in range(n0):
-                a[i, j, k] = d[i]
 
 
 def _spacing(voxel_size_mm) -> tuple[float, float, float]:
@@ -162,8 +148,8 @@ def squared_distance_to(feature, voxel_size_mm) -> np.ndarray:
     s0, s1, s2 = _spacing(voxel_size_mm)
     out = np.empty(feature.shape, np.float32)
     _first_axis(feature, out, s2)
-    _envelope_axis1(out, np.float32(s1))
-    _envelope_axis0(out, np.float32(s0))
+    _envelope_middle_axis(out, np.float32(s1))
+    _envelope_middle_axis(out.transpose(1, 0, 2), np.float32(s0))  # axis 0, lines over axis 1
     return out
 
 
