@@ -60,6 +60,10 @@ def test_eye_isolevel_override_changes_the_eye(rat, rat_segmentation):
     lower = rat_segmentation.with_eyes(rat.volume.data, points, [auto[0] - 12.0, None])
     assert lower.eye_isolevels[0] == auto[0] - 12.0 and lower.eye_isolevels[1] == auto[1]
     assert np.count_nonzero(lower.eyes) < np.count_nonzero(rat_segmentation.eyes)
+    # the eye is darker than its surroundings: a higher isolevel takes in more, never flips sides
+    higher = rat_segmentation.with_eyes(rat.volume.data, points, [auto[0] + 8.0, None])
+    assert np.count_nonzero(rat_segmentation.eyes) < np.count_nonzero(higher.eyes)
+    assert np.count_nonzero(higher.eyes) < 2 * np.count_nonzero(rat_segmentation.eyes)
     with pytest.raises(ValueError, match="isolevel"):
         rat_segmentation.with_eyes(rat.volume.data, points, [None])
 

@@ -12,7 +12,7 @@ so nothing here works voxel by voxel:
    (7 at the seed's 0.17 mm, 5 at 0.34 mm);
 3. the isolevel: Otsu's threshold (``skimage.filters.threshold_otsu``) of the filtered values of
    the soft tissue in the cube (inside the body by more than 0.5 mm, farther than 0.5 mm from
-   bone), or the user's value; the eye is the side of the isolevel the point lies on (vitreous
+   bone), or the user's value; the eye is on the side of Otsu's level where the point lies (vitreous
    is darker than tissue on CT, but the rule does not assume it);
 4. the connected piece holding the point, opened with a ball of ``opening_radius_mm`` (cuts
    thin bridges into neighbouring tissue of similar intensity);
@@ -133,10 +133,11 @@ def segment_eye(data, centre_mm, voxel_size_mm, *, body, bone, tissue_range=None
 
     auto = float(threshold_otsu(values))
     level = auto if isolevel is None else float(isolevel)
-    # Which side of the isolevel is the eye? The one the clicked point lies on (median over
-    # a 1 mm ball around it, which the noise cannot flip).
+    # Which side of the isolevel is the eye? The side of Otsu's level the clicked point lies
+    # on (median over a 1 mm ball around it, which the noise cannot flip); a user's isolevel
+    # moves the boundary, not the side.
     ball = _ball_around(med.shape, local, h, 1.0)
-    darker = bool(np.median(med[ball & tissue]) < level) if (ball & tissue).any() else True
+    darker = bool(np.median(med[ball & tissue]) < auto) if (ball & tissue).any() else True
     candidate = ((med < level) if darker else (med > level)) & tissue
     eye = _piece_at(candidate, local, h)
     if eye.any() and opening_radius_mm > 0:
