@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.segmentation import LABEL_COLORS, LABEL_NAMES, Segmentation
 from ..core.synthetic import RatLabel, SyntheticRat
 from ..core.volume import INTENSITY_UNITS_HU, Volume
 
-__all__ = ["volume_layer_data", "synthetic_rat_layer_data", "HU_CONTRAST_LIMITS"]
+__all__ = ["volume_layer_data", "synthetic_rat_layer_data", "segmentation_layer_data",
+           "labels_kwargs", "HU_CONTRAST_LIMITS", "ROLE_KEY", "ROLE_SEGMENTATION",
+           "ROLE_EVALUATION_REGION", "ROLE_BRAIN_PAINT", "ROLE_EYE_POINTS", "ROLE_SPINE_CUT"]
 
 HU_CONTRAST_LIMITS = (-1000.0, 2000.0)
 
@@ -82,3 +85,41 @@ def synthetic_rat_layer_data(rat: SyntheticRat) -> list[tuple]:
         "points",
     )
     return [image, labels, points]
+
+
+# The plugin finds its own layers by this metadata key (users may rename layers).
+ROLE_KEY = "napari_rat_tms_role"
+ROLE_SEGMENTATION = "segmentation"
+ROLE_EVALUATION_REGION = "evaluation_region"
+ROLE_BRAIN_PAINT = "brain_paint"
+ROLE_EYE_POINTS = "eye_points"
+ROLE_SPINE_CUT = "spine_cut"
+EVALUATION_REGION_COLOR = (0.2, 0.8, 0.3, 1.0)
+
+
+def labels_kwargs(name, scale, role, metadata=None, colors=None, **extra) -> dict:
+    """Keyword arguments of one of the plugin's Labels layers: mm scale, ``role`` under
+    :data:`ROLE_KEY` in the metadata (with ``metadata``), and fixed colours (``{value: RGBA}``,
+    other values transparent) when ``colors`` is given."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    kwargs = {"name": name, "scale": tuple(scale), "metadata": {ROLE_KEY: role, **(metadata or {})},
+              "units": "mm", **extra}
+    if colors is not None:
+        kwargs["colormap"] = DirectLabelColormap(color_dict={**colors, None: (0, 0, 0, 0)})
+    return kwargs
+
+
+def segmentation_layer_data(seg: Segmentation, scale) -> list[tuple]:
+    """Labels layer data for a :class:`Segmentation`: "segmentation" (tissue labels with their
+    colours; the ``tissue`` feature names them when hovering; metadata = ``seg.metadata()``) and
+    "cortical evaluation region" (1 inside, hidden at first)."""
+    values = sorted(LABEL_NAMES)
+    result = (seg.labels, labels_kwargs(
+        "segmentation", scale, ROLE_SEGMENTATION, seg.metadata(), LABEL_COLORS, opacity=0.5,
+        features={"index": values, "tissue": [LABEL_NAMES[k] for k in values]}), "labels")
+    region = (seg.evaluation_region().astype(np.uint8), labels_kwargs(
+        "cortical evaluation region", scale, ROLE_EVALUATION_REGION,
+        {"gap_mm": seg.parameters.evaluation_gap_mm}, {1: EVALUATION_REGION_COLOR}, opacity=0.6,
+        visible=False), "labels")
+    return [result, region]

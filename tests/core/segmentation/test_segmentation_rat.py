@@ -136,3 +136,21 @@ def test_anisotropic_voxels(rat):
     h = (0.68, 0.34, 0.34)
     body = segment_body(data, -480.0, h)
     assert dice(body, rat.labels[::2] != RatLabel.AIR) >= 0.95
+
+
+def test_spine_cut_through_the_pipeline_parameters(rat):
+    """The cut given as parameters (with negative coordinates allowed) reaches the skull step."""
+    params = SegmentationParameters(spine_separation="cut",
+                                    spine_cut_point_mm=tuple(rat.spine_cut_point_mm),
+                                    spine_cut_normal=tuple(-rat.spine_cut_normal))
+    again = SegmentationParameters.from_json(params.to_json())
+    assert again == params
+    with pytest.raises(ValueError, match="spine_cut_normal"):
+        SegmentationParameters(spine_separation="cut", spine_cut_point_mm=(-1.0, 2.0, 3.0),
+                               spine_cut_normal=(0.0, 0.0, 0.0))
+    data = rat.volume.data[::2, ::2, ::2]
+    seg = segment(data, 0.68, SegmentationParameters(
+        spine_separation="cut", spine_cut_point_mm=tuple(rat.spine_cut_point_mm),
+        spine_cut_normal=tuple(rat.spine_cut_normal)))
+    spine = np.argwhere(seg.labels == TissueLabel.SPINE) * 0.68
+    assert len(spine) and rat.is_spine(spine).all()

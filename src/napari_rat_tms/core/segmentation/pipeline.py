@@ -98,17 +98,22 @@ class SegmentationParameters:
         if self.spine_separation == "cut" and (self.spine_cut_point_mm is None
                                                or self.spine_cut_normal is None):
             raise ValueError("spine_separation='cut' needs spine_cut_point_mm and spine_cut_normal")
+        vectors = ("spine_cut_point_mm", "spine_cut_normal")
         for f in fields(self):
-            if f.name.endswith("_mm") or f.name.endswith("_mm3"):
-                v = getattr(self, f.name)
-                if v is None:
-                    continue
-                if not (np.isfinite(v) and v >= 0):
-                    raise ValueError(f"{f.name} must be a number >= 0, got {v!r}")
-        for name in ("spine_cut_point_mm", "spine_cut_normal"):
+            if f.name in vectors or not (f.name.endswith("_mm") or f.name.endswith("_mm3")):
+                continue
+            v = getattr(self, f.name)
+            if v is not None and not (np.isfinite(v) and v >= 0):
+                raise ValueError(f"{f.name} must be a number >= 0, got {v!r}")
+        for name in vectors:
             v = getattr(self, name)
             if v is not None:
-                object.__setattr__(self, name, tuple(float(x) for x in v))
+                v = tuple(float(x) for x in v)
+                if len(v) != 3 or not np.all(np.isfinite(v)):
+                    raise ValueError(f"{name} must be 3 finite numbers, got {getattr(self, name)!r}")
+                object.__setattr__(self, name, v)
+        if self.spine_cut_normal is not None and not np.any(self.spine_cut_normal):
+            raise ValueError("spine_cut_normal must not be the zero vector")
         object.__setattr__(self, "eye_isolevels",
                            tuple(None if v is None else float(v) for v in self.eye_isolevels))
         if self.air_soft_threshold is not None and self.bone_threshold is not None:
