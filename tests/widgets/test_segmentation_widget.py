@@ -39,11 +39,16 @@ def _click_eyes(widget, rat, points=None):
     return layer
 
 
+def _wait(widget, qtbot, timeout=60_000):
+    """Until the widget's worker has finished. (Waiting for ``worker.finished`` after starting
+    can miss it when the run fails at once, e.g. on a threshold that selects nothing.)"""
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=timeout)
+
+
 def _run(widget, qtbot, runner=None):
     worker = (runner or widget.start)()
     assert worker is not None, widget.status.value
-    with qtbot.waitSignal(worker.finished, timeout=60_000):
-        pass
+    _wait(widget, qtbot)
     return worker
 
 
@@ -182,15 +187,19 @@ def test_brain_painted_over_the_skull_is_reported(setup, qtbot):
     painted = np.array(brain.data, copy=True)
     painted[seg_layer.data == TissueLabel.SKULL] = 1  # over the whole skull
     brain.data = painted
-    seg = widget.apply_painted_brain()
-    assert seg is not None and seg.brain_source == "painted"
+    assert widget.apply_painted_brain() is not None  # a worker
+    _wait(widget, qtbot)
+    seg = widget._result
+    assert seg.brain_source == "painted"
     assert "lie on bone" in widget.status.value, widget.status.value
     np.testing.assert_array_equal(viewer.layers["brain"].data, painted)  # left as painted
     assert (seg_layer.data == TissueLabel.SKULL).any()  # the skull stays skull
     assert seg_layer.metadata[RESULT_KEY]["brain_source"] == "painted"
     brain.data = np.zeros_like(painted)  # empty: refused, nothing changed
     labels = np.array(seg_layer.data, copy=True)
-    assert widget.apply_painted_brain() is None and "empty" in widget.status.value
+    assert widget.apply_painted_brain() is not None
+    _wait(widget, qtbot)
+    assert "empty" in widget.status.value
     np.testing.assert_array_equal(seg_layer.data, labels)
 
 
@@ -283,3 +292,15 @@ def test_segment_with_a_spine_cut(setup, rat, qtbot):
     seg_layer = viewer.layers["segmentation"]
     assert seg_layer.metadata[RESULT_KEY]["parameters"]["spine_separation"] == "cut"
     assert (seg_layer.data == TissueLabel.SPINE).any() and (seg_layer.data == TissueLabel.SKULL).any()
+
+
+def test_changing_the_gap_redoes_the_evaluation_region(setup, qtbot):
+    viewer, widget = setup
+    _run(widget, qtbot)
+    region = viewer.layers["cortical evaluation region"]
+    before = np.count_nonzero(region.data)
+    widget.gap.value = 2.0  # redone in a worker
+    _wait(widget, qtbot)
+    assert 0 < np.count_nonzero(region.data) < before
+    assert region.metadata["gap_mm"] == 2.0
+    assert viewer.layers["segmentation"].metadata[RESULT_KEY]["parameters"]["evaluation_gap_mm"] == 2.0

@@ -110,15 +110,16 @@ def labels_kwargs(name, scale, role, metadata=None, colors=None, **extra) -> dic
     return kwargs
 
 
-def segmentation_layer_data(seg: Segmentation, scale) -> list[tuple]:
+def segmentation_layer_data(seg: Segmentation, scale, region=None) -> list[tuple]:
     """Labels layer data for a :class:`Segmentation`: "segmentation" (tissue labels with their
     colours; the ``tissue`` feature names them when hovering; metadata = ``seg.metadata()``) and
-    "cortical evaluation region" (1 inside, hidden at first)."""
+    "cortical evaluation region" (1 inside, hidden at first; ``region`` if already computed)."""
     values = sorted(LABEL_NAMES)
     result = (seg.labels, labels_kwargs(
         "segmentation", scale, ROLE_SEGMENTATION, seg.metadata(), LABEL_COLORS, opacity=0.5,
         features={"index": values, "tissue": [LABEL_NAMES[k] for k in values]}), "labels")
-    region = (seg.evaluation_region().astype(np.uint8), labels_kwargs(
+    region = seg.evaluation_region() if region is None else region
+    region = (np.asarray(region).astype(np.uint8), labels_kwargs(
         "cortical evaluation region", scale, ROLE_EVALUATION_REGION,
         {"gap_mm": seg.parameters.evaluation_gap_mm}, {1: EVALUATION_REGION_COLOR}, opacity=0.6,
         visible=False), "labels")

@@ -61,6 +61,18 @@ class _Outcome:
     result: object = None
     error: Exception | None = None
     notes: list[str] = field(default_factory=list)
+    region: np.ndarray | None = None  # the evaluation region of a Segmentation result
+
+
+def _finish(outcome: _Outcome) -> _Outcome:
+    """Compute the evaluation region of a Segmentation result here, in the worker (a dilation
+    of the bone: seconds at 512^3, which must not freeze the viewer)."""
+    if outcome.error is None and isinstance(outcome.result, Segmentation):
+        try:
+            outcome.region = outcome.result.evaluation_region()
+        except _USER_ERRORS as err:
+            outcome.error = err
+    return outcome
 
 
 def _with_notes(notes: list[str], fn, *args):
@@ -89,7 +101,7 @@ def _drive(steps):
             try:
                 item = _with_notes(notes, next, steps)
             except StopIteration as done:
-                return _Outcome(done.value, notes=notes)
+                return _finish(_Outcome(done.value, notes=notes))
             yield item
     except _USER_ERRORS as err:
         return _Outcome(error=err, notes=notes)
@@ -101,7 +113,7 @@ def _call(fn, *args) -> _Outcome:
     """:func:`_drive` for a plain function (e.g. ``Segmentation.with_eyes``)."""
     notes: list[str] = []
     try:
-        return _Outcome(_with_notes(notes, fn, *args), notes=notes)
+        return _finish(_Outcome(_with_notes(notes, fn, *args), notes=notes))
     except _USER_ERRORS as err:
         return _Outcome(error=err, notes=notes)
 
@@ -173,6 +185,7 @@ class SegmentationWidget(Container):
         self.apply_brain_button.changed.connect(self.apply_painted_brain)
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
+        self.gap.changed.connect(self._on_gap_changed)
         self.image.changed.connect(self._on_image_changed)
         viewer.layers.events.inserted.connect(self._refresh_choices)
         viewer.layers.events.removed.connect(self._refresh_choices)
@@ -598,7 +611,7 @@ class SegmentationWidget(Container):
             self.status.value = f"Cannot {action}: {outcome.error}"
             return
         seg: Segmentation = outcome.result
-        self._show_result(seg, image)
+        self._show_result(seg, image, outcome.region)
         brain = self.brain_layer()
         used = (f"the '{brain.name}' layer (remove it to get a new suggestion)"
                 if seg.brain_source == "painted" and brain is not None else seg.brain_source)
@@ -606,12 +619,13 @@ class SegmentationWidget(Container):
         self.status.value = f"Done: {seg.summary()}. Brain from {used}." + "".join(
             f" Note: {n}" for n in outcome.notes)
 
-    def _show_result(self, seg: Segmentation, image):
-        """Add or update the result layers; add the brain layer if there is none."""
+    def _show_result(self, seg: Segmentation, image, region=None):
+        """Add or update the result layers (``region``: the evaluation region if computed
+        already); add the brain layer if there is none."""
         self._result, self._result_image = seg, image
         _, scale = self._volume(image)
         translate = tuple(float(t) for t in image.translate)
-        for data, kwargs, layer_type in segmentation_layer_data(seg, scale):
+        for data, kwargs, layer_type in segmentation_layer_data(seg, scale, region):
             role = kwargs["metadata"][ROLE_KEY]
             layer = self._layer(role)
             if layer is None:
@@ -650,18 +664,38 @@ class SegmentationWidget(Container):
         return worker
 
     def apply_painted_brain(self, *_):
-        """Put the painted brain layer into the segmentation (fast, on the GUI thread). The brain
-        layer itself is never modified; brain painted over bone is reported in the status.
-        Returns the new segmentation or None."""
+        """Put the painted brain layer into the segmentation, in a worker (the labels and the
+        evaluation region are redone). The brain layer itself is never modified; brain painted
+        over bone is reported in the status. Returns the worker or None."""
+        from napari.qt.threading import create_worker
+
         layer = self.brain_layer()
         if self._result is None or layer is None:
             self.status.value = "Segment first: the brain layer comes with the first run."
             return None
-        outcome = _call(self._result.with_brain, np.asarray(layer.data) > 0)
-        if outcome.error is not None:
-            self.status.value = f"Cannot apply the painted brain: {outcome.error}"
+        if self._worker is not None:
+            self.status.value = "A run is going on: wait for it or cancel it."
             return None
-        self._show_result(outcome.result, self._result_image)
-        self.status.value = f"Applied the painted brain: {outcome.result.summary()}." + "".join(
-            f" Note: {n}" for n in outcome.notes)
-        return outcome.result
+        image = self._result_image
+        worker = create_worker(_call, self._result.with_brain, np.asarray(layer.data) > 0)
+        worker.returned.connect(lambda outcome: self._on_done(outcome, image, "apply the painted brain"))
+        self._watch(worker)
+        self.status.value = "Applying the painted brain..."
+        worker.start()
+        return worker
+
+    def _on_gap_changed(self, *_):
+        """Redo the evaluation region of the current result with the new gap (in a worker)."""
+        from napari.qt.threading import create_worker
+
+        if self._result is None or self._worker is not None:
+            return None  # used by the next run
+        seg = replace(self._result, parameters=replace(self._result.parameters,
+                                                        evaluation_gap_mm=float(self.gap.value)))
+        image = self._result_image
+        worker = create_worker(_call, lambda: seg)
+        worker.returned.connect(lambda outcome: self._on_done(outcome, image, "update the evaluation region"))
+        self._watch(worker)
+        self.status.value = f"Evaluation region with a {self.gap.value:g} mm gap..."
+        worker.start()
+        return worker
