@@ -99,3 +99,14 @@ def test_topology_of_known_shapes():
     two_balls = (np.sqrt((x - 3) ** 2 + y**2 + z**2) < 2) | (np.sqrt((x + 3) ** 2 + y**2 + z**2) < 2)
     assert topology(two_balls) == (2, 0, 0)
     assert topology(np.zeros((5, 5, 5), bool)) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("h", [0.1, 0.2, 0.3, 0.17])
+def test_ball_of_exactly_one_voxel_is_exact(h):
+    """Voxels at exactly the radius belong to the ball, despite float32 rounding (0.2f^2 > 0.04f)."""
+    plate = np.zeros((9, 9, 9), bool)
+    plate[4] = True
+    assert not erode_mm(plate, h, h).any()  # a one-voxel plate does not survive
+    assert np.count_nonzero(dilate_mm(plate, h, h)) == 3 * 81  # face neighbours are in
+    ref = ndimage.binary_erosion(plate, ball_voxels(h, h))
+    assert np.array_equal(erode_mm(plate, h, h), ref)

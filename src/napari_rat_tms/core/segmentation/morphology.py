@@ -160,6 +160,13 @@ def distance_to(feature, voxel_size_mm) -> np.ndarray:
     return d
 
 
+def _within(radius_mm) -> np.float32:
+    """Squared radius for "within the ball" tests on float32 squared distances. Voxels at exactly
+    the radius belong to the ball; the relative 1e-5 absorbs the rounding of float32 (0.2 mm
+    voxels: 0.2f * 0.2f > float32(0.04)), which would otherwise drop them at random."""
+    return np.float32(radius_mm * radius_mm * (1.0 + 1e-5))
+
+
 def _radius(radius_mm) -> float:
     r = float(radius_mm)
     if not np.isfinite(r) or r < 0:
@@ -173,7 +180,7 @@ def dilate_mm(mask, radius_mm, voxel_size_mm) -> np.ndarray:
     mask = _as_mask(mask)
     if r == 0:
         return mask.copy()
-    return squared_distance_to(mask, voxel_size_mm) <= np.float32(r * r)
+    return squared_distance_to(mask, voxel_size_mm) <= _within(r)
 
 
 def erode_mm(mask, radius_mm, voxel_size_mm, *, outside_is_background: bool = True) -> np.ndarray:
@@ -188,9 +195,9 @@ def erode_mm(mask, radius_mm, voxel_size_mm, *, outside_is_background: bool = Tr
     if outside_is_background:
         pad = _pad_width(r, voxel_size_mm)
         padded = np.pad(mask, pad)
-        eroded = squared_distance_to(~padded, voxel_size_mm) > np.float32(r * r)
+        eroded = squared_distance_to(~padded, voxel_size_mm) > _within(r)
         return eroded[_unpad(pad, mask.shape)]
-    return squared_distance_to(~mask, voxel_size_mm) > np.float32(r * r)
+    return squared_distance_to(~mask, voxel_size_mm) > _within(r)
 
 
 def _pad_width(radius_mm, voxel_size_mm):
@@ -228,7 +235,7 @@ def close_mm(mask, radius_mm, voxel_size_mm) -> np.ndarray:
     pad = _pad_width(r, voxel_size_mm)
     box = _bounding_box(mask, [0, 0, 0])
     sub = np.pad(mask[box], pad)
-    r2 = np.float32(r * r)
+    r2 = _within(r)
     dilated = squared_distance_to(sub, voxel_size_mm) <= r2
     closed = squared_distance_to(~dilated, voxel_size_mm) > r2
     del dilated
@@ -326,4 +333,4 @@ def ball_voxels(radius_mm, voxel_size_mm) -> np.ndarray:
     s = _spacing(voxel_size_mm)
     half = [int(np.floor(r / si)) for si in s]
     grids = np.meshgrid(*[np.arange(-h, h + 1) * si for h, si in zip(half, s)], indexing="ij")
-    return sum(g * g for g in grids) <= r * r
+    return sum(g * g for g in grids) <= r * r * (1.0 + 1e-5)  # as _within
