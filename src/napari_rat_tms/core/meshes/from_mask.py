@@ -67,17 +67,50 @@ def surface_statistics(surface: TriangleSurface, mask_volume_mm3: float = float(
 
 
 def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "surface",
-                   smoothing_voxels: float = 0.5, remesh_iterations: int = 10):
+                   smoothing_voxels: float = 0.5, remesh_iterations: int = 10,
+                   thicken_attempts: int = 2):
     """Closed, outward, non-self-intersecting surface of ``mask`` (volume frame, mm) with mean
     edge length about ``target_edge_mm``. Returns ``(TriangleSurface, MeshStatistics)``.
 
-    Raises :class:`MeshError` for an empty mask or when the result is not a clean closed surface
-    (naming the problem and its place)."""
-    import gpytoolbox
-    from skimage.measure import marching_cubes
+    Parts of the mask too thin for the edge length (e.g. bone one or two voxels thick) make the
+    remeshed surface cross itself; then those parts (voxels removed by an opening with a
+    one-voxel ball) are thickened by one voxel and the mask meshed again, up to
+    ``thicken_attempts`` times, with a :class:`MeshWarning` saying how many voxels were added.
+    Raises :class:`MeshError` for an empty mask or when no clean closed surface results (naming
+    the problem and its place)."""
+    from ..segmentation.morphology import dilate_mm, open_mm
 
     mask = np.asarray(mask, dtype=bool)
     h = np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,))
+    added = 0
+    for attempt in range(thicken_attempts + 1):
+        try:
+            surface, stats = _mesh_once(mask, h, target_edge_mm, name, smoothing_voxels,
+                                        remesh_iterations, warn_border=attempt == 0)
+        except MeshError as err:
+            if attempt == thicken_attempts or "empty" in str(err):
+                raise
+            step = float(h.max())
+            thin = mask & ~open_mm(mask, step, h)
+            if not thin.any():
+                raise
+            thicker = mask | dilate_mm(thin, step, h)
+            added += int(np.count_nonzero(thicker & ~mask))
+            mask = thicker
+            continue
+        if added:
+            warnings.warn(f"The {name} mask was too thin for {target_edge_mm:g} mm edges: {added} "
+                          "voxel(s) were added to thicken its thin parts by one voxel before meshing.",
+                          MeshWarning, stacklevel=2)
+        return surface, stats
+    raise AssertionError("unreachable")
+
+
+def _mesh_once(mask, h, target_edge_mm, name, smoothing_voxels, remesh_iterations, warn_border):
+    """One attempt of :func:`mesh_from_mask` (no thickening)."""
+    import gpytoolbox
+    from skimage.measure import marching_cubes
+
     if mask.ndim != 3:
         raise ValueError(f"mask must be 3D, got shape {mask.shape}")
     if not mask.any():
@@ -85,7 +118,7 @@ def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "s
     if not (np.isfinite(target_edge_mm) and target_edge_mm > 0):
         raise ValueError(f"target_edge_mm must be > 0, got {target_edge_mm!r}")
     touching = [k for k in range(3) if mask.take(0, axis=k).any() or mask.take(-1, axis=k).any()]
-    if touching:
+    if touching and warn_border:
         warnings.warn(f"The {name} mask touches the volume border (array axes {touching}); its "
                       "surface is closed there, along the border.", MeshWarning, stacklevel=2)
     field = np.pad(mask, 2).astype(np.float32)
@@ -95,8 +128,12 @@ def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "s
     vertices = vertices - 2 * h
     if len(faces) < 4:
         raise MeshError(f"The {name} mask is too small or thin to make a closed surface.")
-    v, f = gpytoolbox.remesh_botsch(vertices.astype(np.float64), faces.astype(np.int32),
-                                    i=remesh_iterations, h=float(target_edge_mm), project=True)
+    try:
+        v, f = gpytoolbox.remesh_botsch(vertices.astype(np.float64), faces.astype(np.int32),
+                                        i=remesh_iterations, h=float(target_edge_mm), project=True)
+    except ValueError as err:  # e.g. "Input mesh is non-manifold" (ambiguous marching cubes)
+        raise MeshError(f"The {name} mask gives a surface that cannot be remeshed ({err}); it is "
+                        "probably thinner than two voxels somewhere.") from err
     surface = TriangleSurface.from_mm(v, f, name=name)
     check_closed(surface)
     surface, _ = orient_outward(surface)

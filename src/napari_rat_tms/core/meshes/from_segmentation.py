@@ -21,7 +21,8 @@ from .checks import distance_to_surface, find_surface_intersections, points_insi
 from .from_mask import MeshStatistics, mesh_from_mask
 from .surface import TriangleSurface
 
-__all__ = ["MeshingParameters", "HeadMeshes", "iter_mesh_segmentation", "edge_for_vertex_count"]
+__all__ = ["MeshingParameters", "HeadMeshes", "iter_mesh_segmentation", "iter_mesh_labels",
+           "edge_for_vertex_count"]
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,13 @@ def _check_inside(inner: TriangleSurface, outer: TriangleSurface) -> float:
 def _check_apart(a: TriangleSurface, b: TriangleSurface) -> float:
     """Raise unless ``a`` and ``b`` are disjoint (neither crossing nor nested); return the gap."""
     crossing = find_surface_intersections(a, b)
-    if len(crossing) or points_inside(b, a.vertices_m).any():
-        raise MeshError(f"The {a.name} and {b.name} surfaces touch or overlap: they must be apart.")
+    inside = points_inside(b, a.vertices_m)
+    if len(crossing) or inside.any():
+        p = (a.face_centroids_m[crossing[0, 0]] if len(crossing)
+             else a.vertices_m[np.flatnonzero(inside)[0]]) * 1e3
+        raise MeshError(f"The {a.name} and {b.name} surfaces touch or overlap (e.g. near "
+                        f"({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm): they must be apart. Use smaller "
+                        "edge lengths, or check the segmentation there.")
     return float(distance_to_surface(b, a.vertices_m).min() * 1e3)
 
 
@@ -87,7 +93,27 @@ def iter_mesh_segmentation(seg, parameters: MeshingParameters | None = None):
     :class:`~napari_rat_tms.core.segmentation.Segmentation`: body, skull (with the spine, as one
     surface of possibly several components), skull without spine, eyes (if any) and the
     evaluation ("cortex") surface."""
+    return (yield from iter_mesh_labels(seg.labels, seg.voxel_size_mm, parameters,
+                                        evaluation_gap_mm=seg.parameters.evaluation_gap_mm))
+
+
+def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None = None, *,
+                     evaluation_gap_mm: float = 1.0):
+    """:func:`iter_mesh_segmentation` for a label volume of
+    :class:`~napari_rat_tms.core.segmentation.TissueLabel` values (e.g. a napari Labels layer)."""
     import warnings
+
+    from ..segmentation import Segmentation, SegmentationParameters, Thresholds, Topology
+
+    seg = Segmentation(  # only the masks are used below
+        labels=np.asarray(labels), voxel_size_mm=tuple(np.broadcast_to(
+            np.asarray(voxel_size_mm, dtype=float), (3,))),
+        parameters=SegmentationParameters(evaluation_gap_mm=evaluation_gap_mm),
+        thresholds=Thresholds(0.0, 1.0), eye_points_mm=np.empty((0, 3)), eye_isolevels=(),
+        eye_auto_isolevels=(), brain_seal_radius_mm=None, brain_source="labels",
+        skull_topology=Topology(0, 0, 0), skull_and_spine_topology=Topology(0, 0, 0))
+    if not seg.brain.any():
+        raise MeshError("The segmentation has no brain: the evaluation surface needs one.")
 
     from ..segmentation.morphology import erode_mm
     from .from_mask import MeshWarning
@@ -108,6 +134,16 @@ def iter_mesh_segmentation(seg, parameters: MeshingParameters | None = None):
                 "or the nasal tip); they are left out of its mesh so that it stays inside the body.",
                 MeshWarning, stacklevel=2)
         masks[name] = mask & inner
+    # Eyes kept half an edge (the larger of eye and skull edges) off the bone, for the same reason.
+    from ..segmentation.morphology import dilate_mm
+
+    eye_margin = 0.5 * max(p.eye_edge_mm, p.skull_edge_mm)
+    near_bone = masks["eyes"] & dilate_mm(masks["skull"], eye_margin, h)
+    if near_bone.any():
+        warnings.warn(f"{int(near_bone.sum())} eye voxel(s) within {eye_margin:g} mm of the bone are "
+                      "left out of the eyes' mesh so that it stays clear of the skull's.",
+                      MeshWarning, stacklevel=2)
+        masks["eyes"] = masks["eyes"] & ~near_bone
     parts = [("body", seg.body, p.body_edge_mm), ("skull", masks["skull"], p.skull_edge_mm),
              ("skull without spine", masks["skull without spine"], p.skull_edge_mm)]
     if masks["eyes"].any():

@@ -1,0 +1,63 @@
+"""The meshing widget: surfaces from the segmentation layer in a worker, errors without layers."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gpytoolbox")
+
+from napari_rat_tms.core.segmentation import segment  # noqa: E402
+from napari_rat_tms.core.synthetic import make_synthetic_rat  # noqa: E402
+from napari_rat_tms.viewer.layers import segmentation_layer_data  # noqa: E402
+from napari_rat_tms.widgets.meshing import MeshingWidget  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def seg():
+    rat = make_synthetic_rat(0.5)
+    return segment(rat.volume.data, 0.5, eye_points_mm=[rat.landmarks_mm["left_eye"],
+                                                        rat.landmarks_mm["right_eye"]])
+
+
+def _wait(widget, qtbot):
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=120_000)
+
+
+def test_mesh_adds_surface_layers_and_remeshes_on_change(viewer_or_skip, qtbot, seg):
+    viewer = viewer_or_skip()
+    data, kwargs, _ = segmentation_layer_data(seg, (0.5, 0.5, 0.5))[0]
+    viewer.add_labels(data, **kwargs)
+    widget = MeshingWidget(viewer)
+    widget.body_edge.value = 2.0
+    widget.skull_edge.value = 1.0
+    assert widget.start() is not None
+    _wait(widget, qtbot)
+    assert "Done" in widget.status.value, widget.status.value
+    names = {layer.name for layer in viewer.layers}
+    assert {"body surface", "skull surface", "eyes surface", "cortex surface"} <= names
+    body = viewer.layers["body surface"]
+    cortex_before = viewer.layers["cortex surface"].data[0].shape[0]
+    stats = body.metadata["statistics"]
+    assert abs(stats["mean_edge_mm"] - 2.0) < 0.2
+    # vertices in world mm: inside the scan's extent
+    extent = np.asarray(seg.labels.shape) * 0.5
+    assert (body.data[0] >= -1).all() and (body.data[0] <= extent + 1).all()
+    n_before = body.data[0].shape[0]
+    widget.cortex_points.value = 800  # meshes again
+    # (KNOWN ISSUE, WIP: a coarser body edge, e.g. 3 mm at 0.5 mm voxels, widens the margin that
+    # keeps bone inside the body and leaves thin nasal-bone slivers that self-intersect.)
+    _wait(widget, qtbot)
+    assert viewer.layers["cortex surface"].data[0].shape[0] < cortex_before, widget.status.value
+    assert viewer.layers["body surface"].data[0].shape[0] == n_before
+    assert sum(layer.name == "body surface" for layer in viewer.layers) == 1
+
+
+def test_no_brain_is_reported_without_layers(viewer_or_skip, qtbot, seg):
+    viewer = viewer_or_skip()
+    labels = seg.labels.copy()
+    labels[labels == 4] = 1
+    viewer.add_labels(labels, name="no brain", scale=(0.5, 0.5, 0.5))
+    widget = MeshingWidget(viewer)
+    widget.start()
+    _wait(widget, qtbot)
+    assert "Cannot mesh" in widget.status.value and "no brain" in widget.status.value
+    assert len(viewer.layers) == 1
