@@ -3,12 +3,10 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("gpytoolbox")
-
-from napari_rat_tms.core.segmentation import segment  # noqa: E402
-from napari_rat_tms.core.synthetic import make_synthetic_rat  # noqa: E402
-from napari_rat_tms.viewer.layers import segmentation_layer_data  # noqa: E402
-from napari_rat_tms.widgets.meshing import MeshingWidget  # noqa: E402
+from napari_rat_tms.core.segmentation import segment
+from napari_rat_tms.core.synthetic import make_synthetic_rat
+from napari_rat_tms.viewer.layers import segmentation_layer_data
+from napari_rat_tms.widgets.meshing import MeshingWidget
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,83 @@
+"""All surfaces of a head model from a segmentation, and the checks between them."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from napari_rat_tms.core.errors import MeshError
+from napari_rat_tms.core.meshes.checks import find_surface_intersections, points_inside
+from napari_rat_tms.core.meshes.from_segmentation import (
+    MeshingParameters, _check_apart, iter_mesh_labels, iter_mesh_segmentation)
+from napari_rat_tms.core.meshes.primitives import icosphere
+from napari_rat_tms.core.segmentation import segment
+from napari_rat_tms.core.synthetic import make_synthetic_rat
+
+from ...conftest import shared_data_or_skip
+
+
+def _run(gen):
+    while True:
+        try:
+            next(gen)
+        except StopIteration as done:
+            return done.value
+
+
+@pytest.fixture(scope="module")
+def rat_meshes():
+    rat = make_synthetic_rat(0.34)
+    seg = segment(rat.volume.data, 0.34, eye_points_mm=[rat.landmarks_mm["left_eye"],
+                                                        rat.landmarks_mm["right_eye"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _run(iter_mesh_segmentation(seg))
+
+
+def test_every_surface_and_gap(rat_meshes):
+    s = rat_meshes.surfaces
+    assert set(s) == {"body", "skull", "skull without spine", "eyes", "cortex"}
+    assert 1833 / 1.5 < s["cortex"].n_vertices < 1833 * 1.5  # seed: 1,833 evaluation points
+    for inner in ("skull", "eyes", "cortex"):  # independent of the checks the pipeline used
+        assert len(find_surface_intersections(s[inner], s["body"])) == 0
+        assert points_inside(s["body"], s[inner].vertices_m).all()
+    assert rat_meshes.gaps_mm["cortex to skull"] >= 0.95  # the 1 mm evaluation gap, on surfaces
+    assert rat_meshes.gaps_mm["eyes to skull"] > 0
+    for surface in s.values():
+        mesh = surface.to_trimesh()
+        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0
+
+
+def test_surfaces_that_cannot_be_separated():
+    a = icosphere(0.005, 2, name="a")
+    b = icosphere(0.005, 2, name="b").translated([0.004, 0.0, 0.0])
+    with pytest.raises(MeshError, match="a and b surfaces touch or overlap .* near"):
+        _check_apart(a, b)
+
+
+def test_labels_without_brain():
+    labels = np.zeros((20, 20, 20), np.uint8)
+    labels[2:18, 2:18, 2:18] = 1
+    with pytest.raises(MeshError, match="no brain"):
+        _run(iter_mesh_labels(labels, 0.5))
+
+
+@pytest.mark.xfail(reason="WIP: the mouse body, cut by the tight field of view on several sides, "
+                          "self-intersects after remeshing near (3.7, 18.2, 3.9) mm", strict=False)
+@pytest.mark.parametrize("name", ["C57BL6_J_"])
+def test_mouse_scan(name):
+    from napari_rat_tms.core.io import read_volume
+
+    volume = read_volume(shared_data_or_skip("mouse-ct", f"{name}.nii.gz"))
+    seg = segment(volume.data, volume.voxel_size_mm)
+    # A mouse skull is about half as thick as a rat's: the rat's 0.67 mm edges lose 5 % of its
+    # volume (measured), 0.4 mm edges 2 %. TODO: species-aware defaults (scale with head size).
+    params = MeshingParameters(body_edge_mm=0.7, skull_edge_mm=0.4, eye_edge_mm=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        meshes = _run(iter_mesh_segmentation(seg, params))
+    for part in ("body", "skull", "cortex"):
+        stats = meshes.statistics[part]
+        mesh = meshes.surfaces[part].to_trimesh()
+        assert mesh.is_watertight and mesh.is_winding_consistent, part
+        assert abs(stats.volume_mm3 - stats.mask_volume_mm3) < 0.03 * stats.mask_volume_mm3, part
