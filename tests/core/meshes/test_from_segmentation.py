@@ -62,8 +62,6 @@ def test_labels_without_brain():
         _run(iter_mesh_labels(labels, 0.5))
 
 
-@pytest.mark.xfail(reason="WIP: the mouse body, cut by the tight field of view on several sides, "
-                          "self-intersects after remeshing near (3.7, 18.2, 3.9) mm", strict=False)
 @pytest.mark.parametrize("name", ["C57BL6_J_"])
 def test_mouse_scan(name):
     from napari_rat_tms.core.io import read_volume

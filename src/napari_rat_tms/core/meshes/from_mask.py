@@ -5,7 +5,8 @@ guarantees between meshes (gaps, nesting) not yet enforced. See the closing note
 
 Steps (:func:`mesh_from_mask`):
 1. the mask padded with one voxel of background (a mask touching the volume border is closed
-   there, with a warning), lightly smoothed (Gaussian, ``smoothing_voxels``) so that the
+   there, with a warning), smoothed (Gaussian of a quarter of the target edge, at least half a
+   voxel; ``smoothing_voxels``) so that the
    isosurface is not a staircase;
 2. marching cubes at 0.5 (``skimage.measure.marching_cubes``) with the voxel size: vertices in mm;
 3. isotropic remeshing to the target edge length (``gpytoolbox.remesh_botsch``: Botsch & Kobbelt
@@ -67,7 +68,7 @@ def surface_statistics(surface: TriangleSurface, mask_volume_mm3: float = float(
 
 
 def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "surface",
-                   smoothing_voxels: float = 0.5, remesh_iterations: int = 10,
+                   smoothing_voxels: float | None = None, remesh_iterations: int = 10,
                    thicken_attempts: int = 2):
     """Closed, outward, non-self-intersecting surface of ``mask`` (volume frame, mm) with mean
     edge length about ``target_edge_mm``. Returns ``(TriangleSurface, MeshStatistics)``.
@@ -82,6 +83,11 @@ def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "s
 
     mask = np.asarray(mask, dtype=bool)
     h = np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,))
+    if smoothing_voxels is None:
+        # a quarter of the target edge (never below half a voxel): coarse edges on a fine grid
+        # (a mouse body at 0.14 mm voxels) otherwise follow the voxel steps and the remeshed
+        # surface folds onto itself where the field of view cuts the body
+        smoothing_voxels = max(0.5, 0.25 * float(target_edge_mm) / float(h.min()))
     added = 0
     for attempt in range(thicken_attempts + 1):
         try:

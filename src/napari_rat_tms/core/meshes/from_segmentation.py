@@ -33,7 +33,7 @@ class MeshingParameters:
     skull_edge_mm: float = 0.67
     eye_edge_mm: float = 0.5
     cortex_points: int = 2000
-    smoothing_voxels: float = 0.5
+    smoothing_voxels: float | None = None  # None: a quarter of each edge length (from_mask)
     # Bone and eyes are kept this far inside the body (mm; None: half the body edge length), so
     # that their surfaces cannot cross the coarser body surface (incisors and the nasal tip reach
     # the skin in a µCT).
