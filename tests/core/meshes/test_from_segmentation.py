@@ -62,7 +62,7 @@ def test_labels_without_brain():
         _run(iter_mesh_labels(labels, 0.5))
 
 
-@pytest.mark.parametrize("name", ["C57BL6_J_"])
+@pytest.mark.parametrize("name", ["BALB_CJ_", "C57BL6_J_", "DBA_2J_"])
 def test_mouse_scan(name):
     from napari_rat_tms.core.io import read_volume
 
