@@ -37,3 +37,28 @@ def viewer_or_skip(request):
             pytest.fail("RAT_TMS_REQUIRE_DISPLAY=1 but there is no display and no Xvfb")
         pytest.skip("no display and no Xvfb: install xvfb (apt-get install xvfb) to run viewer tests")
     return request.getfixturevalue("make_napari_viewer")
+
+
+@pytest.fixture(scope="session")
+def rat_head():
+    """The 0.34 mm synthetic rat, segmented and meshed with the defaults (built once per run,
+    ~25 s): ``(rat, segmentation, head_meshes)``. Tests must not modify them."""
+    import warnings
+
+    from napari_rat_tms.core.meshes.from_segmentation import iter_mesh_segmentation
+    from napari_rat_tms.core.segmentation import segment
+    from napari_rat_tms.core.synthetic import make_synthetic_rat
+
+    rat = make_synthetic_rat(0.34)
+    seg = segment(rat.volume.data, 0.34, eye_points_mm=[rat.landmarks_mm["left_eye"],
+                                                        rat.landmarks_mm["right_eye"]])
+    gen = iter_mesh_segmentation(seg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        while True:
+            try:
+                next(gen)
+            except StopIteration as done:
+                meshes = done.value
+                break
+    return rat, seg, meshes

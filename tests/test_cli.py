@@ -104,3 +104,18 @@ def test_segment_reports_bad_input(tmp_path, capsys):
                  "--parameters", str(params)]) == 1
     assert "selects no voxel" in capsys.readouterr().err
     assert not (tmp_path / "s.nii.gz").exists()
+
+
+def test_coil_describes_and_exports_a_preset(tmp_path, capsys):
+    from napari_rat_tms.core.coils import mc_b35, read_ccd
+
+    out = tmp_path / "b35.ccd"
+    assert main(["coil", "MC-B35 (low resolution)", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "136 dipoles" in text and "peak |E| in a rat-sized sphere" in text
+    coil, _ = read_ccd(out)
+    np.testing.assert_allclose(coil.moments_m2, mc_b35("low").moments_m2, rtol=1e-9, atol=1e-18)
+    assert main(["coil", "MC-B35", "-o", str(out)]) == 1            # no silent overwrite
+    assert "exists" in capsys.readouterr().err
+    assert main(["coil", "no-such-coil"]) == 1
+    assert "neither a coil preset" in capsys.readouterr().err

@@ -3,6 +3,8 @@
 ``rat-tms demo`` runs the main job on the bundled synthetic rat (at this stage: build the scan,
 write it as NIfTI with its ground truth, and a PNG of three orthogonal slices).
 ``rat-tms info PATH`` reads a user's scan and says what the plugin sees in it.
+``rat-tms coil NAME|FILE.ccd`` describes a coil model (dipoles, field in a rat-sized sphere) and can
+write it as a SimNIBS ``.ccd`` file.
 """
 
 from __future__ import annotations
@@ -139,6 +141,47 @@ def _cmd_info(args) -> int:
     print(f"intensities: min {data.min()}, median {pct[1]:g}, max {data.max()} "
           f"(0.1-99.9 %: {pct[0]:g} to {pct[2]:g})")
     print(f"format: {volume.metadata.get('format', '?')}, scanner frame: {volume.scanner_frame}")
+    return 0
+
+
+def _cmd_coil(args) -> int:
+    from .core.bem.sphere_model import sphere_efield
+    from .core.coils import load_coil, primary_efield, write_ccd
+    from .core.errors import RatTmsError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            coil, info = load_coil(args.coil)
+        except RatTmsError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    didt = args.didt_a_per_us * 1e6
+    print(f"coil: {coil.name} ({info['source']}), {coil.n_dipoles} dipoles")
+    windings = info.get("windings")
+    if windings is not None:
+        print("windings: " + ", ".join(f"{k}={v}" for k, v in windings.to_dict().items()))
+    extent = (coil.positions_m.max(0) - coil.positions_m.min(0)) * 1e3
+    print(f"extent: {extent[0]:.1f} x {extent[1]:.1f} x {extent[2]:.1f} mm; current under the centre "
+          f"along {np.round(coil.current_direction, 3).tolist()} (coil frame)")
+    on_axis = np.linalg.norm(primary_efield([[0.0, 0.0, 0.01]], coil, didt)[0])
+    # seed 003's sphere: centre 15.4 mm under the casing; field in the 13 mm around it
+    g = np.arange(-13.0, 13.01, 1.0) * 1e-3
+    pts = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
+    centre = np.array([0.0, 0.0, 15.4e-3])
+    pts = pts[np.linalg.norm(pts, axis=1) <= 13e-3] + centre
+    peak = np.linalg.norm(sphere_efield(pts, coil, didt, centre), axis=1).max()
+    print(f"at dI/dt = {args.didt_a_per_us:g} A/us: primary |E| 10 mm under the centre {on_axis:.1f} V/m; "
+          f"peak |E| in a rat-sized sphere (centre 15.4 mm under the casing) {peak:.1f} V/m")
+    if args.output:
+        try:
+            path = write_ccd(args.output, coil, info.get("metadata") or {}, overwrite=args.overwrite)
+        except (FileExistsError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print(f"wrote {path}")
     return 0
 
 
@@ -307,6 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="JSON parameters, or a previous run's .segmentation.json (its parameters_used)")
     seg.add_argument("--overwrite", action="store_true", help="replace existing output files")
     seg.set_defaults(func=_cmd_segment)
+
+    coil = sub.add_parser(
+        "coil", help="describe a coil model; write it as a SimNIBS .ccd file",
+        description="A preset (MC-B35, 'MC-B35 (low resolution)') or a .ccd file: dipoles, extent, "
+        "current direction and the field it induces in a rat-sized sphere.")
+    coil.add_argument("coil", help="preset name or .ccd file")
+    coil.add_argument("--didt-a-per-us", type=float, default=50.0, help="dI/dt in A/us (default: %(default)s)")
+    coil.add_argument("-o", "--output", default=None, help="write the coil as a .ccd file")
+    coil.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    coil.set_defaults(func=_cmd_coil)
 
     validate = sub.add_parser(
         "validate-bem", help="check the E-field solver against independent references on this machine",

@@ -36,3 +36,37 @@ def test_bad_files_raise_a_clear_error(tmp_path, text):
     path.write_text(text)
     with pytest.raises(CoilModelError, match="bad.ccd"):
         read_ccd(path)
+
+
+def test_write_read_round_trip_keeps_dipoles_and_every_header_key(tmp_path):
+    from napari_rat_tms.core.coils import mc_b35, write_ccd
+
+    coil = mc_b35("low")
+    meta = {"dIdtmax": "141.28", "stimulator": "MagPro X100", "lab_note": "calibrated"}
+    path = write_ccd(tmp_path / "b35.ccd", coil, meta)
+    with pytest.warns(UserWarning, match="lab_note"):   # unknown key: kept, with a warning
+        back, back_meta = read_ccd(path)
+    np.testing.assert_allclose(back.positions_m, coil.positions_m, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(back.moments_m2, coil.moments_m2, rtol=1e-9, atol=1e-18)
+    assert back_meta == {"coilname": coil.name, **meta}
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError):
+        write_ccd(path, coil)
+    assert path.read_bytes() == before  # the refusal leaves the file as it was
+    write_ccd(path, coil, back_meta, overwrite=True)
+
+
+def test_shared_files_round_trip(tmp_path):
+    from napari_rat_tms.core.coils import write_ccd
+
+    coil, meta = read_ccd(shared_data_or_skip("coils", "MagVenture_MC-B70.ccd"))
+    back, back_meta = read_ccd(write_ccd(tmp_path / "x.ccd", coil, meta))
+    np.testing.assert_allclose(back.positions_m, coil.positions_m, rtol=1e-9)
+    assert back_meta == meta
+
+
+def test_positions_in_millimetres_are_refused(tmp_path):
+    path = tmp_path / "mm.ccd"
+    path.write_text("# h;coilname=x;\n1\n# c\n10.0 0 -5 0 0 1e-5\n")
+    with pytest.raises(CoilModelError, match="millimetres"):
+        read_ccd(path)

@@ -11,7 +11,6 @@ from napari_rat_tms.core.meshes.from_segmentation import (
     MeshingParameters, _check_apart, iter_mesh_labels, iter_mesh_segmentation)
 from napari_rat_tms.core.meshes.primitives import icosphere
 from napari_rat_tms.core.segmentation import segment
-from napari_rat_tms.core.synthetic import make_synthetic_rat
 
 from ...conftest import shared_data_or_skip
 
@@ -25,13 +24,8 @@ def _run(gen):
 
 
 @pytest.fixture(scope="module")
-def rat_meshes():
-    rat = make_synthetic_rat(0.34)
-    seg = segment(rat.volume.data, 0.34, eye_points_mm=[rat.landmarks_mm["left_eye"],
-                                                        rat.landmarks_mm["right_eye"]])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return _run(iter_mesh_segmentation(seg))
+def rat_meshes(rat_head):
+    return rat_head[2]
 
 
 def test_every_surface_and_gap(rat_meshes):

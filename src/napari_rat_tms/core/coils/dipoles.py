@@ -14,6 +14,7 @@ of a magnetic dipole, E_p = -dA/dt).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -57,6 +58,24 @@ class CoilDipoles:
     @property
     def n_dipoles(self) -> int:
         return len(self.positions_m)
+
+    @cached_property
+    def current_direction(self) -> np.ndarray:
+        """Direction (unit, this coil's frame) of the current it induces under its centre.
+
+        The primary field 10 mm in front of the frame's origin, ``(0, 0, 10 mm)`` (z into the
+        head), projected on the xy plane: what a figure-of-eight's "orientation" refers to (physics
+        notes section 1). Where the field there has no such component (a round coil, whose field
+        vanishes on its axis), ``+y``.
+        """
+        depth = 0.01
+        e = primary_efield(np.array([[0.0, 0.0, depth]]), self)[0]
+        e[2] = 0.0
+        norm = np.linalg.norm(e)
+        scale = np.abs(primary_efield(np.array([[depth, 0.0, depth]]), self)).max()
+        if norm <= 1e-6 * max(scale, 1e-300):
+            return np.array([0.0, 1.0, 0.0])
+        return e / norm
 
     def transformed(self, rotation, translation_m) -> CoilDipoles:
         """The coil moved rigidly: ``r -> R r + t`` and ``m -> R m``."""

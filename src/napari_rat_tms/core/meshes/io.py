@@ -193,7 +193,7 @@ def write_surface(surface: TriangleSurface, path, *, overwrite: bool = False, va
         "vtk": _write_vtk,
         "freesurfer": _write_freesurfer,
     }[fmt]
-    _atomic_write(path, overwrite, lambda tmp: writer(tmp, vertices_mm, faces, surface.name, vals, vname))
+    atomic_write(path, overwrite, lambda tmp: writer(tmp, vertices_mm, faces, surface.name, vals, vname))
     return path
 
 
@@ -204,7 +204,7 @@ def _clean_values_name(values_name, fmt: str) -> str:
     return name
 
 
-def _atomic_write(path: Path, overwrite: bool, write) -> None:
+def atomic_write(path: Path, overwrite: bool, write) -> None:
     """Call ``write(tmp_path)`` on a new temporary file beside ``path``, then move it to ``path``.
 
     The temporary file is created with the usual permissions (0666 less the umask); it is removed
