@@ -70,3 +70,16 @@ def test_positions_in_millimetres_are_refused(tmp_path):
     path.write_text("# h;coilname=x;\n1\n# c\n10.0 0 -5 0 0 1e-5\n")
     with pytest.raises(CoilModelError, match="millimetres"):
         read_ccd(path)
+
+
+@pytest.mark.parametrize("name", ["MagVenture_Cool-B35.ccd", "MagVenture_MC-B70.ccd", "Magstim_70mm_Fig8.ccd"])
+def test_shared_coils_give_sensible_fields(name):
+    from napari_rat_tms.core.coils import primary_efield
+
+    coil, _ = read_ccd(shared_data_or_skip("coils", name))
+    # figure-of-eights: the induced current under the centre runs along the wings' common axis (y)
+    assert abs(coil.current_direction[1]) > np.cos(np.radians(2.0))
+    # 10 mm in front of the casing, per A/us: 1.8 (Cool-B35), 2.7 (MC-B70), 3.0 V/m (Magstim 70 mm);
+    # human figure-of-eights give ~100-200 V/m at 1 cm at 50-100 A/us
+    e10, e20 = np.linalg.norm(primary_efield([[0, 0, 0.01], [0, 0, 0.02]], coil, 1e6), axis=1)
+    assert 1.0 < e10 < 5.0 and e20 < e10
