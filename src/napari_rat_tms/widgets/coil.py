@@ -6,7 +6,8 @@
 3. Stereotaxic frame: check "Click landmarks on the skull (3D)" and click, in this order, bregma,
    lambda and a third point of the midline (e.g. the tip of the nasal bones) on the skull surface
    (each click adds the point where the line of sight meets the skull; or add them on slices with
-   the "landmarks" Points layer), then press "Set stereotaxic frame". The coil's orientation is measured from posterior-to-anterior (PA).
+   the "landmarks" Points layer), then press "Set stereotaxic frame". The coil's orientation is
+   measured from posterior-to-anterior (PA).
 4. Place the coil: check "Place by clicking" and click on the scalp (in 3D the line of sight is
    followed to the scalp; in 2D the click must be within 2 mm of the scalp). The casing is put
    tangent to the scalp and lifted until it touches it, plus the gap.
@@ -696,7 +697,8 @@ class CoilPlacementWidget(Container):
             return vertices, faces, np.full(len(vertices), 0.5)
         rings, ring_faces = _annuli(windings.outline_mm())
         outline = coil_footprint_mm(self.coil)
-        plate = np.vstack([np.column_stack([outline, np.zeros(len(outline))]), [[*outline.mean(axis=0), 0.0]]])
+        plate = np.vstack([np.column_stack([outline, np.zeros(len(outline))]),
+                           [[*outline.mean(axis=0), 0.0]]])
         k = np.arange(len(outline))
         plate_faces = np.column_stack([np.full(len(k), len(outline)), k, (k + 1) % len(outline)])
         vertices = np.vstack([rings, plate])

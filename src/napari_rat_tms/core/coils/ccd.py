@@ -101,6 +101,7 @@ def write_ccd(path, coil: CoilDipoles, metadata: dict | None = None, overwrite: 
         f"{k}={v};" for k, v in meta.items())
     rows = np.column_stack([coil.positions_m, coil.moments_m2])
     body = "\n".join(" ".join(f"{v:.10e}" for v in row) for row in rows)
-    text = f"{header}\n{coil.n_dipoles}\n# centers and weighted directions of the elements (magnetic dipoles)\n{body}\n"
+    comment = "# centers and weighted directions of the elements (magnetic dipoles)"
+    text = f"{header}\n{coil.n_dipoles}\n{comment}\n{body}\n"
     atomic_write(path, overwrite, lambda tmp: Path(tmp).write_text(text))
     return path

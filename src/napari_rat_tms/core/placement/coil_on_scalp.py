@@ -110,7 +110,8 @@ class CoilPlacement:
     @property
     def head_axes(self) -> np.ndarray:
         """Columns: current direction, axis x current direction, axis (a right-handed frame)."""
-        return np.column_stack([self.current_direction, np.cross(self.axis, self.current_direction), self.axis])
+        d = self.current_direction
+        return np.column_stack([d, np.cross(self.axis, d), self.axis])
 
     def rotation_for(self, coil: CoilDipoles) -> np.ndarray:
         """Rotation taking ``coil``'s own frame to the model frame for this placement (its own
@@ -285,7 +286,8 @@ def place_coil_on_scalp(scalp: TriangleSurface, point_mm, anterior, coil: CoilDi
     if not (np.isfinite(gap_mm) and gap_mm >= 0):
         raise CoilPlacementError(f"the gap between scalp and coil must be >= 0 mm, got {gap_mm!r}.")
     if not np.isfinite(orientation_deg):
-        raise CoilPlacementError(f"the orientation must be a finite angle in degrees, got {orientation_deg!r}.")
+        raise CoilPlacementError(
+            f"the orientation must be a finite angle in degrees, got {orientation_deg!r}.")
     p = np.asarray(point_mm, dtype=float).reshape(3)
     if not np.all(np.isfinite(p)):
         raise CoilPlacementError(f"the coil position must be a finite point, got {point_mm!r}.")

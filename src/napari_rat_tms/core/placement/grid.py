@@ -6,7 +6,8 @@ orientations with a 10 deg step size, resulting in 630 unique coil placements." 
 grid with 2.5 mm spacing, 15 mm along the AP axis and 10 mm along ML (the rat's head is longer
 than it is wide), centred on a stereotaxic point (default: on the midline a quarter of the way
 from bregma to lambda, AP -2.1 mm on the synthetic rat, so that the grid spans the dorsal cortex
-from the frontal to the occipital pole; our choice: the seed does not give its centre), each grid point dropped onto the scalp
+from the frontal to the occipital pole; our choice: the seed does not give its centre), each grid
+point dropped onto the scalp
 along the dorsal axis; 18 orientations 0-170 deg (a figure-of-eight turned by 180 deg gives the
 same field with the opposite sign: physics notes section 1).
 """
@@ -54,7 +55,8 @@ class PlacementGrid:
         return self.n_positions * len(self.orientations_deg)
 
     def placements(self, scalp: TriangleSurface, frame: StereotaxicFrame, coil: CoilDipoles,
-                   gap_mm: float = 0.0, didt_a_per_us: float = 50.0) -> Iterator[tuple[int, int, CoilPlacement]]:
+                   gap_mm: float = 0.0,
+                   didt_a_per_us: float = 50.0) -> Iterator[tuple[int, int, CoilPlacement]]:
         """``(position index, orientation index, placement)`` for every grid placement."""
         for i, point in enumerate(self.scalp_points_mm):
             base = place_coil_on_scalp(scalp, point, frame.anterior, coil, 0.0, gap_mm, didt_a_per_us)

@@ -59,7 +59,8 @@ class StereotaxicFrame:
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=float).reshape(3))
         basis = self.rotation
         if not np.allclose(basis.T @ basis, np.eye(3), atol=1e-9) or np.linalg.det(basis) < 0:
-            raise ValueError("the stereotaxic axes must be orthonormal and right-handed (x right, y anterior, z dorsal)")
+            raise ValueError("the stereotaxic axes must be orthonormal and right-handed "
+                             "(x right, y anterior, z dorsal)")
 
     @property
     def rotation(self) -> np.ndarray:
@@ -157,7 +158,8 @@ def frame_from_landmarks(bregma_mm, lambda_mm, midline_mm, head_centre_mm, skull
         for name, value in zip(("bregma", "lambda"), d):
             if value > LANDMARK_SKULL_TOLERANCE_MM:
                 raise LandmarkError(
-                    f"{name} is {value:.1f} mm from the skull surface (at most {LANDMARK_SKULL_TOLERANCE_MM:g} mm "
+                    f"{name} is {value:.1f} mm from the skull surface "
+                    f"(at most {LANDMARK_SKULL_TOLERANCE_MM:g} mm "
                     "expected). Click it on the skull, where the sutures meet.")
     if eyes_mm is not None and len(np.atleast_2d(eyes_mm)):
         eyes = np.atleast_2d(np.asarray(eyes_mm, dtype=float))
@@ -172,7 +174,8 @@ def frame_from_landmarks(bregma_mm, lambda_mm, midline_mm, head_centre_mm, skull
         front, back = ap_coord.max(), -ap_coord.min()
         if front < back:
             raise LandmarkError(
-                f"the skull reaches {front:.1f} mm anterior of bregma but {back:.1f} mm posterior of it: bregma "
+                f"the skull reaches {front:.1f} mm anterior of bregma but {back:.1f} mm posterior of it: "
+                "bregma "
                 "and lambda look swapped (in rats and mice the snout makes the skull longer in front of "
                 "bregma). Swap them, or give the eyes so that this can be checked directly.")
     return StereotaxicFrame(bregma, right, anterior, dorsal, landmarks)
