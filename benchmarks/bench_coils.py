@@ -25,7 +25,7 @@ import numpy as np
 
 from napari_rat_tms.core.coils import MC_B35, mc_b35, primary_efield, wire_primary_efield
 from napari_rat_tms.core.conventions import m_to_mm
-from napari_rat_tms.core.meshes.from_segmentation import iter_mesh_segmentation
+from napari_rat_tms.core.meshes.from_segmentation import mesh_segmentation
 from napari_rat_tms.core.metrics import relative_error
 from napari_rat_tms.core.placement import (frame_from_landmarks, lift_onto_scalp, line_navigation_target,
                                            place_coil_on_scalp, placement_grid)
@@ -51,15 +51,9 @@ def main():
           f"python {platform.python_version()}")
     rat = make_synthetic_rat(0.34)
     seg = segment(rat.volume.data, 0.34, eye_points_mm=[rat.landmarks_mm["left_eye"], rat.landmarks_mm["right_eye"]])
-    gen = iter_mesh_segmentation(seg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        while True:
-            try:
-                next(gen)
-            except StopIteration as done:
-                meshes = done.value
-                break
+        meshes = mesh_segmentation(seg)
     s = meshes.surfaces
     lm = rat.landmarks_mm
     skull = s["skull without spine"]

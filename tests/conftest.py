@@ -45,20 +45,14 @@ def rat_head():
     ~25 s): ``(rat, segmentation, head_meshes)``. Tests must not modify them."""
     import warnings
 
-    from napari_rat_tms.core.meshes.from_segmentation import iter_mesh_segmentation
+    from napari_rat_tms.core.meshes.from_segmentation import mesh_segmentation
     from napari_rat_tms.core.segmentation import segment
     from napari_rat_tms.core.synthetic import make_synthetic_rat
 
     rat = make_synthetic_rat(0.34)
     seg = segment(rat.volume.data, 0.34, eye_points_mm=[rat.landmarks_mm["left_eye"],
                                                         rat.landmarks_mm["right_eye"]])
-    gen = iter_mesh_segmentation(seg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        while True:
-            try:
-                next(gen)
-            except StopIteration as done:
-                meshes = done.value
-                break
+        meshes = mesh_segmentation(seg)
     return rat, seg, meshes

@@ -10,17 +10,14 @@ from napari_rat_tms.core.meshes.checks import find_surface_intersections, points
 from napari_rat_tms.core.meshes.from_segmentation import (
     MeshingParameters, _check_apart, iter_mesh_labels, iter_mesh_segmentation)
 from napari_rat_tms.core.meshes.primitives import icosphere
+from napari_rat_tms.core.progress import run_to_completion
 from napari_rat_tms.core.segmentation import segment
 
 from ...conftest import shared_data_or_skip
 
 
 def _run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as done:
-            return done.value
+    return run_to_completion(gen)
 
 
 @pytest.fixture(scope="module")

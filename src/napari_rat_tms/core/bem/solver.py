@@ -313,9 +313,6 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
 
 def build_solver(conductor: VolumeConductor, points_m, **kwargs) -> TmsBemSolver:
     """:func:`iter_build_solver` run to the end (no progress reports)."""
-    gen = iter_build_solver(conductor, points_m, **kwargs)
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    from ..progress import run_to_completion
+
+    return run_to_completion(iter_build_solver(conductor, points_m, **kwargs))

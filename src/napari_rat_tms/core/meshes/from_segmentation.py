@@ -21,8 +21,8 @@ from .checks import distance_to_surface, find_surface_intersections, points_insi
 from .from_mask import MeshStatistics, mesh_from_mask
 from .surface import TriangleSurface
 
-__all__ = ["MeshingParameters", "HeadMeshes", "iter_mesh_segmentation", "iter_mesh_labels",
-           "edge_for_vertex_count"]
+__all__ = ["MeshingParameters", "HeadMeshes", "iter_mesh_segmentation", "mesh_segmentation",
+           "iter_mesh_labels", "edge_for_vertex_count"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,14 @@ def iter_mesh_segmentation(seg, parameters: MeshingParameters | None = None):
     evaluation ("cortex") surface."""
     return (yield from iter_mesh_labels(seg.labels, seg.voxel_size_mm, parameters,
                                         evaluation_gap_mm=seg.parameters.evaluation_gap_mm))
+
+
+def mesh_segmentation(seg, parameters: MeshingParameters | None = None, progress=None) -> HeadMeshes:
+    """Blocking form of :func:`iter_mesh_segmentation`; ``progress(fraction, message)`` is called
+    between steps. Warnings (repairs) are issued as :class:`.from_mask.MeshWarning`."""
+    from ..progress import run_to_completion
+
+    return run_to_completion(iter_mesh_segmentation(seg, parameters), progress)
 
 
 def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None = None, *,

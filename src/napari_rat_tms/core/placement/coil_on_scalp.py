@@ -170,51 +170,21 @@ def scalp_normal(scalp: TriangleSurface, point_mm, radius_mm: float = 3.0) -> np
 
 
 def _closest_scalp_point(scalp: TriangleSurface, point_mm) -> tuple[np.ndarray, float]:
-    """Nearest point of the scalp (mm) and its distance (mm)."""
+    """Nearest point of the scalp (mm) and its distance (mm): the exact distance from the
+    surface's BVH, the point by projecting onto the triangles around the nearest vertices
+    (``trimesh.triangles.closest_point``; Ericson 2005, section 5.1.5)."""
+    from trimesh.triangles import closest_point
+
     from ..meshes.checks import distance_to_surface
 
     p = np.asarray(point_mm, dtype=float)
     dist = float(m_to_mm(distance_to_surface(scalp, mm_to_m(p[None]))[0]))
-    # the nearest point: among triangles near the nearest vertices, project onto each and keep the closest
     verts = m_to_mm(scalp.vertices_m)
-    tree = cKDTree(verts)
-    _, near = tree.query(p, k=min(16, len(verts)))
+    _, near = cKDTree(verts).query(p, k=min(16, len(verts)))
     faces = np.flatnonzero(np.isin(scalp.faces, np.atleast_1d(near)).any(axis=1))
-    best, best_d = verts[np.atleast_1d(near)[0]], np.inf
-    for f in faces:
-        q = _closest_on_triangle(p, verts[scalp.faces[f]])
-        dq = np.linalg.norm(q - p)
-        if dq < best_d:
-            best, best_d = q, dq
+    candidates = closest_point(verts[scalp.faces[faces]], np.repeat(p[None], len(faces), axis=0))
+    best = candidates[np.argmin(np.linalg.norm(candidates - p, axis=1))]
     return best, dist
-
-
-def _closest_on_triangle(p, tri) -> np.ndarray:
-    """Closest point to ``p`` on triangle ``tri`` (3, 3) (Ericson 2005, section 5.1.5)."""
-    a, b, c = tri
-    ab, ac, ap = b - a, c - a, p - a
-    d1, d2 = ab @ ap, ac @ ap
-    if d1 <= 0 and d2 <= 0:
-        return a
-    bp = p - b
-    d3, d4 = ab @ bp, ac @ bp
-    if d3 >= 0 and d4 <= d3:
-        return b
-    vc = d1 * d4 - d3 * d2
-    if vc <= 0 and d1 >= 0 and d3 <= 0:
-        return a + d1 / (d1 - d3) * ab
-    cp = p - c
-    d5, d6 = ab @ cp, ac @ cp
-    if d6 >= 0 and d5 <= d6:
-        return c
-    vb = d5 * d2 - d1 * d6
-    if vb <= 0 and d2 >= 0 and d6 <= 0:
-        return a + d2 / (d2 - d6) * ac
-    va = d3 * d6 - d5 * d4
-    if va <= 0 and (d4 - d3) >= 0 and (d5 - d6) >= 0:
-        return b + (d4 - d3) / ((d4 - d3) + (d5 - d6)) * (c - b)
-    denom = 1.0 / (va + vb + vc)
-    return a + ab * vb * denom + ac * vc * denom
 
 
 def coil_footprint_mm(coil: CoilDipoles, margin_mm: float = FOOTPRINT_MARGIN_MM) -> np.ndarray:

@@ -398,12 +398,8 @@ def segment(data, voxel_size_mm, parameters: SegmentationParameters | None = Non
             eye_points_mm=(), brain_mask=None, progress=None) -> Segmentation:
     """Blocking form of :func:`iter_segment`; ``progress(fraction, message)`` is called between
     steps."""
+    from ..progress import run_to_completion
+
     steps = iter_segment(data, voxel_size_mm, parameters, eye_points_mm=eye_points_mm,
                          brain_mask=brain_mask)
-    while True:
-        try:
-            fraction, message = next(steps)
-        except StopIteration as done:
-            return done.value
-        if progress is not None:
-            progress(float(fraction), message)
+    return run_to_completion(steps, progress)
