@@ -162,3 +162,20 @@ def test_line_navigation_against_the_ground_truth_labels(head, rat_head, coil):
     errors = np.abs(errors)
     assert len(errors) >= 30
     assert errors.mean() < 0.25 and errors.max() < 0.6   # measured 0.13 / 0.48 mm; voxel 0.34 mm
+
+
+def test_coils_curved_towards_the_head_sit_on_it_without_cutting_in(head):
+    from napari_rat_tms.core.coils import figure_eight_coil
+    from napari_rat_tms.core.meshes.checks import points_inside
+
+    rat, s, frame, *_ = head
+    body = s["body"]
+    # wings bent 25 deg towards the head (like the MC-B70): their outer windings lie on the head's
+    # side of the casing plane, so a flat-bottom lift would put them inside a rat's head
+    curved = figure_eight_coil(20.0, 60.0, 10, casing_to_winding_mm=1.0, wing_angle_deg=-25.0).dipoles("low")
+    assert curved.positions_m[:, 2].max() > 0.005
+    for ap_ml in ([0.0, -3.0], [4.0, -8.0], [0.0, 2.0]):
+        p = place_coil_on_scalp(body, rat.stereotaxic_to_volume([ap_ml[0], ap_ml[1], 3.0]),
+                                frame.anterior, curved, 40.0)
+        assert not points_inside(body, p.place(curved).positions_m).any()
+        check_coil_clearance(p, curved, body)

@@ -14,7 +14,8 @@ bottom is the plane z = 0. A placement puts the casing's bottom tangent to the s
   coil (from PA towards the animal's left);
 * the coil is then lifted along its axis until no part of the scalp under its footprint is above
   the casing's bottom (it touches the scalp, it does not cut into it), plus ``gap_mm`` (hair,
-  a spacer).
+  a spacer). The bottom is the plane z = 0, except where a curved coil's windings reach the
+  head's side of it (e.g. the MC-B70's wings): there it follows them.
 
 :func:`check_coil_clearance` refuses placements whose casing cuts into the head or whose windings
 are inside it, saying by how much and where. Positions are in millimetres in the head model's
@@ -41,6 +42,9 @@ __all__ = ["CoilPlacementError", "CoilPlacement", "place_coil_on_scalp", "scalp_
 
 #: Casing margin (mm) around the coil's dipoles when testing the footprint against the scalp.
 FOOTPRINT_MARGIN_MM = 1.0
+#: Around a winding dipole that lies on the head's side of the casing plane (curved coils), the
+#: casing's bottom follows it within this radius (mm).
+CURVED_COIL_RADIUS_MM = 4.0
 #: Penetration (mm) of the scalp into the casing accepted as touching (mesh rounding).
 CONTACT_TOLERANCE_MM = 0.05
 
@@ -202,22 +206,46 @@ def coil_footprint_mm(coil: CoilDipoles, margin_mm: float = FOOTPRINT_MARGIN_MM)
     return out + centre
 
 
+def _casing_bottom_mm(coil: CoilDipoles, xy_mm: np.ndarray) -> np.ndarray:
+    """Height (coil frame z, mm, into the head) of the casing's bottom above points ``xy_mm``.
+
+    0 (the plane z = 0) for flat coils. Coils whose windings reach the head's side of that plane
+    (curved "butterfly" coils such as the MC-B70, whose wings bend towards the head) get a bottom
+    that follows their dipoles: within :data:`CURVED_COIL_RADIUS_MM` of a dipole at height z > 0,
+    the bottom lies at ``z + FOOTPRINT_MARGIN_MM``.
+    """
+    z = m_to_mm(coil.positions_m[:, 2])
+    out = np.zeros(len(xy_mm))
+    low = z > -FOOTPRINT_MARGIN_MM
+    if not low.any() or len(xy_mm) == 0:
+        return out
+    tree = cKDTree(m_to_mm(coil.positions_m[low, :2]))
+    heights = z[low] + FOOTPRINT_MARGIN_MM
+    for i, near in enumerate(tree.query_ball_point(xy_mm, CURVED_COIL_RADIUS_MM)):
+        if near:
+            out[i] = max(0.0, float(heights[near].max()))
+    return out
+
+
 def coil_clearance_mm(placement: CoilPlacement, coil: CoilDipoles, scalp: TriangleSurface):
     """How far the scalp reaches into the casing (mm; > 0 means it cuts into the coil), and where.
 
     The scalp's vertices under the coil's footprint (:func:`coil_footprint_mm`) are expressed in
-    the coil frame; a vertex with z < 0 is above the casing's bottom. Returns ``(penetration_mm,
-    point_mm)``; the penetration is the negative clearance when nothing reaches the coil.
+    the coil frame; a vertex closer to the coil than the casing's bottom (the plane z = 0, or for
+    curved coils the surface of :func:`_casing_bottom_mm`) is inside the casing. Returns
+    ``(penetration_mm, point_mm)``; the penetration is the negative clearance when nothing reaches
+    the coil.
     """
     local = placement.model_to_coil_mm(coil, m_to_mm(scalp.vertices_m))
     footprint = _FOOTPRINTS.get(coil)
     if footprint is None:
         footprint = _FOOTPRINTS[coil] = Delaunay(coil_footprint_mm(coil))
-    under = footprint.find_simplex(local[:, :2]) >= 0
-    if not under.any():
+    under = np.flatnonzero(footprint.find_simplex(local[:, :2]) >= 0)
+    if len(under) == 0:
         return -np.inf, placement.centre_mm.copy()
-    k = np.flatnonzero(under)[np.argmin(local[under, 2])]
-    return float(-local[k, 2]), m_to_mm(scalp.vertices_m[k])
+    depth = _casing_bottom_mm(coil, local[under, :2]) - local[under, 2]
+    k = int(np.argmax(depth))
+    return float(depth[k]), m_to_mm(scalp.vertices_m[under[k]])
 
 
 def check_coil_clearance(placement: CoilPlacement, coil: CoilDipoles, scalp: TriangleSurface,
