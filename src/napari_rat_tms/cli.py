@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "coil", help="describe a coil model; write it as a SimNIBS .ccd file",
         description="A preset (MC-B35, 'MC-B35 (low resolution)') or a .ccd file: dipoles, extent, "
         "current direction and the field it induces in a rat-sized sphere.")
-    coil.add_argument("coil", help="preset name or .ccd file")
+    coil.add_argument("coil", help="preset name, SimNIBS .ccd file, or parametric windings .json file")
     coil.add_argument("--didt-a-per-us", type=float, default=50.0, help="dI/dt in A/us (default: %(default)s)")
     coil.add_argument("-o", "--output", default=None, help="write the coil as a .ccd file")
     coil.add_argument("--overwrite", action="store_true", help="replace an existing output file")

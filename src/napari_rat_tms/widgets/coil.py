@@ -2,7 +2,9 @@
 
 1. Choose the surfaces (made by the Meshing widget): the scalp ("body"), the cortex and, optionally,
    the skull (without the spine), used to check the landmarks.
-2. Choose the coil: a preset (the MagVenture MC-B35 of the rat study) or a SimNIBS ``.ccd`` file.
+2. Choose the coil: a preset (the MagVenture MC-B35 of the rat study), a SimNIBS ``.ccd`` file, or
+   your own round/figure-of-eight coil as a windings ``.json`` file
+   (:func:`napari_rat_tms.core.coils.write_windings_json`).
 3. Stereotaxic frame: check "Click landmarks on the skull (3D)" and click, in this order, bregma,
    lambda and a third point of the midline (e.g. the tip of the nasal bones) on the skull surface
    (each click adds the point where the line of sight meets the skull; or add them on slices with
@@ -159,7 +161,7 @@ class CoilPlacementWidget(Container):
                                     nullable=True)
         # coil
         self.coil_choice = ComboBox(label="coil", choices=self._coil_choices)
-        self.load_coil_button = PushButton(text="Load .ccd…")
+        self.load_coil_button = PushButton(text="Load coil (.ccd or windings .json)…")
         self.coil_label = Label(value="")
         # controls
         self.orientation_deg = FloatSpinBox(label="orientation (°)", value=0.0, min=-180.0,
@@ -324,7 +326,8 @@ class CoilPlacementWidget(Container):
             return False
         self.coil, self.coil_info, self.coil_source = coil, info, str(source)
         self._select_coil_choice(self.coil_source)
-        kind = "parametric windings" if info.get("windings") is not None else "dipoles from a .ccd file"
+        kind = ("parametric windings" if info.get("windings") is not None
+                else "dipoles from a .ccd file")
         self.coil_label.value = f"{coil.name}: {coil.n_dipoles:,} dipoles ({kind})."
         notes = "".join(f" Note: {w.message}" for w in caught if issubclass(w.category, UserWarning))
         if self.placement is not None:
@@ -346,7 +349,8 @@ class CoilPlacementWidget(Container):
             self._busy = False
 
     def load_coil_file(self, path) -> CoilDipoles | None:
-        """Use the SimNIBS ``.ccd`` coil at ``path``; returns it, or None (previous coil kept, the
+        """Use the coil at ``path`` (SimNIBS ``.ccd``, or parametric windings ``.json``); returns
+        it, or None (previous coil kept, the
         reason in the status)."""
         path = str(Path(path).expanduser().resolve())
         return self.coil if self._apply_coil(path) else None
@@ -354,8 +358,9 @@ class CoilPlacementWidget(Container):
     def _load_coil_dialog(self, *_):
         from qtpy.QtWidgets import QFileDialog
 
-        name, _ = QFileDialog.getOpenFileName(self.native, "Load a SimNIBS coil", "",
-                                              "SimNIBS coil (*.ccd)")
+        name, _ = QFileDialog.getOpenFileName(
+            self.native, "Load a coil", "",
+            "Coil models (*.ccd *.json);;SimNIBS coil (*.ccd);;Parametric coil windings (*.json)")
         if name:
             self.load_coil_file(name)
 
@@ -555,7 +560,7 @@ class CoilPlacementWidget(Container):
             self.status.value = f"Cannot {what}: no scalp surface (mesh the segmentation first)."
             return False
         if self.coil is None:
-            self.status.value = f"Cannot {what}: no coil (choose a preset or load a .ccd file)."
+            self.status.value = f"Cannot {what}: no coil (choose a preset or load a coil file)."
             return False
         if self.frame is None:
             self.status.value = (f"Cannot {what}: set the stereotaxic frame first (the coil's "

@@ -51,3 +51,19 @@ def test_load_by_name_or_file(tmp_path):
     path = shared_data_or_skip("coils", "Magstim_70mm_Fig8.ccd")
     coil, info = load_coil(path)
     assert coil.n_dipoles == 2712 and info["windings"] is None
+
+
+def test_parametric_coil_from_a_json_file(tmp_path):
+    from napari_rat_tms.core.coils import round_coil, write_windings_json
+
+    windings = round_coil(10.0, 30.0, 12, name="my round coil")
+    path = write_windings_json(tmp_path / "round.json", windings, "low")
+    coil, info = load_coil(path)
+    assert info["windings"] == windings and info["resolution"] == "low"
+    np.testing.assert_allclose(coil.moments_m2, windings.dipoles("low").moments_m2)
+    with pytest.raises(FileExistsError):
+        write_windings_json(path, windings)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"windings": {"name": "x", "wings": 3}}')
+    with pytest.raises(CoilModelError, match="not a usable coil winding file"):
+        load_coil(bad)

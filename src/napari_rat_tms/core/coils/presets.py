@@ -40,7 +40,7 @@ from pathlib import Path
 from .dipoles import CoilDipoles
 from .windings import CoilWindings, figure_eight_coil
 
-__all__ = ["MC_B35", "mc_b35", "COIL_PRESETS", "load_coil"]
+__all__ = ["MC_B35", "mc_b35", "COIL_PRESETS", "load_coil", "write_windings_json"]
 
 #: The MagVenture MC-B35 figure-of-eight (see the module docstring for what is known and what is
 #: calibrated).
@@ -72,8 +72,38 @@ COIL_PRESETS: dict[str, tuple[CoilWindings, str]] = {
 }
 
 
+def write_windings_json(path, windings: CoilWindings, resolution: str = "high", overwrite: bool = False):
+    """Save a parametric coil as JSON (``{"windings": {...}, "resolution": ...}``, millimetres)."""
+    import json
+
+    from ..meshes.io import atomic_write
+
+    path = Path(path)
+    text = json.dumps({"windings": windings.to_dict(), "resolution": resolution}, indent=2)
+    atomic_write(path, overwrite, lambda tmp: Path(tmp).write_text(text))
+    return path
+
+
+def _load_windings_json(path: Path):
+    import json
+
+    from .ccd import CoilModelError
+
+    try:
+        data = json.loads(path.read_text())
+        windings = CoilWindings.from_dict(data["windings"])
+        resolution = data.get("resolution", "high")
+        dipoles = windings.dipoles(resolution)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CoilModelError(
+            f"{path} is not a usable coil winding file ({err}). Expected JSON with a 'windings' object "
+            "(the CoilWindings fields, mm) and optionally 'resolution' (low, high, reference).") from err
+    return dipoles, {"source": str(path), "windings": windings, "resolution": resolution, "metadata": {}}
+
+
 def load_coil(name_or_path) -> tuple[CoilDipoles, dict]:
-    """A coil by preset name (:data:`COIL_PRESETS`) or from a SimNIBS ``.ccd`` file.
+    """A coil by preset name (:data:`COIL_PRESETS`), from a SimNIBS ``.ccd`` file, or from a
+    parametric winding ``.json`` file (:func:`write_windings_json`).
 
     Returns the dipoles (coil frame) and a description: ``source``, ``windings`` (a
     :class:`CoilWindings` for parametric coils, else None), ``metadata`` (the ``.ccd`` header).
@@ -86,10 +116,12 @@ def load_coil(name_or_path) -> tuple[CoilDipoles, dict]:
         return (CoilDipoles(dipoles.positions_m, dipoles.moments_m2, name_or_path),
                 {"source": "preset", "windings": windings, "resolution": resolution, "metadata": {}})
     path = Path(name_or_path)
+    if path.suffix.lower() == ".json":
+        return _load_windings_json(path)
     if path.suffix.lower() != ".ccd":
         raise CoilModelError(
-            f"{name_or_path!s} is neither a coil preset ({', '.join(COIL_PRESETS)}) nor a SimNIBS "
-            ".ccd file. Give a preset name or the path of a .ccd file.")
+            f"{name_or_path!s} is neither a coil preset ({', '.join(COIL_PRESETS)}), a SimNIBS .ccd "
+            "file nor a coil winding .json file. Give a preset name or the path of such a file.")
     dipoles, metadata = read_ccd(path)
     return dipoles, {"source": str(path), "windings": None, "resolution": None, "metadata": metadata}
 
