@@ -31,7 +31,7 @@ def test_console_script_installed():
 
 def test_demo_writes_scan_ground_truth_and_figure(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--output", str(out), "--voxel-size-mm", "1.0"]) == 0
+    assert main(["demo", "--output", str(out), "--voxel-size-mm", "1.0", "--scan-only"]) == 0
     printed = capsys.readouterr().out
     assert "Wrote:" in printed and "Bregma" in printed
     scan = nib.load(out / "synthetic_rat.nii.gz")
@@ -62,7 +62,7 @@ def test_demo_rejects_bad_voxel_size(tmp_path, capsys):
 
 def test_info_reports_a_scan_and_errors(tmp_path, capsys):
     out = tmp_path / "demo"
-    main(["demo", "--output", str(out), "--voxel-size-mm", "1.5"])
+    main(["demo", "--output", str(out), "--voxel-size-mm", "1.5", "--scan-only"])
     capsys.readouterr()
     assert main(["info", str(out / "synthetic_rat.nii.gz")]) == 0
     printed = capsys.readouterr().out
@@ -119,3 +119,43 @@ def test_coil_describes_and_exports_a_preset(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert main(["coil", "no-such-coil"]) == 1
     assert "neither a coil preset" in capsys.readouterr().err
+
+
+def test_run_a_scan_with_a_parameter_file_and_reopen_the_folder(tmp_path, capsys):
+    # the user's path: a scan on disk, landmarks and eyes in a TOML file; a small grid and the two
+    # cheapest models keep it quick (the demo's full study is timed in BENCHMARKS.md)
+    from napari_rat_tms.viewer.job_folder import job_folder_layers
+
+    scan_dir = tmp_path / "scan"
+    assert main(["demo", "--output", str(scan_dir), "--voxel-size-mm", "0.5", "--scan-only"]) == 0
+    truth = json.loads((scan_dir / "synthetic_rat_ground_truth.json").read_text())
+    lm = truth["landmarks_mm"]
+    st = np.asarray(truth["stereotaxic_to_volume_mm"])
+    midline = (st[:3, :3] @ [0.0, 15.0, -3.0] + st[:3, 3]).tolist()
+    toml = tmp_path / "study.toml"
+    toml.write_text(
+        f'scan = "{scan_dir / "synthetic_rat.nii.gz"}"\n'
+        f"eye_points_mm = [{lm['left_eye']}, {lm['right_eye']}]\n"
+        f"models = [\"1C\", \"sphere\"]\n"
+        f"grid_shape = [3, 2]\n"
+        f"orientations_deg = [0.0, 90.0]\n"
+        f"[landmarks_mm]\nbregma = {lm['bregma']}\nlambda = {lm['lambda']}\nmidline = {midline}\n")
+    capsys.readouterr()
+    out = tmp_path / "study"
+    assert main(["run", str(toml), "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "Main job done" in printed and "Report:" in printed
+    report = (out / "report.md").read_text()
+    assert "| sphere |" in report and "Seed 003's findings" in report
+    with open(out / "study.csv") as f:
+        assert len(f.readlines()) == 1 + 2 * 6 * 2          # header + models x positions x orientations
+    for name in ("figure2_orientation.png", "figure3_maxima.svg", "labels.nii.gz", "meshes/cortex.vtk",
+                 "fields/example_fields.npz", "parameters.json"):
+        assert (out / name).exists(), name
+    assert main(["run", str(toml), "--output", str(out)]) == 1   # no silent overwrite
+    assert "already holds a report" in capsys.readouterr().err
+    names = [kwargs["name"] for _, kwargs, _ in job_folder_layers(out)]
+    assert {"synthetic_rat", "segmentation", "body surface", "cortex surface", "|E| 1C (V/m)"} <= set(names)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('scan = "x.nii"\nno_such_setting = 1\n')
+    assert main(["run", str(bad)]) == 2 and "unknown job parameters" in capsys.readouterr().err

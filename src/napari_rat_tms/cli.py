@@ -1,7 +1,8 @@
 """Command line: ``rat-tms``.
 
-``rat-tms demo`` runs the main job on the bundled synthetic rat (at this stage: build the scan,
-write it as NIfTI with its ground truth, and a PNG of three orthogonal slices).
+``rat-tms demo`` runs the main job on the bundled synthetic rat: build the scan (NIfTI, ground truth,
+slices PNG), then segmentation, meshes, the head models, seed 003's 630-placement study and a
+report (:mod:`napari_rat_tms.core.job`). ``rat-tms run params.toml`` does the same on a scan.
 ``rat-tms info PATH`` reads a user's scan and says what the plugin sees in it.
 ``rat-tms coil NAME|FILE.ccd`` describes a coil model (dipoles, field in a rat-sized sphere) and can
 write it as a SimNIBS ``.ccd`` file.
@@ -116,8 +117,60 @@ def _cmd_demo(args) -> int:
     print("Wrote:")
     for key, path in products.items():
         print(f"  {path}  ({key})")
-    print("Open them in napari: napari " + str(products["scan"]))
+    if args.scan_only:
+        print("Open them in napari: napari " + str(products["scan"]))
+        return 0
+    from .core.job import DEMO_MESHING, JobParameters
+
+    params = JobParameters(voxel_size_mm=args.voxel_size_mm, synthetic_seed=args.seed)
+    if args.models:
+        params.models = list(args.models)
+    if args.seed_resolution:
+        params.meshing = {"body_edge_mm": 1.4, "skull_edge_mm": 0.67, "eye_edge_mm": 0.5, "cortex_points": 2000}
+        params.coil = "MC-B35"
+    else:
+        params.meshing = dict(DEMO_MESHING)
+    return _run_job(params, out / "study", args.overwrite, args.gui, rat=rat)
+
+
+def _run_job(params, output, overwrite: bool, gui: bool, rat=None) -> int:
+    from .core.errors import RatTmsError
+    from .core.job import iter_main_job
+    from .core.progress import run_to_completion
+
+    print(f"Main job: segmentation, meshes, models {', '.join(params.models)}, the placement study "
+          f"-> {output}", file=sys.stderr)
+    bar = _TqdmProgress("main job")
+    try:
+        result = run_to_completion(iter_main_job(params, output, overwrite=overwrite, rat=rat), bar)
+    except (RatTmsError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        bar.close()
+    t = result["timings"]
+    print(f"Main job done in {t['total']:.0f} s (" + ", ".join(f"{k} {v:.0f} s" for k, v in t.items()
+                                                            if k != "total") + ")")
+    for f in json.loads(Path(result["written"]["summary"]).read_text())["findings"]:
+        print(f"  {'holds' if f['holds'] else 'does not hold'}: {f['finding']} ({f['measured']})")
+    print(f"Report: {result['written']['report']}")
+    if gui:
+        from .viewer.job_folder import open_job_in_napari
+
+        open_job_in_napari(output, block=True)
     return 0
+
+
+def _cmd_run(args) -> int:
+    from .core.errors import RatTmsError
+    from .core.job import JobParameters
+
+    try:
+        params = JobParameters.from_toml(args.parameters)
+    except RatTmsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return _run_job(params, Path(args.output), args.overwrite, args.gui)
 
 
 def _cmd_info(args) -> int:
@@ -317,8 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help="run the main job on the bundled synthetic rat",
-        description="Build the synthetic rat head µCT (no data needed) and write it as NIfTI "
-        "with its ground truth (labels, landmarks) and a PNG of three orthogonal slices.",
+        description="Build the synthetic rat head µCT (no data needed), write it as NIfTI with its "
+        "ground truth (labels, landmarks) and a PNG of three orthogonal slices, then run the main job on "
+        "it: segmentation, meshes, head models, seed 003's 630-placement study, report in OUTPUT/study.",
     )
     demo.add_argument("-o", "--output", default="rat-tms-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--voxel-size-mm", type=float, default=0.34,
@@ -326,7 +380,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--noise-hu", type=float, default=60.0, help="noise SD in HU (default: %(default)s)")
     demo.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    demo.add_argument("--models", nargs="+", default=None, metavar="MODEL",
+                      help="head models, the reference first (default: 3C 2C 2C* 1C sphere)")
+    demo.add_argument("--seed-resolution", action="store_true",
+                      help="mesh at the seed's edge lengths and use the high-resolution coil (slower)")
+    demo.add_argument("--scan-only", action="store_true", help="only build and write the synthetic scan")
+    demo.add_argument("--gui", action="store_true", help="open napari with every layer when done")
     demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser(
+        "run", help="run the main job on a scan with a parameter file (TOML)",
+        description="Segmentation, meshes, head models, the 630-placement study and the report for a "
+        "scan; every setting in a TOML file (see README: scan, voxel_size_mm, eye_points_mm, "
+        "landmarks_mm = {bregma, lambda, midline}, segmentation, meshing, models, coil, didt_a_per_us, "
+        "grid_centre_ap_ml_mm, ...).")
+    run.add_argument("parameters", help="TOML parameter file")
+    run.add_argument("-o", "--output", default="rat-tms-study", help="output folder (default: %(default)s)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    run.add_argument("--gui", action="store_true", help="open napari with every layer when done")
+    run.set_defaults(func=_cmd_run)
 
     info = sub.add_parser("info", help="read a scan and report what the plugin sees",
                           description="Read a µCT volume (NIfTI, DICOM folder or file, NRRD, "

@@ -1,0 +1,14 @@
+"""E-fields on the cortex: the head models of seed 003 built from the meshes, and their fields for
+any coil placement."""
+
+from .head_models import (
+    MODEL_KINDS,
+    FieldModel,
+    FieldModelError,
+    build_field_model,
+    head_model,
+    iter_field_model,
+)
+
+__all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "build_field_model", "head_model",
+           "iter_field_model"]

@@ -1,0 +1,152 @@
+"""The head models seed 003 compares, built from the surfaces of the meshing step.
+
+================  =============================================================================
+kind              model (seed 003, "Head models"; conductivities: body 0.33, skull 0.0066, eyes 1.5 S/m)
+================  =============================================================================
+``"3C"``          reference: body, skull with the spine, eyes
+``"2C"``          body and skull with the spine
+``"2C*"``         body and skull without the spine
+``"1C"``          body only
+``"sphere"``      spherically symmetric model fitted to the inner skull above the head's centre
+                  (analytic field; Heller & van Hulsteyn 1992, see :mod:`..bem.sphere_model`)
+================  =============================================================================
+
+Line navigation (no field at all) is :mod:`..placement.line_navigation`. The field is evaluated
+at the vertices of the cortical surface ("cortex"), as in the seed (N = 1,833 there). Each model
+is built once (the BEM precomputation, :func:`..bem.solver.iter_build_solver`: minutes for the
+reference on 2 cores, cached on disk with ``cache_dir``); a coil placement then costs one matrix
+product (:meth:`FieldModel.efield_for`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..bem.conductor import VolumeConductor, rat_head_model
+from ..bem.sphere_model import SphericalHeadModel
+from ..coils.dipoles import CoilDipoles
+from ..errors import RatTmsError
+from ..meshes.surface import TriangleSurface
+
+__all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "head_model", "iter_field_model", "build_field_model"]
+
+#: The models of seed 003, reference first, with what each contains.
+MODEL_KINDS: dict[str, str] = {
+    "3C": "reference: body, skull with spine, eyes",
+    "2C": "body, skull with spine",
+    "2C*": "body, skull without spine",
+    "1C": "body only",
+    "sphere": "sphere fitted to the inner skull",
+}
+
+_SURFACES_NEEDED = {"3C": ("body", "skull", "eyes"), "2C": ("body", "skull"),
+                    "2C*": ("body", "skull without spine"), "1C": ("body",),
+                    "sphere": ("skull without spine",)}
+
+
+class FieldModelError(RatTmsError, ValueError):
+    """A head model cannot be built from the surfaces at hand."""
+
+
+def _need(surfaces: Mapping[str, TriangleSurface], kind: str) -> None:
+    if kind not in MODEL_KINDS:
+        raise FieldModelError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
+    missing = [name for name in (*_SURFACES_NEEDED[kind], "cortex") if name not in surfaces]
+    if missing:
+        raise FieldModelError(
+            f"the {kind} model needs the {', '.join(missing)} surface(s), which are missing. Run the "
+            "meshing step (with eyes segmented for 3C).")
+
+
+def _split_eyes(eyes: TriangleSurface) -> list[TriangleSurface]:
+    """The eyes surface (both eyes in one mesh) as one closed surface per connected component."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    f = eyes.faces
+    n = eyes.n_vertices
+    rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
+    cols = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
+    count, label = connected_components(coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n)),
+                                        directed=False)
+    out = []
+    for k in range(count):
+        keep = label == k
+        faces = f[keep[f[:, 0]]]
+        index = -np.ones(n, dtype=np.int64)
+        index[keep] = np.arange(keep.sum())
+        out.append(TriangleSurface(eyes.vertices_m[keep], index[faces], f"{eyes.name} {k + 1}"))
+    return out
+
+
+def head_model(surfaces: Mapping[str, TriangleSurface], kind: str) -> VolumeConductor:
+    """The BEM volume conductor of ``kind`` ("3C", "2C", "2C*", "1C") from named surfaces (SI)."""
+    _need(surfaces, kind)
+    if kind == "sphere":
+        raise FieldModelError("the sphere model is analytic, not a BEM volume conductor; use iter_field_model.")
+    body = surfaces["body"]
+    skull = {"3C": surfaces.get("skull"), "2C": surfaces.get("skull"),
+             "2C*": surfaces.get("skull without spine"), "1C": None}[kind]
+    eyes = _split_eyes(surfaces["eyes"]) if kind == "3C" else ()
+    return rat_head_model(body, skull, eyes, name=kind)
+
+
+@dataclass(eq=False)
+class FieldModel:
+    """A built head model: the E-field at the cortical points for any coil placement."""
+
+    kind: str
+    solver: object              # TmsBemSolver or SphericalHeadModel (efield, efield_batch)
+    points_m: np.ndarray        # (P, 3) the cortical surface's vertices
+    build_seconds: float
+
+    def efield(self, coil: CoilDipoles, didt_a_per_s: float) -> np.ndarray:
+        """E (V/m) at the cortical points, (P, 3), for a coil already placed (model frame, m)."""
+        return self.solver.efield(coil, didt_a_per_s)
+
+    def efield_for(self, placement, coil: CoilDipoles) -> np.ndarray:
+        """E (V/m) for ``coil`` (its own frame) at a :class:`..placement.CoilPlacement`."""
+        return self.solver.efield(placement.place(coil), placement.didt_a_per_s)
+
+
+def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=None, cache_dir=None,
+                     dtype=np.float32):
+    """Build the :class:`FieldModel` of ``kind``, yielding ``(fraction, message)``.
+
+    ``up`` (unit vector, model frame; e.g. the stereotaxic dorsal axis) is needed for the sphere:
+    it is fitted to the inner skull above the cortex's centroid along ``up``. ``cache_dir``: where
+    the BEM precomputation is kept between sessions (None: not kept).
+    """
+    from ..bem.solver import iter_build_solver
+
+    _need(surfaces, kind)
+    cortex = surfaces["cortex"]
+    points = cortex.vertices_m
+    start = time.perf_counter()
+    if kind == "sphere":
+        if up is None:
+            raise FieldModelError("the sphere model needs the 'up' (dorsal) direction: set the stereotaxic frame.")
+        skull = surfaces["skull without spine"]
+        yield 0.0, "fitting the sphere to the inner skull"
+        try:
+            solver = SphericalHeadModel.from_inner_skull(skull.vertices_m, skull.vertex_normals,
+                                                         points.mean(axis=0), up, points)
+        except ValueError as err:
+            raise FieldModelError(f"cannot fit the sphere: {err}") from err
+        yield 1.0, "sphere fitted"
+        return FieldModel(kind, solver, points, time.perf_counter() - start)
+    yield 0.0, f"checking the {kind} model's surfaces"
+    conductor = head_model(surfaces, kind)
+    solver = yield from iter_build_solver(conductor, points, cache_dir=cache_dir, dtype=dtype)
+    return FieldModel(kind, solver, points, time.perf_counter() - start)
+
+
+def build_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, progress=None, **kwargs) -> FieldModel:
+    """Blocking form of :func:`iter_field_model`."""
+    from ..progress import run_to_completion
+
+    return run_to_completion(iter_field_model(surfaces, kind, **kwargs), progress)

@@ -1,0 +1,230 @@
+"""The main job's outputs: report (Markdown), table, figures, meshes and fields in open formats.
+
+The report checks seed 003's findings on this anatomy with the measured numbers; each finding says
+what was measured, the seed's value, and whether it holds here (thresholds below, stated in the
+report so that a reader can judge them):
+
+1. skull-less models are off by tens of percent: RE of 1C and of the sphere >= 20 %;
+2. 2C is close to the reference: RE of 2C (and 2C*) < 15 % and less than half the 1C's;
+3. the peak |E| depends on the coil orientation: the median peak over positions varies by >= 10 %
+   over the orientations, lowest within 60-120 deg (near +-90 deg from PA);
+4. hot spots at skull openings: the share of placements whose reference maximum lies at a
+   cortical point that looks out through a hole in the skull (the ray along the cortex's outward
+   normal there leaves without crossing the skull surface); holds when there are such placements;
+5. the true target is shifted from the line-navigation target: median distance (seed: 7.3 mm),
+   and the mean shift along AP (posterior < 0) and in |ML| (medial < 0).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .figures import figure_fields, figure_maxima_distances, figure_orientation, save_figure
+from .run import LINE_NAVIGATION, StudyResult
+
+__all__ = ["write_outputs", "seed_findings"]
+
+def _maxima_under_openings(result: StudyResult, surfaces) -> tuple[np.ndarray, str]:
+    """Which reference maxima look out of the skull through a hole: the ray from the maximum along
+    the cortex's outward normal leaves the head without crossing the skull surface."""
+    from scipy.spatial import cKDTree
+
+    from ..conventions import mm_to_m
+    from ..meshes.rays import first_ray_hit
+
+    cortex, skull = surfaces["cortex"], surfaces["skull"]
+    peaks = result.peak_point_mm[0].reshape(-1, 3)
+    _, idx = cKDTree(result.points_mm).query(peaks)
+    unique, inverse = np.unique(idx, return_inverse=True)
+    open_unique = np.array([first_ray_hit(skull, mm_to_m(result.points_mm[i]), cortex.vertex_normals[i]) is None
+                            for i in unique])
+    under = open_unique[inverse.reshape(-1)]
+    where = ""
+    if result.frame is not None and under.any():
+        lam = result.frame.landmarks_mm.get("lambda")
+        lam_ap = result.frame.to_stereotaxic(lam)[1] if lam is not None else -8.0
+        st = result.frame.to_stereotaxic(peaks[under])
+        posterior = int(np.count_nonzero(st[:, 1] < lam_ap))
+        where = (f"; of these, {posterior} behind lambda (brainstem, foramen magnum side) and "
+                 f"{int(under.sum()) - posterior} in front of it (orbits, optic canals and other foramina)")
+    measured = (f"{100 * under.mean():.0f} % of the placements have the {result.reference} maximum at a cortical "
+                f"point that looks out of the skull through an opening (its outward normal crosses no bone)"
+                f"{where}")
+    return under, measured
+
+
+def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
+    """The five findings (see the module docstring) with the numbers measured here."""
+    s = result.summary()
+    ref = result.reference
+    out = []
+    skullless = [m for m in ("1C", "sphere") if m in s and m != ref]
+    if skullless:
+        res = {m: s[m]["re_mean"] for m in skullless}
+        holds = all(v >= 0.2 for v in res.values())
+        out.append({"finding": "models without the skull are off by tens of percent",
+                    "measured": ", ".join(f"RE {m} {100 * v:.1f} %" for m, v in res.items()),
+                    "seed": "RE 1C 63.8 %, sphere 45.0 %", "holds": holds})
+    twoc = [m for m in ("2C", "2C*") if m in s and m != ref]
+    if twoc and "1C" in s and ref != "1C":
+        res = {m: s[m]["re_mean"] for m in twoc}
+        holds = all(v < 0.15 and v < 0.5 * s["1C"]["re_mean"] for v in res.values())
+        out.append({"finding": "2C models are close to the reference",
+                    "measured": ", ".join(f"RE {m} {100 * v:.1f} % (strongest region "
+                                          f"{100 * s[m]['re_strong_mean']:.1f} %)" for m, v in res.items()),
+                    "seed": "RE 2C 7.6 % (4.7 %), 2C* 9.6 % (5.1 %)", "holds": holds})
+    with np.errstate(all="ignore"):
+        median_peak = np.nanmedian(result.peak_v_per_m[0], axis=0)
+    angles = result.grid.orientations_deg
+    lo, hi = int(np.nanargmin(median_peak)), int(np.nanargmax(median_peak))
+    spread = (median_peak[hi] - median_peak[lo]) / median_peak[hi]
+    out.append({"finding": "the peak |E| depends on the coil orientation (lowest near +-90 deg from PA)",
+                "measured": f"{ref}: median peak {median_peak[hi]:.1f} V/m at {angles[hi]:g} deg, "
+                            f"{median_peak[lo]:.1f} V/m at {angles[lo]:g} deg ({100 * spread:.0f} % lower)",
+                "seed": "drops sharply close to +-90 deg", "holds": bool(spread >= 0.1 and 60 <= angles[lo] <= 120)})
+    peaks = result.peak_point_mm[0].reshape(-1, 3)
+    if surfaces is not None and "skull" in surfaces and "cortex" in surfaces:
+        near, measured = _maxima_under_openings(result, surfaces)
+    else:
+        near, measured = np.zeros(1, bool), "not measured (no skull or cortex surface)"
+    out.append({"finding": "hot spots at skull openings (brainstem, behind the eyes)",
+                "measured": measured, "seed": "outliers: maxima at the foramen magnum or behind an eye",
+                "holds": bool(near.any())})
+    ln = result.line_navigation_mm.reshape(-1, 3)
+    ok = np.all(np.isfinite(ln), axis=1)
+    d = np.linalg.norm(peaks[ok] - ln[ok], axis=1)
+    if result.frame is not None and ok.any():
+        st_peak = result.frame.to_stereotaxic(peaks[ok])
+        st_ln = result.frame.to_stereotaxic(ln[ok])
+        d_ap = float(np.mean(st_peak[:, 1] - st_ln[:, 1]))
+        d_ml = float(np.mean(np.abs(st_peak[:, 0]) - np.abs(st_ln[:, 0])))
+        shift = f"; mean shift AP {d_ap:+.1f} mm, |ML| {d_ml:+.1f} mm"
+    else:
+        d_ap = d_ml = float("nan")
+        shift = ""
+    out.append({"finding": "the true target is shifted from the line-navigation target (posterior, medial)",
+                "measured": f"median {np.median(d):.1f} mm (95 %: {np.percentile(d, 95):.1f} mm) over "
+                            f"{ok.sum()} placements{shift}; the axis missed the cortex in {(~ok).sum()}",
+                "seed": "median 7.3 mm (95 %: 12.7 mm), more posterior and medial",
+                "holds": bool(np.median(d) > 2.0 and d_ap < 0)})
+    return out
+
+
+def _fmt(v, pct=False):
+    if v is None or not np.isfinite(v):
+        return "-"
+    return f"{100 * v:.1f}" if pct else f"{v:.1f}"
+
+
+def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, frame, coil, coil_info,
+                  volume, provenance: dict, timings: dict, notes: list, rat=None,
+                  overwrite: bool = False) -> dict:
+    """Write everything of the main job into ``out``; returns ``{what: path}``."""
+    from ..io import write_nifti
+    from ..meshes.io import atomic_write, write_surface
+    from ..volume import Volume
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meshes").mkdir(exist_ok=True)
+    (out / "fields").mkdir(exist_ok=True)
+    written: dict[str, Path] = {}
+    labels = out / "labels.nii.gz"
+    if labels.exists() and overwrite:
+        labels.unlink()
+    written["labels"] = write_nifti(Volume(seg.labels, volume.voxel_size_mm, intensity_units="label",
+                                           scanner_affine_mm=volume.scanner_affine_mm), labels)
+    for name, surface in meshes.surfaces.items():
+        written[f"mesh {name}"] = write_surface(surface, out / "meshes" / f"{name.replace(' ', '_')}.vtk",
+                                                overwrite=overwrite)
+    ex = result.example
+    cortex = meshes.surfaces["cortex"]
+    for name, e in ex.get("fields", {}).items():
+        safe = name.replace("*", "_nospine")
+        written[f"field {name}"] = write_surface(cortex, out / "meshes" / f"cortex_efield_{safe}.vtk",
+                                                 overwrite=overwrite, values=np.linalg.norm(e, axis=1),
+                                                 values_name="E_magnitude_V_per_m")
+    if ex:
+        def save_npz(tmp):
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, points_mm=result.points_mm,
+                                    **{f"E_{k.replace('*', '_nospine')}_V_per_m": v for k, v in ex["fields"].items()},
+                                    placement_json=json.dumps(ex["placement"]))
+        atomic_write(out / "fields" / "example_fields.npz", overwrite, save_npz)
+        written["fields"] = out / "fields" / "example_fields.npz"
+    written["table"] = result.write_csv(out / "study.csv", overwrite=overwrite)
+    findings = seed_findings(result, meshes.surfaces)
+    summary = {"summary": result.summary(), "findings": findings, "timings_s": timings,
+               "provenance": provenance, "notes": notes}
+    atomic_write(out / "summary.json", overwrite,
+                 lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2, default=float)))
+    written["summary"] = out / "summary.json"
+    atomic_write(out / "parameters.json", overwrite,
+                 lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2, default=str)))
+    written["parameters"] = out / "parameters.json"
+    figures = {"figure2_orientation": figure_orientation(result),
+               "figure3_maxima": figure_maxima_distances(result)}
+    if ex:
+        figures["figure4_fields"] = figure_fields(result)
+    for name, fig in figures.items():
+        written[name] = save_figure(fig, out / name, overwrite=overwrite)[0]
+    report = _report_text(result, findings, meshes, models, frame, coil, coil_info, provenance, timings,
+                          notes, figures)
+    atomic_write(out / "report.md", overwrite, lambda tmp: Path(tmp).write_text(report))
+    written["report"] = out / "report.md"
+    return written
+
+
+def _report_text(result, findings, meshes, models, frame, coil, coil_info, provenance, timings, notes,
+                 figures) -> str:
+    s = result.summary()
+    lines = ["# napari-rat-tms: E-field model comparison (seed 003's study)", "",
+             f"napari-rat-tms {provenance['napari_rat_tms']}, {provenance['date']}, input sha256 "
+             f"`{provenance['input_sha256'][:16]}…`; every parameter in `parameters.json`.", "",
+             "## What was done", "",
+             f"- Scan: {provenance['parameters']['scan']}; segmentation and meshes:", ""]
+    for name, st in meshes.statistics.items():
+        lines.append(f"  - {st.describe()}")
+    lines += ["", f"- Coil: {coil.name} ({coil.n_dipoles} dipoles), dI/dt {result.didt_a_per_us:g} A/µs.",
+              f"- Grid: {result.grid.n_positions} positions x {len(result.grid.orientations_deg)} orientations = "
+              f"{result.grid.n_placements} placements around AP {result.grid.centre_ap_ml_mm[0]:+.1f}, "
+              f"ML {result.grid.centre_ap_ml_mm[1]:+.1f} mm from bregma.",
+              f"- Evaluation points: {len(result.points_mm)} vertices of the cortical surface.",
+              "- Models (reference first): " + ", ".join(
+                  f"{k} ({m.build_seconds:.0f} s to build)" for k, m in models.items()), "",
+              "Times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), "",
+              "## Summary against the reference", "",
+              f"Reference: {result.reference}. RE, CCE in %; angles in degrees; mean ± SD over the placements; "
+              "'strong' = where the reference's energy density exceeds half its maximum.", "",
+              "| model | RE | RE strong | CCE | CCE strong | angle | angle strong | max distance median (95 %) mm |"
+              " peak |E| median V/m |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for name in result.models:
+        r = s[name]
+        lines.append(
+            f"| {name} | {_fmt(r['re_mean'], 1)} ± {_fmt(r['re_sd'], 1)} | {_fmt(r['re_strong_mean'], 1)} | "
+            f"{_fmt(r['cce_mean'], 1)} | {_fmt(r['cce_strong_mean'], 1)} | {_fmt(r['mean_angle_deg_mean'])} | "
+            f"{_fmt(r['mean_angle_deg_strong_mean'])} | {_fmt(r['peak_distance_mm_median'])} "
+            f"({_fmt(r['peak_distance_mm_p95'])}) | {_fmt(r['peak_v_per_m_median'])} |")
+    ln = s[LINE_NAVIGATION]
+    lines += [f"| {LINE_NAVIGATION} | | | | | | | {_fmt(ln['peak_distance_mm_median'])} "
+              f"({_fmt(ln['peak_distance_mm_p95'])}) | |", "",
+              "## Seed 003's findings on this anatomy", ""]
+    for f in findings:
+        verdict = "holds" if f["holds"] else "does NOT hold here"
+        lines.append(f"- **{f['finding']}**: {verdict}. Measured: {f['measured']}. Seed: {f['seed']}.")
+    lines += ["", "Thresholds for 'holds' are stated in `napari_rat_tms.core.study.report`; differences from "
+              "the seed come from the anatomy (a synthetic rat is not the seed's Wistar rat), the mesh "
+              "resolution and the coil model (see the notes below).", "", "## Figures", ""]
+    for name in figures:
+        lines += [f"![{name}]({name}.png)", ""]
+    lines += ["## Files", "", "- `study.csv`: one row per model and placement; `summary.json`: the numbers above;",
+              "- `meshes/*.vtk`: surfaces in mm (ParaView); `cortex_efield_<model>.vtk`: |E| of the example "
+              "placement (figure 4) on the cortex;",
+              "- `fields/example_fields.npz`: E (V/m) at the cortical points for that placement;",
+              "- `labels.nii.gz`: the segmentation (0 air, 1 body, 2 skull, 3 eye, 4 brain, 5 spine).", ""]
+    if notes:
+        lines += ["## Notes from the pipeline", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""Reopen a main-job folder (``rat-tms demo`` / ``rat-tms run``) in napari without recomputing.
+
+The folder holds ``report.md``, ``summary.json``, ``parameters.json``, ``labels.nii.gz`` and
+``meshes/*.vtk`` (mm, volume frame; see :mod:`napari_rat_tms.core.job`). Opening the folder in
+napari (File > Open Folder, or ``napari FOLDER`` with this plugin's reader) gives: the scan when
+its file is still where the job read it (or, for the demo, beside the folder), the segmentation
+labels, the surfaces as Surface layers with the roles the Coil placement and E-field widgets look
+for, and |E| of the report's example placement on the cortex for each model (the reference
+visible, the others hidden). ``rat-tms ... --gui`` opens the same.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .layers import ROLE_KEY, ROLE_SEGMENTATION
+
+__all__ = ["is_job_folder", "job_folder_layers", "get_job_reader", "open_job_in_napari"]
+
+SURFACE_COLOURS = {"body": ("bop orange", 0.25), "skull": ("gray", 0.6), "skull without spine": ("gray", 0.6),
+                   "eyes": ("blue", 0.8), "cortex": ("pink", 1.0)}
+
+
+def is_job_folder(path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / "summary.json").is_file() and (p / "meshes").is_dir()
+
+
+def _scan_path(folder: Path) -> Path | None:
+    try:
+        params = json.loads((folder / "parameters.json").read_text())["parameters"]
+    except (OSError, ValueError, KeyError):
+        return None
+    scan = params.get("scan")
+    if scan == "synthetic-rat":
+        candidate = folder.parent / "synthetic_rat.nii.gz"
+        return candidate if candidate.exists() else None
+    return Path(scan) if scan and Path(scan).exists() else None
+
+
+def job_folder_layers(path) -> list[tuple]:
+    """Layer data tuples of a main-job folder (see the module docstring)."""
+    from ..core.io import read_volume
+    from ..core.meshes.io import read_surface_file
+    from .layers import volume_layer_data
+
+    folder = Path(path[0] if isinstance(path, (list, tuple)) else path)
+    layers: list[tuple] = []
+    scan = _scan_path(folder)
+    if scan is not None:
+        layers.append(volume_layer_data(read_volume(scan)))
+    labels_file = folder / "labels.nii.gz"
+    if labels_file.exists():
+        labels = read_volume(labels_file)
+        layers.append((np.asarray(labels.data, dtype=np.uint8),
+                       {"name": "segmentation", "scale": tuple(labels.voxel_size_mm), "units": "mm",
+                        "metadata": {ROLE_KEY: ROLE_SEGMENTATION, "source": str(labels_file)}}, "labels"))
+    summary = json.loads((folder / "summary.json").read_text())
+    reference = next(iter(summary.get("summary", {})), None)
+    for vtk in sorted((folder / "meshes").glob("*.vtk")):
+        found = read_surface_file(vtk)
+        vertices_mm = found.surface.vertices_m * 1e3
+        stem = vtk.stem
+        if stem.startswith("cortex_efield_"):
+            model = stem[len("cortex_efield_"):].replace("_nospine", "*")
+            values = found.values if found.values is not None else np.zeros(len(vertices_mm))
+            layers.append(((vertices_mm, found.surface.faces, values),
+                           {"name": f"|E| {model} (V/m)", "colormap": "turbo", "visible": model == reference,
+                            "contrast_limits": (0.0, float(max(values.max(), 1e-9))), "units": "mm",
+                            "metadata": {ROLE_KEY: "efield", "model": model, "units": "V/m",
+                                         "source": str(vtk)}}, "surface"))
+            continue
+        name = stem.replace("_", " ")
+        colour, opacity = SURFACE_COLOURS.get(name, ("gray", 0.7))
+        layers.append(((vertices_mm, found.surface.faces),
+                       {"name": f"{name} surface", "colormap": colour, "opacity": opacity, "units": "mm",
+                        "visible": name in ("body", "cortex"),
+                        "metadata": {ROLE_KEY: "surface", "surface": name, "units": "mm", "source": str(vtk)}},
+                       "surface"))
+    return layers
+
+
+def get_job_reader(path):
+    """npe2 reader: :func:`job_folder_layers` for a main-job folder, else None."""
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    return job_folder_layers if is_job_folder(path) else None
+
+
+def open_job_in_napari(path, block: bool = False):
+    """A napari viewer with every layer of the job folder (``block``: run napari's event loop)."""
+    import napari
+
+    viewer = napari.Viewer(title=f"napari-rat-tms: {Path(path).name}")
+    for data, kwargs, kind in job_folder_layers(path):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    viewer.dims.ndisplay = 3
+    if block:
+        napari.run()
+    return viewer
