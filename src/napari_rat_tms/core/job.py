@@ -119,8 +119,9 @@ def _load_input(params: JobParameters, rat=None):
     volume = read_volume(path, voxel_size_mm=params.voxel_size_mm)
     missing = [k for k in ("bregma", "lambda", "midline") if k not in params.landmarks_mm]
     if missing:
-        raise JobError(f"the landmarks {missing} are missing: give landmarks_mm = {{bregma = [..], lambda = "
-                       "[..], midline = [..]}} in the parameter file (volume frame, mm, as napari shows them).")
+        raise JobError(f"the landmarks {missing} are missing: give landmarks_mm = {{bregma = [..], "
+                       "lambda = [..], midline = [..]}} in the parameter file (volume frame, mm, as "
+                       "napari shows them).")
     landmarks = {k: np.asarray(v, float) for k, v in params.landmarks_mm.items()}
     return volume, [np.asarray(e, float) for e in params.eye_points_mm], landmarks, None, _sha256(path)
 
@@ -182,8 +183,9 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
                                                                           cache_dir=cache), lo, lo + 0.6 / n)
     grid = placement_grid(surfaces["body"], frame, params.grid_centre_ap_ml_mm, tuple(params.grid_extent_mm),
                           tuple(params.grid_shape), params.orientations_deg)
-    result = yield from stage("study", iter_run_study(models, grid, surfaces["body"], surfaces["cortex"], frame,
-                                                      coil, didt_a_per_us=params.didt_a_per_us), 0.75, 0.95)
+    study = iter_run_study(models, grid, surfaces["body"], surfaces["cortex"], frame, coil,
+                           didt_a_per_us=params.didt_a_per_us)
+    result = yield from stage("study", study, 0.75, 0.95)
     yield 0.95, "writing the report"
     provenance = {"napari_rat_tms": __version__, "python": platform.python_version(),
                   "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

@@ -78,7 +78,8 @@ def job_folder_layers(path) -> list[tuple]:
         layers.append(((vertices_mm, found.surface.faces),
                        {"name": f"{name} surface", "colormap": colour, "opacity": opacity, "units": "mm",
                         "visible": name in ("body", "cortex"),
-                        "metadata": {ROLE_KEY: "surface", "surface": name, "units": "mm", "source": str(vtk)}},
+                        "metadata": {ROLE_KEY: "surface", "surface": name, "units": "mm",
+                                     "source": str(vtk)}},
                        "surface"))
     return layers
 

@@ -32,7 +32,8 @@ from ..coils.dipoles import CoilDipoles
 from ..errors import RatTmsError
 from ..meshes.surface import TriangleSurface
 
-__all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "head_model", "iter_field_model", "build_field_model"]
+__all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "head_model", "iter_field_model",
+           "build_field_model"]
 
 #: The models of seed 003, reference first, with what each contains.
 MODEL_KINDS: dict[str, str] = {
@@ -87,7 +88,8 @@ def head_model(surfaces: Mapping[str, TriangleSurface], kind: str) -> VolumeCond
     """The BEM volume conductor of ``kind`` ("3C", "2C", "2C*", "1C") from named surfaces (SI)."""
     _need(surfaces, kind)
     if kind == "sphere":
-        raise FieldModelError("the sphere model is analytic, not a BEM volume conductor; use iter_field_model.")
+        raise FieldModelError("the sphere model is analytic, not a BEM volume conductor; "
+                              "use iter_field_model.")
     body = surfaces["body"]
     skull = {"3C": surfaces.get("skull"), "2C": surfaces.get("skull"),
              "2C*": surfaces.get("skull without spine"), "1C": None}[kind]
@@ -129,7 +131,8 @@ def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=N
     start = time.perf_counter()
     if kind == "sphere":
         if up is None:
-            raise FieldModelError("the sphere model needs the 'up' (dorsal) direction: set the stereotaxic frame.")
+            raise FieldModelError("the sphere model needs the 'up' (dorsal) direction: set the "
+                                  "stereotaxic frame.")
         skull = surfaces["skull without spine"]
         yield 0.0, "fitting the sphere to the inner skull"
         try:
@@ -145,7 +148,8 @@ def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=N
     return FieldModel(kind, solver, points, time.perf_counter() - start)
 
 
-def build_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, progress=None, **kwargs) -> FieldModel:
+def build_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, progress=None,
+                      **kwargs) -> FieldModel:
     """Blocking form of :func:`iter_field_model`."""
     from ..progress import run_to_completion
 

@@ -39,8 +39,9 @@ def _maxima_under_openings(result: StudyResult, surfaces) -> tuple[np.ndarray, s
     peaks = result.peak_point_mm[0].reshape(-1, 3)
     _, idx = cKDTree(result.points_mm).query(peaks)
     unique, inverse = np.unique(idx, return_inverse=True)
-    open_unique = np.array([first_ray_hit(skull, mm_to_m(result.points_mm[i]), cortex.vertex_normals[i]) is None
-                            for i in unique])
+    open_unique = np.array([
+        first_ray_hit(skull, mm_to_m(result.points_mm[i]), cortex.vertex_normals[i]) is None
+        for i in unique])
     under = open_unique[inverse.reshape(-1)]
     where = ""
     if result.frame is not None and under.any():
@@ -50,8 +51,8 @@ def _maxima_under_openings(result: StudyResult, surfaces) -> tuple[np.ndarray, s
         posterior = int(np.count_nonzero(st[:, 1] < lam_ap))
         where = (f"; of these, {posterior} behind lambda (brainstem, foramen magnum side) and "
                  f"{int(under.sum()) - posterior} in front of it (orbits, optic canals and other foramina)")
-    measured = (f"{100 * under.mean():.0f} % of the placements have the {result.reference} maximum at a cortical "
-                f"point that looks out of the skull through an opening (its outward normal crosses no bone)"
+    measured = (f"{100 * under.mean():.0f} % of the placements have the {result.reference} maximum at a "
+                f"cortical point that looks out of the skull through an opening (its outward normal crosses no bone)"
                 f"{where}")
     return under, measured
 
@@ -84,7 +85,8 @@ def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
     out.append({"finding": "the peak |E| depends on the coil orientation (lowest near +-90 deg from PA)",
                 "measured": f"{ref}: median peak {median_peak[hi]:.1f} V/m at {angles[hi]:g} deg, "
                             f"{median_peak[lo]:.1f} V/m at {angles[lo]:g} deg ({100 * spread:.0f} % lower)",
-                "seed": "drops sharply close to +-90 deg", "holds": bool(spread >= 0.1 and 60 <= angles[lo] <= 120)})
+                "seed": "drops sharply close to +-90 deg",
+                "holds": bool(spread >= 0.1 and 60 <= angles[lo] <= 120)})
     peaks = result.peak_point_mm[0].reshape(-1, 3)
     if surfaces is not None and "skull" in surfaces and "cortex" in surfaces:
         near, measured = _maxima_under_openings(result, surfaces)
@@ -150,7 +152,8 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
         def save_npz(tmp):
             with open(tmp, "wb") as f:
                 np.savez_compressed(f, points_mm=result.points_mm,
-                                    **{f"E_{k.replace('*', '_nospine')}_V_per_m": v for k, v in ex["fields"].items()},
+                                    **{f"E_{k.replace('*', '_nospine')}_V_per_m": v
+                                       for k, v in ex["fields"].items()},
                                     placement_json=json.dumps(ex["placement"]))
         atomic_write(out / "fields" / "example_fields.npz", overwrite, save_npz)
         written["fields"] = out / "fields" / "example_fields.npz"
@@ -188,7 +191,8 @@ def _report_text(result, findings, meshes, models, frame, coil, coil_info, prove
     for name, st in meshes.statistics.items():
         lines.append(f"  - {st.describe()}")
     lines += ["", f"- Coil: {coil.name} ({coil.n_dipoles} dipoles), dI/dt {result.didt_a_per_us:g} A/µs.",
-              f"- Grid: {result.grid.n_positions} positions x {len(result.grid.orientations_deg)} orientations = "
+              f"- Grid: {result.grid.n_positions} positions x {len(result.grid.orientations_deg)} "
+              "orientations = "
               f"{result.grid.n_placements} placements around AP {result.grid.centre_ap_ml_mm[0]:+.1f}, "
               f"ML {result.grid.centre_ap_ml_mm[1]:+.1f} mm from bregma.",
               f"- Evaluation points: {len(result.points_mm)} vertices of the cortical surface.",
@@ -196,16 +200,19 @@ def _report_text(result, findings, meshes, models, frame, coil, coil_info, prove
                   f"{k} ({m.build_seconds:.0f} s to build)" for k, m in models.items()), "",
               "Times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), "",
               "## Summary against the reference", "",
-              f"Reference: {result.reference}. RE, CCE in %; angles in degrees; mean ± SD over the placements; "
+              f"Reference: {result.reference}. RE, CCE in %; angles in degrees; mean ± SD over the "
+              "placements; "
               "'strong' = where the reference's energy density exceeds half its maximum.", "",
-              "| model | RE | RE strong | CCE | CCE strong | angle | angle strong | max distance median (95 %) mm |"
+              "| model | RE | RE strong | CCE | CCE strong | angle | angle strong "
+              "| max distance median (95 %) mm |"
               " peak |E| median V/m |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name in result.models:
         r = s[name]
         lines.append(
             f"| {name} | {_fmt(r['re_mean'], 1)} ± {_fmt(r['re_sd'], 1)} | {_fmt(r['re_strong_mean'], 1)} | "
-            f"{_fmt(r['cce_mean'], 1)} | {_fmt(r['cce_strong_mean'], 1)} | {_fmt(r['mean_angle_deg_mean'])} | "
+            f"{_fmt(r['cce_mean'], 1)} | {_fmt(r['cce_strong_mean'], 1)} | "
+            f"{_fmt(r['mean_angle_deg_mean'])} | "
             f"{_fmt(r['mean_angle_deg_strong_mean'])} | {_fmt(r['peak_distance_mm_median'])} "
             f"({_fmt(r['peak_distance_mm_p95'])}) | {_fmt(r['peak_v_per_m_median'])} |")
     ln = s[LINE_NAVIGATION]
@@ -220,7 +227,8 @@ def _report_text(result, findings, meshes, models, frame, coil, coil_info, prove
               "resolution and the coil model (see the notes below).", "", "## Figures", ""]
     for name in figures:
         lines += [f"![{name}]({name}.png)", ""]
-    lines += ["## Files", "", "- `study.csv`: one row per model and placement; `summary.json`: the numbers above;",
+    lines += ["## Files", "",
+              "- `study.csv`: one row per model and placement; `summary.json`: the numbers above;",
               "- `meshes/*.vtk`: surfaces in mm (ParaView); `cortex_efield_<model>.vtk`: |E| of the example "
               "placement (figure 4) on the cortex;",
               "- `fields/example_fields.npz`: E (V/m) at the cortical points for that placement;",

@@ -191,7 +191,8 @@ def iter_run_study(field_models: dict, grid: PlacementGrid, scalp: TriangleSurfa
     points_mm = m_to_mm(points_m)
     if example[0] is None:
         centre_ap, centre_ml = grid.centre_ap_ml_mm
-        ex_pos = int(np.argmin(np.hypot(grid.grid_ap_ml_mm[:, 0] - centre_ap, grid.grid_ap_ml_mm[:, 1] - centre_ml)))
+        ex_pos = int(np.argmin(np.hypot(grid.grid_ap_ml_mm[:, 0] - centre_ap,
+                                        grid.grid_ap_ml_mm[:, 1] - centre_ml)))
     else:
         ex_pos = int(example[0])
     ex_ori = int(example[1])
