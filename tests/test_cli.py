@@ -153,7 +153,13 @@ def test_run_a_scan_with_a_parameter_file_and_reopen_the_folder(tmp_path, capsys
                  "fields/example_fields.npz", "parameters.json"):
         assert (out / name).exists(), name
     assert main(["run", str(toml), "--output", str(out)]) == 1   # no silent overwrite
-    assert "already holds a report" in capsys.readouterr().err
+    assert "already holds a project" in capsys.readouterr().err
+    assert main(["open", str(out)]) == 0                          # reopened without recomputing
+    printed = capsys.readouterr().out
+    assert "study: complete" in printed and "models: 1C, sphere" in printed and "Solver cache: 1 models" in printed
+    (out / "meshes" / "body.vtk").rename(out / "meshes" / "body.vtk.moved")
+    assert main(["open", str(out)]) == 1 and "lacks meshes/body.vtk" in capsys.readouterr().err
+    (out / "meshes" / "body.vtk.moved").rename(out / "meshes" / "body.vtk")
     names = [kwargs["name"] for _, kwargs, _ in job_folder_layers(out)]
     assert {"synthetic_rat", "segmentation", "body surface", "cortex surface", "|E| 1C (V/m)"} <= set(names)
     bad = tmp_path / "bad.toml"

@@ -154,10 +154,31 @@ def _run_job(params, output, overwrite: bool, gui: bool, rat=None) -> int:
     for f in json.loads(Path(result["written"]["summary"]).read_text())["findings"]:
         print(f"  {'holds' if f['holds'] else 'does not hold'}: {f['finding']} ({f['measured']})")
     print(f"Report: {result['written']['report']}")
+    print(f"Reopen without recomputing: rat-tms open {output} [--gui], or open the folder in napari.")
     if gui:
         from .viewer.job_folder import open_job_in_napari
 
         open_job_in_napari(output, block=True)
+    return 0
+
+
+def _cmd_open(args) -> int:
+    import warnings
+
+    from .core.project import ProjectError, ProjectWarning, open_project
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ProjectWarning)   # listed by describe() instead
+            project = open_project(args.folder)
+    except ProjectError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(project.describe())
+    if args.gui:
+        from .viewer.job_folder import open_job_in_napari
+
+        open_job_in_napari(project.folder, block=True)
     return 0
 
 
@@ -399,6 +420,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an existing report")
     run.add_argument("--gui", action="store_true", help="open napari with every layer when done")
     run.set_defaults(func=_cmd_run)
+
+    open_ = sub.add_parser(
+        "open", help="check a project folder and show what it holds (without recomputing)",
+        description="Check a folder written by `rat-tms demo` or `rat-tms run` (format, version, every "
+        "file against project.json) and print its study's main numbers; --gui opens it in napari. "
+        "Never writes into the folder.")
+    open_.add_argument("folder", help="project folder (e.g. rat-tms-demo/study)")
+    open_.add_argument("--gui", action="store_true", help="open napari with every layer")
+    open_.set_defaults(func=_cmd_open)
 
     info = sub.add_parser("info", help="read a scan and report what the plugin sees",
                           description="Read a µCT volume (NIfTI, DICOM folder or file, NRRD, "

@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import __version__
 from .errors import RatTmsError
+from .project import MANIFEST, SOLVER_CACHE, write_manifest
 
 __all__ = ["JobParameters", "JobError", "iter_main_job", "DEMO_MESHING"]
 
@@ -63,7 +64,8 @@ class JobParameters:
     grid_extent_mm: list = field(default_factory=lambda: [15.0, 10.0])
     grid_shape: list = field(default_factory=lambda: [7, 5])
     orientations_deg: list = field(default_factory=lambda: [float(a) for a in range(0, 180, 10)])
-    cache_dir: str | None = None
+    cache_dir: str | None = None                 # None: <output>/solver_cache (kept with the project)
+    keep_solver_cache: bool = True               # False: no BEM cache at all (when cache_dir is None)
 
     @classmethod
     def from_dict(cls, values: dict) -> JobParameters:
@@ -136,12 +138,13 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     from .meshes.from_segmentation import MeshingParameters, iter_mesh_segmentation
     from .placement import frame_from_landmarks, placement_grid
     from .segmentation import SegmentationParameters, iter_segment
-    from .study import iter_run_study
+    from .study import StudyRun
     from .study.report import write_outputs
 
     out = Path(output_dir)
-    if (out / "report.md").exists() and not overwrite:
-        raise JobError(f"{out} already holds a report; choose another output folder or allow overwriting.")
+    if ((out / "report.md").exists() or (out / MANIFEST).exists()) and not overwrite:
+        raise JobError(f"{out} already holds a project; choose another output folder or allow overwriting "
+                       "(its solver cache is then reused).")
     timings: dict[str, float] = {}
     notes: list[str] = []
     started = time.perf_counter()
@@ -168,6 +171,13 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
         meshes = yield from stage("meshing", iter_mesh_segmentation(seg, MeshingParameters(**params.meshing)),
                                   0.08, 0.15)
     notes += [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
+    if rat is not None:
+        scale = rat.parameters.orbit_opening_scale
+        notes.append(
+            f"Synthetic rat: its orbital openings are {3.0 * scale:.2g} mm and its optic canals {1.0 * scale:.2g} mm "
+            "wide. The maxima behind the eyes, and with them the orientation finding, depend on these "
+            "holes: benchmarks/seed_findings_orbits.py reruns this study with narrower ones (BENCHMARKS.md, "
+            "'Seed findings and the synthetic orbits').")
     surfaces = meshes.surfaces
     skull = surfaces["skull without spine"]
     frame = frame_from_landmarks(landmarks["bregma"], landmarks["lambda"], landmarks["midline"],
@@ -176,23 +186,38 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     coil, coil_info = load_coil(params.coil)
     models = {}
     n = len(params.models)
-    cache = Path(params.cache_dir) if params.cache_dir else None
+    cache = (Path(params.cache_dir) if params.cache_dir
+             else out / SOLVER_CACHE if params.keep_solver_cache else None)
     for k, kind in enumerate(params.models):
         lo = 0.15 + 0.6 * k / n
         models[kind] = yield from stage(f"model {kind}", iter_field_model(surfaces, kind, up=frame.dorsal,
                                                                           cache_dir=cache), lo, lo + 0.6 / n)
     grid = placement_grid(surfaces["body"], frame, params.grid_centre_ap_ml_mm, tuple(params.grid_extent_mm),
                           tuple(params.grid_shape), params.orientations_deg)
-    study = iter_run_study(models, grid, surfaces["body"], surfaces["cortex"], frame, coil,
-                           didt_a_per_us=params.didt_a_per_us)
-    result = yield from stage("study", study, 0.75, 0.95)
+    run = StudyRun(models, grid, surfaces["body"], surfaces["cortex"], frame, coil,
+                   didt_a_per_us=params.didt_a_per_us)
+
+    def write(result):
+        provenance = {"napari_rat_tms": __version__, "python": platform.python_version(),
+                      "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                      "machine": f"{platform.machine()}, {platform.system()}", "input_sha256": digest,
+                      "parameters": params.to_dict(), "study_status": result.status}
+        timings["total"] = time.perf_counter() - started
+        written = write_outputs(out, result, seg, meshes, models, frame, coil, coil_info, volume, provenance,
+                                timings, notes, rat=rat, overwrite=overwrite)
+        written["manifest"] = write_manifest(out, result.status, overwrite=True)
+        return written
+
+    try:
+        yield from stage("study", run.iter_run(), 0.75, 0.95)
+    except (KeyboardInterrupt, GeneratorExit):
+        # cancelled: what was computed is written, labelled partial everywhere, then the cancel goes on
+        if run.completed.any():
+            write(run.result())
+        raise
+    result = run.result()
     yield 0.95, "writing the report"
-    provenance = {"napari_rat_tms": __version__, "python": platform.python_version(),
-                  "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-                  "machine": f"{platform.machine()}, {platform.system()}", "input_sha256": digest,
-                  "parameters": params.to_dict()}
-    timings["total"] = time.perf_counter() - started
-    written = write_outputs(out, result, seg, meshes, models, frame, coil, coil_info, volume, provenance,
-                            timings, notes, rat=rat, overwrite=overwrite)
+    written = write(result)
     yield 1.0, "done"
-    return {"written": written, "timings": timings, "summary": result.summary(), "notes": notes}
+    return {"written": written, "timings": timings, "summary": result.summary(), "notes": notes,
+            "status": result.status}

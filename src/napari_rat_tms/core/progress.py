@@ -21,10 +21,14 @@ def run_to_completion(steps: Generator[tuple[float, str], None, T],
                       progress: ProgressCallback | None = None) -> T:
     """Run a ``(fraction, message)`` generator to its end and return its value, calling
     ``progress(fraction, message)`` at each report."""
-    while True:
-        try:
-            fraction, message = next(steps)
-        except StopIteration as done:
-            return done.value
-        if progress is not None:
-            progress(float(fraction), message)
+    try:
+        while True:
+            try:
+                fraction, message = next(steps)
+            except StopIteration as done:
+                return done.value
+            if progress is not None:
+                progress(float(fraction), message)
+    except BaseException:
+        steps.close()   # an interrupt (Ctrl-C) in the callback: the generator cleans up now, not at GC
+        raise

@@ -5,8 +5,13 @@ The folder holds ``report.md``, ``summary.json``, ``parameters.json``, ``labels.
 napari (File > Open Folder, or ``napari FOLDER`` with this plugin's reader) gives: the scan when
 its file is still where the job read it (or, for the demo, beside the folder), the segmentation
 labels, the surfaces as Surface layers with the roles the Coil placement and E-field widgets look
-for, and |E| of the report's example placement on the cortex for each model (the reference
-visible, the others hidden). ``rat-tms ... --gui`` opens the same.
+for, the landmarks of the stereotaxic frame (press "Set stereotaxic frame" in the Coil placement
+dock, then "Load placement…" with the folder's ``placement.json``), and |E| of the report's example
+placement on the cortex for each model (the reference visible, the others hidden). The surfaces
+carry ``project_folder`` in their metadata: the E-field dock then reads the models from the
+folder's ``solver_cache`` instead of recomputing them. The folder is checked first
+(:func:`..core.project.open_project`: missing files, other versions); ``rat-tms ... --gui`` opens
+the same.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ SURFACE_COLOURS = {"body": ("bop orange", 0.25), "skull": ("gray", 0.6), "skull 
 
 def is_job_folder(path) -> bool:
     p = Path(path)
-    return p.is_dir() and (p / "summary.json").is_file() and (p / "meshes").is_dir()
+    from ..core.project import MANIFEST
+
+    return p.is_dir() and ((p / MANIFEST).is_file() or ((p / "summary.json").is_file() and (p / "meshes").is_dir()))
 
 
 def _scan_path(folder: Path) -> Path | None:
@@ -47,7 +54,10 @@ def job_folder_layers(path) -> list[tuple]:
     from ..core.meshes.io import read_surface_file
     from .layers import volume_layer_data
 
+    from ..core.project import open_project
+
     folder = Path(path[0] if isinstance(path, (list, tuple)) else path)
+    project = open_project(folder)   # ProjectError: napari shows the message; nothing is written
     layers: list[tuple] = []
     scan = _scan_path(folder)
     if scan is not None:
@@ -71,7 +81,7 @@ def job_folder_layers(path) -> list[tuple]:
                            {"name": f"|E| {model} (V/m)", "colormap": "turbo", "visible": model == reference,
                             "contrast_limits": (0.0, float(max(values.max(), 1e-9))), "units": "mm",
                             "metadata": {ROLE_KEY: "efield", "model": model, "units": "V/m",
-                                         "source": str(vtk)}}, "surface"))
+                                         "source": str(vtk), "project_folder": str(folder)}}, "surface"))
             continue
         name = stem.replace("_", " ")
         colour, opacity = SURFACE_COLOURS.get(name, ("gray", 0.7))
@@ -79,8 +89,19 @@ def job_folder_layers(path) -> list[tuple]:
                        {"name": f"{name} surface", "colormap": colour, "opacity": opacity, "units": "mm",
                         "visible": name in ("body", "cortex"),
                         "metadata": {ROLE_KEY: "surface", "surface": name, "units": "mm",
-                                     "source": str(vtk)}},
+                                     "source": str(vtk), "project_folder": str(folder)}},
                        "surface"))
+    frame = project.frame()
+    if frame is not None:
+        names = [k for k in ("bregma", "lambda", "midline") if k in frame.landmarks_mm]
+        if names:
+            points = np.array([frame.landmarks_mm[k] for k in names], float)
+            layers.append((points, {"name": "landmarks", "face_color": "yellow", "size": 1.0, "units": "mm",
+                                    "features": {"landmark": np.array(names, dtype=object)},
+                                    "text": {"string": "{landmark}", "color": "yellow", "size": 10,
+                                             "anchor": "upper_left"},
+                                    "metadata": {ROLE_KEY: "landmarks", "source": str(folder / "frame.json")}},
+                           "points"))
     return layers
 
 

@@ -42,6 +42,7 @@ from ..core.errors import RatTmsError
 from ..core.meshes.rays import first_ray_hit
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import (
+    PLACEMENT_FILE_FORMAT,
     CoilPlacement,
     CoilPlacementError,
     StereotaxicFrame,
@@ -52,6 +53,7 @@ from ..core.placement import (
     line_navigation_target,
     place_coil_on_scalp,
     placement_grid,
+    placement_record,
 )
 from ..core.placement.grid import DEFAULT_CENTRE_FRACTION
 from ..viewer.layers import ROLE_EYE_POINTS, ROLE_KEY
@@ -72,7 +74,6 @@ CURRENT_ARROW_MM = 10.0
 CCD_SLAB_MM = 5.0
 #: A press-and-release that moves the mouse more than this (pixels) is a drag (camera), not a click.
 CLICK_TOLERANCE_PX = 4.0
-PLACEMENT_FILE_FORMAT = "napari-rat-tms coil placement"
 
 _USER_ERRORS = (RatTmsError, ValueError)
 
@@ -132,6 +133,31 @@ def _prism(outline_xy: np.ndarray, height_mm: float) -> tuple[np.ndarray, np.nda
         np.column_stack([np.full(n, ct), n + i, n + j]),                          # top cap
     ])
     return vertices, faces.astype(int)
+
+
+def _click_without_drag(event, viewer=None):
+    """Body of a napari mouse-drag callback (``yield from``): follows the press until the button is
+    released and returns ``(world position, view direction or None, number of displayed dims)`` of
+    the press when the mouse moved less than :data:`CLICK_TOLERANCE_PX` (a click), None for a drag
+    (the user turning the camera) or another button."""
+    if event.type != "mouse_press" or getattr(event, "button", 1) not in (1, None):
+        return None
+    position = np.asarray(event.position, dtype=float)
+    view = getattr(event, "view_direction", None)
+    view = None if view is None else np.asarray(view, dtype=float)
+    displayed = getattr(event, "dims_displayed", None)
+    if displayed is None:
+        displayed = viewer.dims.displayed if viewer is not None else range(3)
+    start = getattr(event, "pos", None)
+    start = None if start is None else np.asarray(start, dtype=float)
+    dragged = False
+    yield
+    while event.type == "mouse_move":
+        pos = getattr(event, "pos", None)
+        moved = np.inf if start is None or pos is None else np.linalg.norm(np.asarray(pos, float) - start)
+        dragged = dragged or moved > CLICK_TOLERANCE_PX
+        yield
+    return None if dragged else (position, view, len(list(displayed)))
 
 
 class CoilPlacementWidget(Container):
@@ -501,21 +527,10 @@ class CoilPlacementWidget(Container):
     def _on_landmark_press(self, viewer, event):
         """Mouse callback (while 'Click landmarks on the skull' is checked): a click without
         dragging adds a landmark where the line of sight meets the skull (or the scalp)."""
-        if event.type != "mouse_press" or getattr(event, "button", 1) not in (1, None):
-            return
-        position = np.asarray(event.position, dtype=float)
-        view = getattr(event, "view_direction", None)
-        start_pos = getattr(event, "pos", None)
-        dragged = False
-        yield
-        while event.type == "mouse_move":
-            pos = getattr(event, "pos", None)
-            if start_pos is None or pos is None or np.linalg.norm(
-                    np.asarray(pos, float) - np.asarray(start_pos, float)) > CLICK_TOLERANCE_PX:
-                dragged = True
-            yield
-        if not dragged:
-            self.add_landmark_from_click(position, None if view is None else np.asarray(view, float))
+        click = yield from _click_without_drag(event)
+        if click is not None:
+            position, view, _ = click
+            self.add_landmark_from_click(position, view)
 
     def add_landmark_from_click(self, position_world, view_direction):
         """Add the next landmark where the line of sight meets the skull (or the scalp when no
@@ -640,24 +655,10 @@ class CoilPlacementWidget(Container):
     def _on_mouse_press(self, viewer, event):
         """Mouse callback (while 'Place by clicking' is checked): a click without dragging places
         the coil where the line of sight (3D) or the cursor (2D) meets the scalp."""
-        if event.type != "mouse_press" or getattr(event, "button", 1) not in (1, None):
-            return
-        position = np.asarray(event.position, dtype=float)
-        view = getattr(event, "view_direction", None)
-        view = None if view is None else np.asarray(view, dtype=float)
-        displayed = list(getattr(event, "dims_displayed", viewer.dims.displayed))
-        start_pos = getattr(event, "pos", None)
-        start_pos = None if start_pos is None else np.asarray(start_pos, dtype=float)
-        dragged = False
-        yield
-        while event.type == "mouse_move":
-            pos = getattr(event, "pos", None)
-            moved = np.inf if start_pos is None or pos is None else np.linalg.norm(
-                np.asarray(pos, float) - start_pos)
-            dragged = dragged or moved > CLICK_TOLERANCE_PX
-            yield
-        if not dragged:
-            self.place_from_click(position, view, len(displayed) == 3)
+        click = yield from _click_without_drag(event, viewer)
+        if click is not None:
+            position, view, n_displayed = click
+            self.place_from_click(position, view, n_displayed == 3)
 
     def _line_of_sight_hit(self, surface_layer, position_world, view_direction):
         """Where the line of sight through ``position_world`` along ``view_direction`` (world)
@@ -721,13 +722,15 @@ class CoilPlacementWidget(Container):
             except (ValueError, TypeError):
                 pass
 
-    def _show(self, role, kind, data, **kwargs):
-        """Update the layer with ``role`` (created once) to ``data``, in the scalp's frame."""
+    def _show(self, role, kind, data, state=None, **kwargs):
+        """Update the layer with ``role`` (created once) to ``data``, in the scalp's frame; ``state``
+        goes into its metadata before the data changes."""
         layer = self._layer(role)
         if layer is None:
             layer = getattr(self._viewer, f"add_{kind}")(
-                data, metadata={ROLE_KEY: role}, units="mm", **kwargs)
+                data, metadata={ROLE_KEY: role, **(state or {})}, units="mm", **kwargs)
         else:
+            layer.metadata.update(state or {})
             layer.data = data
             if "features" in kwargs:
                 layer.features = kwargs["features"]
@@ -738,8 +741,13 @@ class CoilPlacementWidget(Container):
         """Draw the placement; returns notes for the status."""
         p, coil = self.placement, self.coil
         vertices, faces, values = self._coil_mesh_mm()
+        # the metadata is what the E-field and Study docks follow (widgets/model_store.coil_state);
+        # it is set before the data, so a listener of the layer's data event reads the new placement
+        state = {"placement": p.to_dict(), "coil_source": self.coil_source,
+                 "frame": None if self.frame is None else self.frame.to_dict()}
         self._show(ROLE_COIL, "surface", (p.coil_to_model_mm(coil, vertices), faces, values), name="coil",
-                   colormap="cyan", contrast_limits=(-1.0, 1.0), opacity=0.6, shading="flat")
+                   colormap="cyan", contrast_limits=(-1.0, 1.0), opacity=0.6, shading="flat",
+                   state=state)
         notes = ""
         self.line_navigation = None
         cortex_layer = self.cortex_layer.value
@@ -801,9 +809,7 @@ class CoilPlacementWidget(Container):
         if self.placement is None or self.frame is None:
             self.status.value = "Cannot save: place the coil first (nothing was written)."
             return None
-        record = {"format": PLACEMENT_FILE_FORMAT, "version": 1, "coil": self.coil_source,
-                  "coil_name": self.coil.name, "placement": self.placement.to_dict(),
-                  "frame": self.frame.to_dict()}
+        record = placement_record(self.placement, self.frame, self.coil_source, self.coil.name)
         try:
             if path.exists() and not overwrite:
                 raise FileExistsError(f"{path} exists: choose another name (nothing was written)")

@@ -47,6 +47,42 @@ def test_cache_is_reused_and_gives_identical_fields(model, tmp_path):
     assert len(list(tmp_path.glob("tms-bem-*.npz"))) == 2
 
 
+def _moved(model, delta_m):
+    """``model`` with every vertex moved by ``delta_m`` along x (same topology)."""
+    from napari_rat_tms.core.bem.conductor import Boundary, VolumeConductor
+    from napari_rat_tms.core.meshes.surface import TriangleSurface
+
+    boundaries = [Boundary(TriangleSurface(b.surface.vertices_m + [delta_m, 0, 0], b.surface.faces, b.name),
+                           b.sigma_inside, b.sigma_outside) for b in model.boundaries]
+    return VolumeConductor(boundaries, name=model.name)
+
+
+def test_cache_survives_a_round_trip_through_millimetre_text_but_not_a_real_move(model, tmp_path):
+    from napari_rat_tms.core.meshes.io import read_surface_file, write_surface
+
+    first = build_solver(model, POINTS, cache_dir=tmp_path)
+    # surfaces written in mm as text and read back (a reopened project) are not bit-identical
+    written = []
+    for b in model.boundaries:
+        path = write_surface(b.surface, tmp_path / f"{b.name}.vtk")
+        written.append(read_surface_file(path).surface)
+    drift = max(np.abs(w.vertices_m - b.surface.vertices_m).max() for w, b in zip(written, model.boundaries))
+    assert 0 < drift < 1e-12 or drift == 0
+    from napari_rat_tms.core.bem.conductor import Boundary, VolumeConductor
+
+    reread = VolumeConductor([Boundary(w, b.sigma_inside, b.sigma_outside)
+                              for w, b in zip(written, model.boundaries)], name=model.name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = build_solver(reread, POINTS + 1e-13, cache_dir=tmp_path)
+    assert again.from_cache
+    np.testing.assert_array_equal(again.transfer, first.transfer)
+    # a move of 1 µm (1000 x the tolerance) is another geometry: recomputed, with a warning
+    with pytest.warns(UserWarning, match="surfaces differ"):
+        moved = build_solver(_moved(model, 1e-6), POINTS, cache_dir=tmp_path)
+    assert not moved.from_cache
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])
 def test_corrupt_cache_is_recomputed_with_a_warning(model, tmp_path, damage):
     reference = build_solver(model, POINTS, cache_dir=tmp_path)

@@ -118,3 +118,55 @@ def test_signed_angle():
     assert signed_angle_in_plane_deg([1, 0, 0], [0, 1, 0], [0, 0, 1]) == pytest.approx(90.0)
     assert signed_angle_in_plane_deg([1, 0, 0], [0, 1, 5], [0, 0, 1]) == pytest.approx(90.0)
     assert signed_angle_in_plane_deg([1, 0, 0], [0, -1, 0], [0, 0, 1]) == pytest.approx(-90.0)
+
+
+class _Primary:
+    """The coil's primary field times ``gain`` (a cheap stand-in for a BEM model)."""
+
+    def __init__(self, points_m, gain):
+        self.points_m, self.gain = points_m, gain
+
+    def efield_batch(self, coils, didt):
+        from napari_rat_tms.core.coils import primary_efield
+        return np.stack([self.gain * primary_efield(self.points_m, c, didt) for c in coils])
+
+
+def test_cancelled_run_keeps_partial_results_and_resumes(setup, tmp_path):
+    from napari_rat_tms.core.study import StudyError, StudyRun
+
+    scalp, cortex, frame, grid, coil = setup
+    pts = cortex.vertices_m
+    models = {"a": FieldModel("a", _Primary(pts, 1.0), pts, 0.0),
+              "b": FieldModel("b", _Primary(pts, 0.5), pts, 0.0)}
+    full = run_to_completion(iter_run_study(models, grid, scalp, cortex, frame, coil))
+    assert full.is_complete and full.status == "complete"
+
+    run = StudyRun(models, grid, scalp, cortex, frame, coil)
+    steps = run.iter_run()
+    fraction, message = next(steps)        # one position (all orientations) done
+    steps.close()                          # the user cancels
+    partial = run.result()
+    n_o = len(grid.orientations_deg)
+    assert not partial.is_complete and partial.n_completed == n_o
+    assert fraction == pytest.approx(n_o / grid.n_placements)
+    assert partial.status == f"PARTIAL: cancelled after {n_o} of {grid.n_placements} placements"
+    done = partial.completed
+    assert done[0].all() and not done[1:].any()
+    # what was computed equals the full run's numbers; the rest is NaN, not zeros
+    np.testing.assert_allclose(partial.metrics["re"][:, done], full.metrics["re"][:, done])
+    assert np.isnan(partial.peak_v_per_m[:, ~done]).all()
+    path = partial.write_csv(tmp_path / "partial.csv")
+    with open(path) as f:
+        assert len(list(csv.DictReader(f))) == 2 * n_o
+    # resuming computes only what is missing and ends equal to the uninterrupted run
+    run_to_completion(run.iter_run())
+    resumed = run.result()
+    assert resumed.is_complete
+    np.testing.assert_allclose(resumed.metrics["re"], full.metrics["re"])
+    np.testing.assert_allclose(resumed.peak_point_mm, full.peak_point_mm)
+    with pytest.raises(StudyError, match="build the models"):
+        StudyRun({}, grid, scalp, cortex, frame, coil)
+    other = icosphere(0.006, 2, name="cortex")
+    with pytest.raises(StudyError, match="other points"):
+        StudyRun({"a": models["a"], "c": FieldModel("c", _Primary(other.vertices_m, 1), other.vertices_m, 0)},
+                 grid, scalp, cortex, frame, coil)

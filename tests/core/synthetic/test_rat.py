@@ -240,3 +240,29 @@ def test_progress_is_reported():
 def test_bad_parameters(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make_synthetic_rat(**kwargs)
+
+
+def test_orbit_opening_scale_narrows_only_the_holes_behind_the_eyes():
+    import pytest
+
+    wide = make_synthetic_rat(voxel_size_mm=0.5, noise_hu=0.0)
+    narrow = make_synthetic_rat(voxel_size_mm=0.5, noise_hu=0.0, orbit_opening_scale=0.5)
+    radii = {o.name: o.radius_mm for o in wide.openings}
+    for o in narrow.openings:
+        expected = radii[o.name] * (0.5 if ("orbital" in o.name or "optic" in o.name) else 1.0)
+        assert o.radius_mm == pytest.approx(expected), o.name
+    # more bone where the orbital openings were narrowed, the same elsewhere
+    gained = (narrow.labels == RatLabel.BONE) & (wide.labels != RatLabel.BONE)
+    assert gained.sum() > 0
+    points_mm = np.argwhere(gained) * 0.5           # volume frame: index x voxel size
+    holes = [o for o in narrow.openings if "orbital" in o.name or "optic" in o.name]
+
+    def distance_to_axis(p, o):
+        u = (o.end - o.start) / np.linalg.norm(o.end - o.start)
+        t = np.clip((p - o.start) @ u, 0, np.linalg.norm(o.end - o.start))
+        return np.linalg.norm(p - (o.start + t[:, None] * u), axis=1)
+
+    nearest = np.min([distance_to_axis(points_mm, o) for o in holes], axis=0)
+    assert nearest.max() < 1.5 + 0.5 * 1.8      # within the old radius (+ PSF and a voxel)
+    with pytest.raises(ValueError, match="orbit_opening_scale"):
+        make_synthetic_rat(voxel_size_mm=1.0, orbit_opening_scale=0.0)

@@ -8,9 +8,10 @@ depends on the meshes, conductivities and points only; it is computed once (minu
 * the coil's primary field at the surface vertices (its normal component ``g``) and at the points,
 * one product ``T g`` (or ``T G`` for a batch of placements: a matrix product).
 
-The cache file is keyed by a SHA-256 of the geometry, conductivities, points and solver version,
-and carries a checksum of ``T``; a file that does not match or does not read is recomputed (with
-a warning), never trusted.
+The cache file is named by a SHA-256 of the topology, conductivities, number of points and solver
+version; it stores the coordinates it was made for (compared within 1 nm, so surfaces read back
+from a project folder's mm text files still match) and a checksum of ``T``; a file that does not
+match or does not read is recomputed (with a warning), never trusted.
 
 Optional GPU path: with ``device="cuda"`` (or ``"auto"`` when PyTorch sees a CUDA device) ``T``
 lives on the GPU and placements run there; results match the CPU path to the precision of the
@@ -76,13 +77,29 @@ def check_evaluation_points(conductor: VolumeConductor, points_m) -> np.ndarray:
     return sigma
 
 
+#: Vertices and points may differ by this much (m) from those a cache was made for and still use it:
+#: surfaces written to a text file in mm and read back (a reopened project) are not bit-identical.
+#: 1 nm is 1e-5 of the finest edge we mesh (0.1 mm); T changes by ~1e-7 relative for such a move,
+#: below float32 storage precision.
+CACHE_GEOMETRY_TOLERANCE_M = 1e-9
+_CACHE_FORMAT = "cache-2"
+
+
+def _geometry(conductor: VolumeConductor) -> np.ndarray:
+    return np.concatenate([np.asarray(b.surface.vertices_m, dtype=np.float64).ravel()
+                           for b in conductor.boundaries])
+
+
 def _cache_key(conductor: VolumeConductor, points: np.ndarray, dtype, solve_precision: str) -> str:
+    """Key of everything exact (topology, conductivities, sizes, solver); the coordinates are
+    stored in the file and compared with :data:`CACHE_GEOMETRY_TOLERANCE_M` on loading."""
     h = hashlib.sha256()
-    h.update(SOLVER_VERSION.encode())
-    h.update(np.dtype(dtype).name.encode())
-    h.update(solve_precision.encode())
-    h.update(conductor.fingerprint().encode())
-    h.update(np.ascontiguousarray(points, dtype=np.float64).tobytes())
+    for text in (_CACHE_FORMAT, SOLVER_VERSION, np.dtype(dtype).name, solve_precision):
+        h.update(text.encode())
+    for b in conductor.boundaries:
+        h.update(np.ascontiguousarray(b.surface.faces, dtype=np.int64).tobytes())
+        h.update(np.array([b.surface.n_vertices, b.sigma_inside, b.sigma_outside], dtype=np.float64).tobytes())
+    h.update(np.array([len(points)], dtype=np.int64).tobytes())
     return h.hexdigest()
 
 
@@ -90,7 +107,7 @@ def _checksum(array: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
 
 
-def _load_cache(path: Path, key: str, shape: tuple[int, int]):
+def _load_cache(path: Path, key: str, shape: tuple[int, int], geometry: np.ndarray, points: np.ndarray):
     """The cached T, or None (with a warning saying why) when the file is absent, corrupt or stale."""
     if not path.exists():
         return None
@@ -99,10 +116,15 @@ def _load_cache(path: Path, key: str, shape: tuple[int, int]):
             stored_key = str(data["key"])
             transfer = data["transfer"]
             checksum = str(data["checksum"])
+            stored_geometry, stored_points = data["geometry"], data["points"]
         if stored_key != key:
             raise ValueError("it was made for another model or other points")
         if transfer.shape != shape:
             raise ValueError(f"its matrix has shape {transfer.shape}, expected {shape}")
+        tol = CACHE_GEOMETRY_TOLERANCE_M
+        for what, stored, now in (("surfaces", stored_geometry, geometry), ("points", stored_points, points)):
+            if stored.shape != now.shape or not np.allclose(stored, now, rtol=0.0, atol=tol):
+                raise ValueError(f"its {what} differ from this model's by more than {tol * 1e9:g} nm")
         if _checksum(transfer) != checksum:
             raise ValueError("its checksum does not match (the file is damaged)")
         return transfer
@@ -111,13 +133,13 @@ def _load_cache(path: Path, key: str, shape: tuple[int, int]):
         return None
 
 
-def _save_cache(path: Path, key: str, transfer: np.ndarray):
+def _save_cache(path: Path, key: str, transfer: np.ndarray, geometry: np.ndarray, points: np.ndarray):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, key=np.array(key), transfer=transfer, checksum=np.array(_checksum(transfer)),
-                     version=np.array(SOLVER_VERSION))
+                     version=np.array(SOLVER_VERSION), geometry=geometry, points=points)
         os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache under the real name
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -291,7 +313,7 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     shape = (3 * len(points), stack.n_faces)
     path = Path(cache_dir) / f"tms-bem-{key[:24]}.npz" if cache_dir is not None else None
     if path is not None:
-        cached = _load_cache(path, key, shape)
+        cached = _load_cache(path, key, shape, _geometry(conductor), points)
         if cached is not None:
             yield 1.0, f"read the precomputed model from {path}"
             return TmsBemSolver(conductor, points, sigma, cached.astype(dtype, copy=False), device=device,
@@ -305,7 +327,7 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     seconds = time.perf_counter() - start
     if path is not None:
         yield 1.0, f"saving the precomputed model to {path}"
-        _save_cache(path, key, transfer)
+        _save_cache(path, key, transfer, _geometry(conductor), points)
     solver = TmsBemSolver(conductor, points, sigma, transfer, device=device, precompute_seconds=seconds)
     solver.precompute_info = info
     return solver

@@ -157,6 +157,17 @@ class CoilPlacement:
         return cls(**values)
 
 
+#: The ``format`` field of a placement file (the Coil placement dock's "Save placement…", and
+#: ``placement.json`` in a project folder).
+PLACEMENT_FILE_FORMAT = "napari-rat-tms coil placement"
+
+
+def placement_record(placement: CoilPlacement, frame, coil_source: str | None, coil_name: str) -> dict:
+    """A placement file's content: the coil (preset name or file), the placement and the frame."""
+    return {"format": PLACEMENT_FILE_FORMAT, "version": 1, "coil": coil_source, "coil_name": coil_name,
+            "placement": placement.to_dict(), "frame": frame.to_dict()}
+
+
 def scalp_normal(scalp: TriangleSurface, point_mm, radius_mm: float = 3.0) -> np.ndarray:
     """Outward unit normal of ``scalp`` near ``point_mm``: area-weighted mean of the normals of the
     triangles whose centroid lies within ``radius_mm`` (at least the nearest triangle)."""

@@ -32,6 +32,14 @@ def _bands(ax, x, values, colour, label):
     ax.plot(x, q[2], color=colour, label=label)
 
 
+def _label_partial(fig: Figure, result: StudyResult) -> Figure:
+    """A red banner on figures of a cancelled (partial) study."""
+    if not result.is_complete:
+        fig.text(0.5, 0.995, result.status, ha="center", va="top", color="red", fontsize=10,
+                 fontweight="bold")
+    return fig
+
+
 def figure_orientation(result: StudyResult) -> Figure:
     """Seed 003 Fig. 2: direction error and peak |E| against the coil orientation, per model."""
     n = len(result.models)
@@ -50,7 +58,7 @@ def figure_orientation(result: StudyResult) -> Figure:
         ax.set_xlabel("coil orientation from PA (deg)")
     axes[0, 0].set_title("direction of the field at its maximum\n(projected on the coil's plane)")
     axes[0, 1].set_title("peak |E| over the grid positions\n(median, 16-84 %, 2.3-97.7 %)")
-    return fig
+    return _label_partial(fig, result)
 
 
 def figure_maxima_distances(result: StudyResult) -> Figure:
@@ -67,8 +75,8 @@ def figure_maxima_distances(result: StudyResult) -> Figure:
                 ax.text(j, i, f"{d[i, j]:.1f}", ha="center", va="center",
                         color="white" if d[i, j] < np.nanmax(d) / 2 else "black", fontsize=8)
     fig.colorbar(image, ax=ax, label="mean distance between maxima (mm)")
-    ax.set_title(f"{result.grid.n_placements} placements")
-    return fig
+    ax.set_title(f"{result.n_completed} placements")
+    return _label_partial(fig, result)
 
 
 def figure_fields(result: StudyResult, cortex_faces: np.ndarray | None = None) -> Figure:
@@ -111,7 +119,8 @@ def figure_fields(result: StudyResult, cortex_faces: np.ndarray | None = None) -
     angle = result.grid.orientations_deg[o]
     ap0, ml0 = result.grid.grid_ap_ml_mm[p]
     fig.suptitle(f"coil over AP {ap0:+.1f}, ML {ml0:+.1f} mm, {angle:g} deg from PA\n"
-                 f"* maximum, + {LINE_NAVIGATION} target (dorsal half, seen from above)")
+                 f"* maximum, + {LINE_NAVIGATION} target (dorsal half, seen from above)"
+                 + ("" if result.is_complete else f"\n{result.status}"))
     return fig
 
 

@@ -36,7 +36,7 @@ def _maxima_under_openings(result: StudyResult, surfaces) -> tuple[np.ndarray, s
     from ..meshes.rays import first_ray_hit
 
     cortex, skull = surfaces["cortex"], surfaces["skull"]
-    peaks = result.peak_point_mm[0].reshape(-1, 3)
+    peaks = result.peak_point_mm[0][result.completed]     # (completed placements, 3)
     _, idx = cKDTree(result.points_mm).query(peaks)
     unique, inverse = np.unique(idx, return_inverse=True)
     open_unique = np.array([
@@ -87,7 +87,7 @@ def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
                             f"{median_peak[lo]:.1f} V/m at {angles[lo]:g} deg ({100 * spread:.0f} % lower)",
                 "seed": "drops sharply close to +-90 deg",
                 "holds": bool(spread >= 0.1 and 60 <= angles[lo] <= 120)})
-    peaks = result.peak_point_mm[0].reshape(-1, 3)
+    peaks = result.peak_point_mm[0][result.completed]     # a cancelled study: what was computed
     if surfaces is not None and "skull" in surfaces and "cortex" in surfaces:
         near, measured = _maxima_under_openings(result, surfaces)
     else:
@@ -95,7 +95,7 @@ def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
     out.append({"finding": "hot spots at skull openings (brainstem, behind the eyes)",
                 "measured": measured, "seed": "outliers: maxima at the foramen magnum or behind an eye",
                 "holds": bool(near.any())})
-    ln = result.line_navigation_mm.reshape(-1, 3)
+    ln = result.line_navigation_mm[result.completed]
     ok = np.all(np.isfinite(ln), axis=1)
     d = np.linalg.norm(peaks[ok] - ln[ok], axis=1)
     if result.frame is not None and ok.any():
@@ -107,11 +107,14 @@ def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
     else:
         d_ap = d_ml = float("nan")
         shift = ""
+    if ok.any():
+        measured = (f"median {np.median(d):.1f} mm (95 %: {np.percentile(d, 95):.1f} mm) over {ok.sum()} "
+                    f"placements{shift}; the axis missed the cortex in {(~ok).sum()}")
+    else:
+        measured = f"not measured: the coil's axis missed the cortex in all {len(ok)} placements"
     out.append({"finding": "the true target is shifted from the line-navigation target (posterior, medial)",
-                "measured": f"median {np.median(d):.1f} mm (95 %: {np.percentile(d, 95):.1f} mm) over "
-                            f"{ok.sum()} placements{shift}; the axis missed the cortex in {(~ok).sum()}",
-                "seed": "median 7.3 mm (95 %: 12.7 mm), more posterior and medial",
-                "holds": bool(np.median(d) > 2.0 and d_ap < 0)})
+                "measured": measured, "seed": "median 7.3 mm (95 %: 12.7 mm), more posterior and medial",
+                "holds": bool(ok.any() and np.median(d) > 2.0 and d_ap < 0)})
     return out
 
 
@@ -159,14 +162,26 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
         written["fields"] = out / "fields" / "example_fields.npz"
     written["table"] = result.write_csv(out / "study.csv", overwrite=overwrite)
     findings = seed_findings(result, meshes.surfaces)
-    summary = {"summary": result.summary(), "findings": findings, "timings_s": timings,
-               "provenance": provenance, "notes": notes}
+    summary = {"status": result.status, "summary": result.summary(), "findings": findings,
+               "timings_s": timings, "provenance": provenance, "notes": notes}
     atomic_write(out / "summary.json", overwrite,
                  lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2, default=float)))
     written["summary"] = out / "summary.json"
     atomic_write(out / "parameters.json", overwrite,
                  lambda tmp: Path(tmp).write_text(json.dumps(provenance, indent=2, default=str)))
     written["parameters"] = out / "parameters.json"
+    if frame is not None:
+        atomic_write(out / "frame.json", overwrite,
+                     lambda tmp: Path(tmp).write_text(json.dumps(frame.to_dict(), indent=2)))
+        written["frame"] = out / "frame.json"
+        if ex:
+            from ..placement import CoilPlacement, placement_record
+
+            record = placement_record(CoilPlacement.from_dict(ex["placement"]), frame,
+                                      provenance.get("parameters", {}).get("coil"), coil.name)
+            atomic_write(out / "placement.json", overwrite,
+                         lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2)))
+            written["placement"] = out / "placement.json"
     figures = {"figure2_orientation": figure_orientation(result),
                "figure3_maxima": figure_maxima_distances(result)}
     if ex:
@@ -183,11 +198,15 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
 def _report_text(result, findings, meshes, models, frame, coil, coil_info, provenance, timings, notes,
                  figures) -> str:
     s = result.summary()
-    lines = ["# napari-rat-tms: E-field model comparison (seed 003's study)", "",
-             f"napari-rat-tms {provenance['napari_rat_tms']}, {provenance['date']}, input sha256 "
-             f"`{provenance['input_sha256'][:16]}…`; every parameter in `parameters.json`.", "",
-             "## What was done", "",
-             f"- Scan: {provenance['parameters']['scan']}; segmentation and meshes:", ""]
+    lines = ["# napari-rat-tms: E-field model comparison (seed 003's study)", ""]
+    if not result.is_complete:
+        lines += [f"**{result.status}.** The numbers below cover only the placements computed before the "
+                  "study was cancelled; run the job again (with --overwrite; the models come from the solver "
+                  "cache) for the full study.", ""]
+    lines += [f"napari-rat-tms {provenance['napari_rat_tms']}, {provenance['date']}, input sha256 "
+              f"`{provenance['input_sha256'][:16]}…`; every parameter in `parameters.json`.", "",
+              "## What was done", "",
+              f"- Scan: {provenance['parameters']['scan']}; segmentation and meshes:", ""]
     for name, st in meshes.statistics.items():
         lines.append(f"  - {st.describe()}")
     lines += ["", f"- Coil: {coil.name} ({coil.n_dipoles} dipoles), dI/dt {result.didt_a_per_us:g} A/µs.",
@@ -232,7 +251,11 @@ def _report_text(result, findings, meshes, models, frame, coil, coil_info, prove
               "- `meshes/*.vtk`: surfaces in mm (ParaView); `cortex_efield_<model>.vtk`: |E| of the example "
               "placement (figure 4) on the cortex;",
               "- `fields/example_fields.npz`: E (V/m) at the cortical points for that placement;",
-              "- `labels.nii.gz`: the segmentation (0 air, 1 body, 2 skull, 3 eye, 4 brain, 5 spine).", ""]
+              "- `labels.nii.gz`: the segmentation (0 air, 1 body, 2 skull, 3 eye, 4 brain, 5 spine);",
+              "- `frame.json`, `placement.json`: the stereotaxic frame and the example placement (load it in "
+              "the Coil placement dock);",
+              "- `solver_cache/`: the models' BEM precomputation (reused when the job or the E-field dock "
+              "rebuilds them); `project.json`: every file with its SHA-256 (checked on reopening).", ""]
     if notes:
         lines += ["## Notes from the pipeline", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(lines)

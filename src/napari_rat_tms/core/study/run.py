@@ -28,6 +28,7 @@ import numpy as np
 
 from ..coils.dipoles import CoilDipoles
 from ..conventions import m_to_mm
+from ..errors import RatTmsError
 from ..meshes.surface import TriangleSurface
 from ..metrics import compare_fields
 from ..placement.coil_on_scalp import CoilPlacementError
@@ -35,11 +36,15 @@ from ..placement.grid import PlacementGrid
 from ..placement.line_navigation import line_navigation_target
 from ..placement.stereotaxic import StereotaxicFrame
 
-__all__ = ["StudyResult", "iter_run_study", "LINE_NAVIGATION", "METRIC_NAMES"]
+__all__ = ["StudyResult", "StudyRun", "StudyError", "iter_run_study", "LINE_NAVIGATION", "METRIC_NAMES"]
 
 LINE_NAVIGATION = "line navigation"
 METRIC_NAMES = ("re", "cce", "mean_angle_deg", "re_strong", "cce_strong", "mean_angle_deg_strong",
                 "peak_distance_mm")
+
+
+class StudyError(RatTmsError, ValueError):
+    """The study cannot run with what it was given."""
 
 
 def signed_angle_in_plane_deg(reference, vector, normal_out) -> float:
@@ -70,6 +75,26 @@ class StudyResult:
     example: dict = field(default_factory=dict)   # fields of one placement, for figures
     seconds: float = 0.0
     frame: StereotaxicFrame | None = None
+    completed: np.ndarray | None = None    # (P, O) bool: placements computed (None: all)
+
+    def __post_init__(self):
+        if self.completed is None:
+            self.completed = np.ones(self.peak_v_per_m.shape[1:], dtype=bool)
+
+    @property
+    def n_completed(self) -> int:
+        return int(self.completed.sum())
+
+    @property
+    def is_complete(self) -> bool:
+        return bool(self.completed.all())
+
+    @property
+    def status(self) -> str:
+        """``"complete"`` or ``"PARTIAL: cancelled after 210 of 630 placements"``."""
+        if self.is_complete:
+            return "complete"
+        return f"PARTIAL: cancelled after {self.n_completed} of {self.completed.size} placements"
 
     @property
     def reference(self) -> str:
@@ -128,6 +153,8 @@ class StudyResult:
         for p in range(self.grid.n_positions):
             ap, ml = self.grid.grid_ap_ml_mm[p]
             for o, angle in enumerate(self.grid.orientations_deg):
+                if not self.completed[p, o]:
+                    continue
                 ln = self.line_navigation_mm[p, o]
                 for m, name in enumerate(self.models):
                     peak = self.peak_point_mm[m, p, o]
@@ -164,53 +191,66 @@ class StudyResult:
         return path
 
 
-def iter_run_study(field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
-                   cortex: TriangleSurface, frame: StereotaxicFrame, coil: CoilDipoles, *,
-                   didt_a_per_us: float = 50.0, example=(None, 0)):
-    """Run the study, yielding ``(fraction, message)``; returns a :class:`StudyResult`.
+class StudyRun:
+    """One run of the study that can be stopped and still gives what it has.
 
     ``field_models``: ``{name: FieldModel}`` with the reference first (e.g. "3C"), all on the
     same cortical points. ``example``: (position index or None = the grid point nearest its
     centre, orientation index) whose fields are kept for figures.
+
+    >>> run = StudyRun(models, grid, scalp, cortex, frame, coil)
+    >>> for fraction, message in run.iter_run():   # stop iterating (or close()) to cancel
+    ...     pass
+    >>> result = run.result()    # complete, or partial and labelled so (result.status)
+
+    Placements are computed in batches of one position (all orientations at once); a cancelled
+    run keeps every finished position, the others stay NaN and ``result.completed`` says which.
     """
-    names = list(field_models)
-    if not names:
-        raise ValueError("the study needs at least one field model (the reference first)")
-    points_m = field_models[names[0]].points_m
-    for name in names[1:]:
-        if field_models[name].points_m.shape != points_m.shape or not np.allclose(
-                field_models[name].points_m, points_m):
-            raise ValueError(f"model {name!r} is evaluated at other points than the reference")
-    n_m, n_p, n_o = len(names), grid.n_positions, len(grid.orientations_deg)
-    peak = np.full((n_m, n_p, n_o), np.nan)
-    peak_pt = np.full((n_m, n_p, n_o, 3), np.nan)
-    dir_err = np.full((n_m, n_p, n_o), np.nan)
-    metrics = {k: np.full((n_m, n_p, n_o), np.nan) for k in METRIC_NAMES}
-    ln = np.full((n_p, n_o, 3), np.nan)
-    centres = np.full((n_p, n_o, 3), np.nan)
-    points_mm = m_to_mm(points_m)
-    if example[0] is None:
-        centre_ap, centre_ml = grid.centre_ap_ml_mm
-        ex_pos = int(np.argmin(np.hypot(grid.grid_ap_ml_mm[:, 0] - centre_ap,
-                                        grid.grid_ap_ml_mm[:, 1] - centre_ml)))
-    else:
-        ex_pos = int(example[0])
-    ex_ori = int(example[1])
-    example_fields: dict = {}
-    start = time.perf_counter()
-    placements = grid.placements(scalp, frame, coil, didt_a_per_us=didt_a_per_us)
-    batch = []
-    for count, (p, o, placement) in enumerate(placements):
-        batch.append((p, o, placement))
-        if len(batch) < n_o and count + 1 < grid.n_placements:
-            continue
-        coils = [pl.place(coil) for _, _, pl in batch]
+
+    def __init__(self, field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
+                 cortex: TriangleSurface, frame: StereotaxicFrame, coil: CoilDipoles, *,
+                 didt_a_per_us: float = 50.0, example=(None, 0)):
+        names = list(field_models)
+        if not names:
+            raise StudyError("the study needs at least one field model (the reference first): build "
+                             "the models before running the study.")
+        points_m = field_models[names[0]].points_m
+        for name in names[1:]:
+            if field_models[name].points_m.shape != points_m.shape or not np.allclose(
+                    field_models[name].points_m, points_m):
+                raise StudyError(f"model {name!r} is evaluated at other points than the reference "
+                                 f"{names[0]!r}: rebuild the models on the same cortex surface.")
+        self.field_models, self.names, self.grid = field_models, names, grid
+        self.scalp, self.cortex, self.frame, self.coil = scalp, cortex, frame, coil
+        self.didt_a_per_us = float(didt_a_per_us)
+        n_m, n_p, n_o = len(names), grid.n_positions, len(grid.orientations_deg)
+        self.peak = np.full((n_m, n_p, n_o), np.nan)
+        self.peak_pt = np.full((n_m, n_p, n_o, 3), np.nan)
+        self.dir_err = np.full((n_m, n_p, n_o), np.nan)
+        self.metrics = {k: np.full((n_m, n_p, n_o), np.nan) for k in METRIC_NAMES}
+        self.ln = np.full((n_p, n_o, 3), np.nan)
+        self.centres = np.full((n_p, n_o, 3), np.nan)
+        self.completed = np.zeros((n_p, n_o), dtype=bool)
+        self.points_mm = m_to_mm(points_m)
+        if example[0] is None:
+            centre_ap, centre_ml = grid.centre_ap_ml_mm
+            self.example_position = int(np.argmin(np.hypot(grid.grid_ap_ml_mm[:, 0] - centre_ap,
+                                                           grid.grid_ap_ml_mm[:, 1] - centre_ml)))
+        else:
+            self.example_position = int(example[0])
+        self.example_orientation = int(example[1])
+        self.example_fields: dict = {}
+        self.seconds = 0.0
+
+    def _compute_batch(self, batch) -> None:
+        names, points_m = self.names, self.field_models[self.names[0]].points_m
+        coils = [pl.place(self.coil) for _, _, pl in batch]
         didt = batch[0][2].didt_a_per_s
-        fields = {name: field_models[name].solver.efield_batch(coils, didt) for name in names}
+        fields = {name: self.field_models[name].solver.efield_batch(coils, didt) for name in names}
         for k, (pi, oi, pl) in enumerate(batch):
-            centres[pi, oi] = pl.centre_mm
+            self.centres[pi, oi] = pl.centre_mm
             try:
-                ln[pi, oi] = line_navigation_target(pl, cortex).target_mm
+                self.ln[pi, oi] = line_navigation_target(pl, self.cortex).target_mm
             except CoilPlacementError:
                 pass
             ref = fields[names[0]][k]
@@ -218,17 +258,54 @@ def iter_run_study(field_models: dict, grid: PlacementGrid, scalp: TriangleSurfa
                 e = fields[name][k]
                 mag = np.linalg.norm(e, axis=1)
                 i = int(np.argmax(mag))
-                peak[m, pi, oi] = mag[i]
-                peak_pt[m, pi, oi] = points_mm[i]
-                dir_err[m, pi, oi] = signed_angle_in_plane_deg(pl.current_direction, e[i], -pl.axis)
+                self.peak[m, pi, oi] = mag[i]
+                self.peak_pt[m, pi, oi] = self.points_mm[i]
+                self.dir_err[m, pi, oi] = signed_angle_in_plane_deg(pl.current_direction, e[i], -pl.axis)
                 c = compare_fields(points_m, e, ref)
                 for key in METRIC_NAMES[:-1]:
-                    metrics[key][m, pi, oi] = c[key]
-                metrics["peak_distance_mm"][m, pi, oi] = c["peak_distance_m"] * 1e3
-            if pi == ex_pos and oi == ex_ori:
-                example_fields = {"position": pi, "orientation_index": oi, "placement": pl.to_dict(),
-                                  "fields": {name: fields[name][k].copy() for name in names}}
+                    self.metrics[key][m, pi, oi] = c[key]
+                self.metrics["peak_distance_mm"][m, pi, oi] = c["peak_distance_m"] * 1e3
+            if pi == self.example_position and oi == self.example_orientation:
+                self.example_fields = {"position": pi, "orientation_index": oi, "placement": pl.to_dict(),
+                                       "fields": {name: fields[name][k].copy() for name in names}}
+            self.completed[pi, oi] = True
+
+    def iter_run(self):
+        """Compute the placements not yet done, yielding ``(fraction, message)`` after each batch."""
+        grid = self.grid
+        n_o = len(grid.orientations_deg)
+        start = time.perf_counter()
+        placements = grid.placements(self.scalp, self.frame, self.coil, didt_a_per_us=self.didt_a_per_us)
         batch = []
-        yield (count + 1) / grid.n_placements, f"placement {count + 1} of {grid.n_placements}"
-    return StudyResult(names, grid, didt_a_per_us, points_mm, peak, peak_pt, dir_err, metrics, ln, centres,
-                       example_fields, time.perf_counter() - start, frame)
+        try:
+            for p, o, placement in placements:
+                if not self.completed[p, o]:
+                    batch.append((p, o, placement))
+                if o < n_o - 1 or not batch:
+                    continue
+                self._compute_batch(batch)
+                batch = []
+                done = int(self.completed.sum())
+                yield done / grid.n_placements, f"placement {done} of {grid.n_placements}"
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def result(self) -> StudyResult:
+        """What has been computed: complete, or partial (``status`` says how much)."""
+        return StudyResult(self.names, self.grid, self.didt_a_per_us, self.points_mm, self.peak.copy(),
+                           self.peak_pt.copy(), self.dir_err.copy(),
+                           {k: v.copy() for k, v in self.metrics.items()}, self.ln.copy(),
+                           self.centres.copy(), dict(self.example_fields), self.seconds, self.frame,
+                           self.completed.copy())
+
+
+def iter_run_study(field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
+                   cortex: TriangleSurface, frame: StereotaxicFrame, coil: CoilDipoles, *,
+                   didt_a_per_us: float = 50.0, example=(None, 0)):
+    """Run the study, yielding ``(fraction, message)``; returns a :class:`StudyResult`
+    (see :class:`StudyRun` for the arguments, and for a run that can be cancelled and keep its
+    partial results)."""
+    run = StudyRun(field_models, grid, scalp, cortex, frame, coil, didt_a_per_us=didt_a_per_us,
+                   example=example)
+    yield from run.iter_run()
+    return run.result()

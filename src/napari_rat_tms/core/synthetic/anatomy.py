@@ -98,8 +98,9 @@ def _rotation_y(deg: float) -> np.ndarray:
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
 
 
-def build_rat_anatomy() -> RatAnatomy:
-    """Build the shapes of the synthetic rat head (see the module docstring for the sizes)."""
+def build_rat_anatomy(orbit_opening_scale: float = 1.0) -> RatAnatomy:
+    """Build the shapes of the synthetic rat head (see the module docstring for the sizes);
+    ``orbit_opening_scale`` scales the radii of the orbital openings and optic canals."""
     # --- brain: cerebrum, cerebellum, brainstem up to the foramen magnum, olfactory bulbs
     brain = Union(
         [
@@ -130,8 +131,10 @@ def build_rat_anatomy() -> RatAnatomy:
     openings = [Opening("foramen_magnum", np.array([0, -13.0, -8.7]), np.array([0, -22.0, -8.7]), 2.9)]
     for side, name in ((+1, "right"), (-1, "left")):
         eye = eye_centres[f"{name}_eye"]
-        openings.append(Opening(f"{name}_orbital_opening", np.array([2.0 * side, 3.0, -6.0]), eye, 1.5))
-        openings.append(Opening(f"{name}_optic_canal", np.array([2.0 * side, 2.5, -9.0]), eye, 0.5))
+        openings.append(Opening(f"{name}_orbital_opening", np.array([2.0 * side, 3.0, -6.0]), eye,
+                                1.5 * orbit_opening_scale))
+        openings.append(Opening(f"{name}_optic_canal", np.array([2.0 * side, 2.5, -9.0]), eye,
+                                0.5 * orbit_opening_scale))
         openings.append(
             Opening(f"{name}_foramen_ovale", np.array([3.0 * side, -1.0, -8.0]), np.array([3.0 * side, -1.0, -16.0]), 0.8)
         )

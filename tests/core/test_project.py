@@ -1,0 +1,135 @@
+"""Project folders: written by the main job, reopened without recomputing, checked on opening;
+a cancelled study keeps its partial results, labelled."""
+
+import json
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+from napari_rat_tms import __version__
+from napari_rat_tms.core.job import JobParameters, iter_main_job
+from napari_rat_tms.core.progress import run_to_completion
+from napari_rat_tms.core.project import (MANIFEST, PROJECT_FORMAT, ProjectError, ProjectWarning,
+                                         open_project)
+
+
+def _params(**kw):
+    # the cheapest real job: 0.5 mm rat, the 1C BEM model, 2 x 2 positions x 2 orientations
+    return JobParameters(voxel_size_mm=0.5, models=["1C"], grid_shape=[2, 2], orientations_deg=[0.0, 90.0],
+                         **kw)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    out = tmp_path_factory.mktemp("project") / "study"
+    messages = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = run_to_completion(iter_main_job(_params(), out), lambda f, m: messages.append(m))
+    return out, result, messages
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_job_writes_a_complete_project(project):
+    out, result, messages = project
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["format"] == PROJECT_FORMAT and manifest["napari_rat_tms"] == __version__
+    assert manifest["study_status"] == "complete" and result["status"] == "complete"
+    for name in ("parameters.json", "labels.nii.gz", "meshes/cortex.vtk", "frame.json", "placement.json",
+                 "study.csv", "report.md"):
+        assert name in manifest["files"], name
+    caches = list((out / "solver_cache").glob("tms-bem-*.npz"))
+    assert len(caches) == 1 and f"solver_cache/{caches[0].name}" in manifest["files"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # a fresh project opens without any warning
+        opened = open_project(out)
+    assert opened.models == ["1C"] and opened.study_status == "complete"
+    assert opened.frame() is not None and "Solver cache: 1 models" in opened.describe()
+    placement = json.loads((out / "placement.json").read_text())
+    assert placement["format"] == "napari-rat-tms coil placement" and placement["coil"] == "MC-B35 (low resolution)"
+
+
+def test_rerun_reuses_the_solver_cache(project, tmp_path):
+    out, first, _ = project
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    messages = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = run_to_completion(iter_main_job(_params(), copy, overwrite=True), lambda f, m: messages.append(m))
+    assert any("read the precomputed model" in m for m in messages)
+    assert again["timings"]["model 1C"] < first["timings"]["model 1C"]
+    # the same numbers (same meshes, same cached transfer matrix)
+    assert again["summary"]["1C"]["peak_v_per_m_median"] == pytest.approx(
+        first["summary"]["1C"]["peak_v_per_m_median"], rel=1e-6)
+
+
+def test_refused_projects_say_why_and_are_left_untouched(project, tmp_path):
+    from napari_rat_tms.viewer.job_folder import job_folder_layers
+
+    out, _, _ = project
+    missing = tmp_path / "missing"
+    shutil.copytree(out, missing)
+    (missing / "meshes" / "cortex.vtk").unlink()
+    before = _snapshot(missing)
+    with pytest.raises(ProjectError, match="lacks meshes/cortex.vtk"):
+        open_project(missing)
+    with pytest.raises(ProjectError, match="lacks meshes/cortex.vtk"):
+        job_folder_layers(missing)
+    assert _snapshot(missing) == before
+
+    newer = tmp_path / "newer"
+    shutil.copytree(out, newer)
+    manifest = json.loads((newer / MANIFEST).read_text())
+    manifest.update(format=PROJECT_FORMAT + 1, napari_rat_tms="99.0")
+    (newer / MANIFEST).write_text(json.dumps(manifest))
+    before = _snapshot(newer)
+    with pytest.raises(ProjectError, match="Upgrade napari-rat-tms"):
+        open_project(newer)
+    assert _snapshot(newer) == before
+
+    with pytest.raises(ProjectError, match="not a napari-rat-tms project"):
+        open_project(tmp_path)
+
+
+def test_other_versions_and_changed_files_open_with_a_warning(project, tmp_path):
+    out, _, _ = project
+    older = tmp_path / "older"
+    shutil.copytree(out, older)
+    manifest = json.loads((older / MANIFEST).read_text())
+    manifest["napari_rat_tms"] = "0.5.1"
+    (older / MANIFEST).write_text(json.dumps(manifest))
+    (older / "study.csv").write_text("edited by hand\n")
+    (older / "figure3_maxima.svg").unlink()
+    with pytest.warns(ProjectWarning) as caught:
+        opened = open_project(older)
+    text = " ".join(str(w.message) for w in caught)
+    assert "written by napari-rat-tms 0.5.1" in text
+    assert "changed since the job wrote them: study.csv" in text
+    assert "figure3_maxima.svg" in text and len(opened.warnings) == 3
+
+
+def test_a_cancelled_study_keeps_partial_results_labelled(tmp_path):
+    out = tmp_path / "cancelled"
+    steps = iter_main_job(_params(), out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fraction, message in steps:
+            if message.startswith("study: placement"):
+                break          # the first grid position (2 orientations) is done: the user cancels
+        steps.close()
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert manifest["study_status"] == "PARTIAL: cancelled after 2 of 8 placements"
+    report = (out / "report.md").read_text()
+    assert report.splitlines()[2].startswith("**PARTIAL: cancelled after 2 of 8 placements.**")
+    assert len((out / "study.csv").read_text().splitlines()) == 1 + 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"].startswith("PARTIAL") and np.isfinite(summary["summary"]["1C"]["re_mean"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert open_project(out).study_status.startswith("PARTIAL")
