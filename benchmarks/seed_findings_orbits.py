@@ -51,7 +51,8 @@ def main() -> None:
         s = summary["summary"]
         for name in args.models:
             print(f"  {name:>4}: median peak |E| {s[name]['peak_v_per_m_median']:.1f} V/m, RE "
-                  f"{100 * s[name]['re_mean']:.1f} %, maxima apart (median) {s[name]['peak_distance_mm_median']:.1f} mm")
+                  f"{100 * s[name]['re_mean']:.1f} %, maxima apart (median) "
+                  f"{s[name]['peak_distance_mm_median']:.1f} mm")
         rows.append((scale, summary))
     print("\nscale | " + " | ".join(f["finding"][:40] for f in rows[0][1]["findings"]))
     for scale, summary in rows:

@@ -51,7 +51,8 @@ def test_the_job_writes_a_complete_project(project):
     assert opened.models == ["1C"] and opened.study_status == "complete"
     assert opened.frame() is not None and "Solver cache: 1 models" in opened.describe()
     placement = json.loads((out / "placement.json").read_text())
-    assert placement["format"] == "napari-rat-tms coil placement" and placement["coil"] == "MC-B35 (low resolution)"
+    assert placement["format"] == "napari-rat-tms coil placement"
+    assert placement["coil"] == "MC-B35 (low resolution)"
 
 
 def test_rerun_reuses_the_solver_cache(project, tmp_path):
@@ -61,7 +62,8 @@ def test_rerun_reuses_the_solver_cache(project, tmp_path):
     messages = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        again = run_to_completion(iter_main_job(_params(), copy, overwrite=True), lambda f, m: messages.append(m))
+        again = run_to_completion(iter_main_job(_params(), copy, overwrite=True),
+                                  lambda f, m: messages.append(m))
     assert any("read the precomputed model" in m for m in messages)
     assert again["timings"]["model 1C"] < first["timings"]["model 1C"]
     # the same numbers (same meshes, same cached transfer matrix)

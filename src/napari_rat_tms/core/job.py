@@ -174,7 +174,8 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     if rat is not None:
         scale = rat.parameters.orbit_opening_scale
         notes.append(
-            f"Synthetic rat: its orbital openings are {3.0 * scale:.2g} mm and its optic canals {1.0 * scale:.2g} mm "
+            f"Synthetic rat: its orbital openings are {3.0 * scale:.2g} mm and its optic canals "
+            f"{1.0 * scale:.2g} mm "
             "wide. The maxima behind the eyes, and with them the orientation finding, depend on these "
             "holes: benchmarks/seed_findings_orbits.py reruns this study with narrower ones (BENCHMARKS.md, "
             "'Seed findings and the synthetic orbits').")

@@ -195,7 +195,8 @@ def open_project(folder, check_hashes: bool = True) -> Project:
                    if (folder / rel).is_file() and not rel.startswith(SOLVER_CACHE + "/")
                    and _sha256(folder / rel) != info.get("sha256")]
         if changed:
-            notes.append(f"{len(changed)} file(s) changed since the job wrote them: {', '.join(changed[:5])}.")
+            notes.append(f"{len(changed)} file(s) changed since the job wrote them: "
+                         f"{', '.join(changed[:5])}.")
     parameters = _read_json(folder / "parameters.json", "the parameters")
     summary = _read_json(folder / "summary.json", "the summary")
     for note in notes:

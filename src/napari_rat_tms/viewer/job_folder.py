@@ -33,7 +33,8 @@ def is_job_folder(path) -> bool:
     p = Path(path)
     from ..core.project import MANIFEST
 
-    return p.is_dir() and ((p / MANIFEST).is_file() or ((p / "summary.json").is_file() and (p / "meshes").is_dir()))
+    legacy = (p / "summary.json").is_file() and (p / "meshes").is_dir()    # 0.5.0: no manifest
+    return p.is_dir() and ((p / MANIFEST).is_file() or legacy)
 
 
 def _scan_path(folder: Path) -> Path | None:
@@ -100,7 +101,8 @@ def job_folder_layers(path) -> list[tuple]:
                                     "features": {"landmark": np.array(names, dtype=object)},
                                     "text": {"string": "{landmark}", "color": "yellow", "size": 10,
                                              "anchor": "upper_left"},
-                                    "metadata": {ROLE_KEY: "landmarks", "source": str(folder / "frame.json")}},
+                                    "metadata": {ROLE_KEY: "landmarks",
+                                                 "source": str(folder / "frame.json")}},
                            "points"))
     return layers
 

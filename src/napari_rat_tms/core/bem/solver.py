@@ -98,7 +98,8 @@ def _cache_key(conductor: VolumeConductor, points: np.ndarray, dtype, solve_prec
         h.update(text.encode())
     for b in conductor.boundaries:
         h.update(np.ascontiguousarray(b.surface.faces, dtype=np.int64).tobytes())
-        h.update(np.array([b.surface.n_vertices, b.sigma_inside, b.sigma_outside], dtype=np.float64).tobytes())
+        sizes = np.array([b.surface.n_vertices, b.sigma_inside, b.sigma_outside], dtype=np.float64)
+        h.update(sizes.tobytes())
     h.update(np.array([len(points)], dtype=np.int64).tobytes())
     return h.hexdigest()
 

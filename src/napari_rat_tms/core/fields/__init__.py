@@ -8,7 +8,8 @@ from .head_models import (
     build_field_model,
     head_model,
     iter_field_model,
+    surfaces_needed,
 )
 
 __all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "build_field_model", "head_model",
-           "iter_field_model"]
+           "iter_field_model", "surfaces_needed"]

@@ -33,7 +33,7 @@ from ..errors import RatTmsError
 from ..meshes.surface import TriangleSurface
 
 __all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "head_model", "iter_field_model",
-           "build_field_model"]
+           "build_field_model", "surfaces_needed"]
 
 #: The models of seed 003, reference first, with what each contains.
 MODEL_KINDS: dict[str, str] = {
@@ -51,6 +51,13 @@ _SURFACES_NEEDED = {"3C": ("body", "skull", "eyes"), "2C": ("body", "skull"),
 
 class FieldModelError(RatTmsError, ValueError):
     """A head model cannot be built from the surfaces at hand."""
+
+
+def surfaces_needed(kind: str) -> tuple[str, ...]:
+    """The surfaces (names of the meshing step) the model ``kind`` is built from, the cortex last."""
+    if kind not in MODEL_KINDS:
+        raise FieldModelError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
+    return (*_SURFACES_NEEDED[kind], "cortex")
 
 
 def _need(surfaces: Mapping[str, TriangleSurface], kind: str) -> None:

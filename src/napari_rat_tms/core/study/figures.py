@@ -34,9 +34,8 @@ def _bands(ax, x, values, colour, label):
 
 def _label_partial(fig: Figure, result: StudyResult) -> Figure:
     """A red banner on figures of a cancelled (partial) study."""
-    if not result.is_complete:
-        fig.text(0.5, 0.995, result.status, ha="center", va="top", color="red", fontsize=10,
-                 fontweight="bold")
+    if not result.is_complete:   # a suptitle: the constrained layout makes room for it
+        fig.suptitle(result.status, color="red", fontsize=10, fontweight="bold")
     return fig
 
 

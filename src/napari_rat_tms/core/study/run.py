@@ -203,8 +203,9 @@ class StudyRun:
     ...     pass
     >>> result = run.result()    # complete, or partial and labelled so (result.status)
 
-    Placements are computed in batches of one position (all orientations at once); a cancelled
-    run keeps every finished position, the others stay NaN and ``result.completed`` says which.
+    Placements are computed in batches of one position (all orientations at once), the example
+    position (kept for the figures) first; a cancelled run keeps every finished position, the
+    others stay NaN and ``result.completed`` says which.
     """
 
     def __init__(self, field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
@@ -275,18 +276,28 @@ class StudyRun:
         grid = self.grid
         n_o = len(grid.orientations_deg)
         start = time.perf_counter()
-        placements = grid.placements(self.scalp, self.frame, self.coil, didt_a_per_us=self.didt_a_per_us)
-        batch = []
-        try:
-            for p, o, placement in placements:
+
+        def positions(only=None):
+            batch = []
+            for p, o, placement in grid.placements(self.scalp, self.frame, self.coil,
+                                                   didt_a_per_us=self.didt_a_per_us):
+                if only is not None and p != only:
+                    if p > only:
+                        return
+                    continue
                 if not self.completed[p, o]:
                     batch.append((p, o, placement))
-                if o < n_o - 1 or not batch:
-                    continue
-                self._compute_batch(batch)
-                batch = []
-                done = int(self.completed.sum())
-                yield done / grid.n_placements, f"placement {done} of {grid.n_placements}"
+                if o == n_o - 1 and batch:
+                    yield batch
+                    batch = []
+
+        try:
+            # the example position first, so that a cancelled run still has the figures' example
+            for batches in (positions(self.example_position), positions()):
+                for batch in batches:
+                    self._compute_batch(batch)
+                    done = int(self.completed.sum())
+                    yield done / grid.n_placements, f"placement {done} of {grid.n_placements}"
         finally:
             self.seconds += time.perf_counter() - start
 

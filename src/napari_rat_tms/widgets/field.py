@@ -1,0 +1,713 @@
+"""Widget: the E-field on the cortex for the placed coil (Plugins > Rat TMS > E-field).
+
+1. Choose the cortex surface (made by the Meshing widget, or read from a project folder) and the
+   head models to build: seed 003's reference "3C" (body, skull with the spine, eyes), "2C" (body,
+   skull with the spine), "2C*" (body, skull without the spine), "1C" (body only) and the
+   "sphere" fitted to the inner skull (Heller & van Hulsteyn 1992). Each model says which of the
+   surfaces it needs are missing; the other surfaces are found by their role (the Surface layers of
+   the Meshing widget and of a reopened project folder).
+2. Press "Build models": they are built in a worker, one after the other (the BEM precomputation
+   of the 3C model takes about a minute on the synthetic rat), with a progress bar and Cancel
+   (models already built are kept). For a project folder with a ``solver_cache`` beside its
+   ``meshes/`` the precomputed models are read from there in seconds. The sphere needs the
+   stereotaxic frame (its dorsal direction) from the Coil placement dock.
+3. Place the coil with the Coil placement dock: the field of the chosen model is shown at once
+   and follows the coil when it is moved or turned (the primary field of the coil and one matrix
+   product: ms for small models, up to ~0.6 s for the 3C model of the synthetic rat on 2 CPU
+   cores, computed in the viewer's thread; moves in between are merged into one update), with
+   dI/dt from the placement.
+
+Shown, in the cortex layer's world coordinates (mm):
+
+* "E-field on cortex" (Surface): |E| in V/m at the cortex vertices (the points where seed 003
+  evaluates the field), colormap turbo, colour range 0 to the maximum over the cortex or to a
+  fixed value; drawn 0.05 mm outside the cortex so that the cortex layer does not hide it;
+* "E direction" (Vectors): the direction of E at about 300 vertices spread over the cortex, the
+  longest arrow 1.5 mm, coloured by |E| with the same colormap and range;
+* "field maximum" (Points): the vertex of the largest |E|; the status gives its stereotaxic
+  position (AP, ML, DV from bregma) and its distance to the line-navigation target that the Coil
+  placement dock draws (where the coil's axis meets the cortex).
+
+These three layers are created once, then updated in place, and put just above the cortex layer
+in the layer list: napari draws the layers in list order with a depth test, so a translucent
+scalp drawn before them would hide them (as it hides the cortex when it is below the cortex in
+the list: keep the scalp above the cortex to see through it). No other layer is changed.
+
+The models built here go into the viewer's shared registry (:func:`.model_store.models_for`) with
+the surfaces they were built from, for the Study dock. Physics is in SI units inside the core
+(:mod:`napari_rat_tms.core.fields`), positions in millimetres in the viewer.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+import weakref
+from pathlib import Path
+
+import napari
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+)
+
+from ..core.coils import load_coil
+from ..core.errors import RatTmsError
+from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
+from ..core.meshes.surface import TriangleSurface
+from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
+from ..viewer.layers import ROLE_KEY
+from .model_store import COIL_ROLE, coil_state, models_for
+
+__all__ = ["FieldWidget", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
+           "SURFACE_NAMES", "surfaces_needed"]
+
+ROLE_SURFACE = "surface"
+ROLE_EFIELD = "efield_on_cortex"
+ROLE_EFIELD_DIRECTION = "efield_direction"
+ROLE_EFIELD_MAXIMUM = "efield_maximum"
+#: The surfaces of the meshing step that the head models are built from.
+SURFACE_NAMES = ("body", "skull", "skull without spine", "eyes", "cortex")
+COLORMAP = "turbo"
+#: About this many direction arrows are drawn, spread over the cortex.
+N_ARROWS = 300
+#: Length (mm) of the longest direction arrow.
+ARROW_MM = 1.5
+#: The |E| surface is drawn this far (mm) outside the cortex, so that the cortex layer (same
+#: triangles) does not hide it in 3D.
+LIFT_MM = 0.05
+#: Coil moves within this time (ms) are merged into one update of the field. When an update costs
+#: more (a large model on few CPU cores), the next one waits until as long as it took has passed
+#: since (at most :data:`MAX_UPDATE_GAP_MS`), so that the viewer keeps at least half of the time
+#: while the coil is dragged or turned.
+UPDATE_DELAY_MS = 15
+MAX_UPDATE_GAP_MS = 500
+
+_USER_ERRORS = (RatTmsError, ValueError)
+
+
+def _run_build(surfaces: dict, kinds: list[str], up, cache_dir):
+    """Worker generator: builds the models one after the other, yielding ``("progress",
+    fraction, message)`` between the core's steps, then ``("model", kind, FieldModel)`` or
+    ``("failed", kind, error)`` for each model."""
+    n = len(kinds)
+    for i, kind in enumerate(kinds):
+        try:
+            steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir)
+            while True:
+                try:
+                    fraction, message = next(steps)
+                except StopIteration as done:
+                    model = done.value
+                    break
+                yield "progress", (i + float(fraction)) / n, f"{kind}: {message}"
+        except _USER_ERRORS as err:
+            yield "failed", kind, err
+            continue
+        yield "model", kind, model
+
+
+def _spread_indices(points: np.ndarray, n: int) -> np.ndarray:
+    """``n`` indices of ``points`` spread evenly (farthest-point sampling from the first point)."""
+    if len(points) <= n:
+        return np.arange(len(points))
+    chosen = np.empty(n, dtype=np.int64)
+    chosen[0] = 0
+    distance = np.linalg.norm(points - points[0], axis=1)
+    for k in range(1, n):
+        chosen[k] = int(np.argmax(distance))
+        distance = np.minimum(distance, np.linalg.norm(points - points[chosen[k]], axis=1))
+    return np.sort(chosen)
+
+
+def _transform(layer) -> tuple[np.ndarray, np.ndarray]:
+    return np.asarray(layer.scale, float)[-3:], np.asarray(layer.translate, float)[-3:]
+
+
+def _shift(layer, ref) -> np.ndarray | None:
+    """What to add to ``layer``'s data coordinates (mm) to get ``ref``'s: zero for layers in the same
+    frame, a translation when only their translations differ, None when their scales differ."""
+    scale, translate = _transform(layer)
+    ref_scale, ref_translate = _transform(ref)
+    if not np.allclose(scale, ref_scale):
+        return None
+    shift = (translate - ref_translate) / ref_scale
+    return np.zeros(3) if np.allclose(shift, 0.0) else shift
+
+
+def _shifted_frame(frame: StereotaxicFrame, shift) -> StereotaxicFrame:
+    if not np.any(shift):
+        return frame
+    return StereotaxicFrame(frame.origin_mm + shift, frame.right, frame.anterior, frame.dorsal,
+                            {k: np.asarray(v) + shift for k, v in frame.landmarks_mm.items()})
+
+
+def _same_surface(a: TriangleSurface, b: TriangleSurface) -> bool:
+    return (a.vertices_m.shape == b.vertices_m.shape and a.faces.shape == b.faces.shape
+            and np.array_equal(a.faces, b.faces) and np.allclose(a.vertices_m, b.vertices_m, rtol=0,
+                                                                 atol=1e-9))
+
+
+class FieldWidget(Container):
+    """The E-field dock widget (see the module docstring).
+
+    Public API (used by the tests, usable from scripts): :meth:`build_models`, :meth:`cancel`,
+    :meth:`update_field`; after an update :attr:`efield_v_per_m` ((P, 3) V/m at the cortex
+    vertices), :attr:`peak_v_per_m` and :attr:`peak_point_mm` (the vertex of the largest |E|, in
+    the models' frame = the cortex layer's data coordinates, mm); :attr:`status` (Label).
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__()
+        self._viewer = napari_viewer
+        self._worker = None
+        self._cancel_requested = False
+        self._build_note = ""            # first line of the status: the models (build, errors)
+        self._built: list[str] = []
+        self._failed: dict[str, str] = {}
+        self._pending: list[str] = []
+        self._coils: dict = {}           # coil source -> CoilDipoles
+        self._geometry: dict = {}        # id(cortex surface) -> (surface, lifted mm, normals, arrows)
+        self._coil_layers = weakref.WeakSet()   # coil layers whose data event is followed
+        self._busy = False
+        self._drawn_cortex = None
+        self.efield_v_per_m: np.ndarray | None = None
+        self.peak_v_per_m: float | None = None
+        self.peak_point_mm: np.ndarray | None = None
+        self.model_shown: str | None = None
+        self.update_seconds: float | None = None
+        self._last_update_end = 0.0
+
+        self.cortex_layer = ComboBox(label="cortex surface", choices=self._cortex_choices)
+        self.kind_boxes = {kind: CheckBox(text=f"{kind}: {text}", value=True)
+                           for kind, text in MODEL_KINDS.items()}
+        for kind, box in self.kind_boxes.items():
+            box.tooltip = f"Built from the {', '.join(surfaces_needed(kind))} surfaces."
+        self.surfaces_label = Label(value="")
+        self.build_button = PushButton(text="Build models")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
+        self.model_choice = ComboBox(label="model shown", choices=self._model_choices)
+        self.auto_range = CheckBox(text="colour range: 0 to the maximum over the cortex", value=True)
+        self.fixed_max = FloatSpinBox(label="fixed max |E| (V/m)", value=100.0, min=0.1, max=1e5,
+                                      step=10.0, enabled=False)
+        self.didt_label = Label(value="dI/dt: from the Coil placement dock.")
+        self.status = Label(value="")
+        for label in (self.surfaces_label, self.status, self.didt_label):
+            label.native.setWordWrap(True)
+        self.model_choice.tooltip = "The built model whose field is shown (3C is seed 003's reference)."
+        self.fixed_max.tooltip = "Upper end of the colour range when it is not automatic."
+
+        self.extend([self.cortex_layer, *self.kind_boxes.values(), self.surfaces_label,
+                     self.build_button, self.cancel_button, self.progress, self.model_choice,
+                     self.auto_range, self.fixed_max, self.didt_label, self.status])
+
+        from qtpy.QtCore import QTimer
+
+        self._timer = QTimer(self.native)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(self._on_timer)
+
+        self.build_button.changed.connect(lambda *_: self.build_models())
+        self.cancel_button.changed.connect(self.cancel)
+        self.cortex_layer.changed.connect(self._refresh_needs)
+        self.model_choice.changed.connect(self._schedule_update)
+        self.auto_range.changed.connect(self._on_range_mode)
+        self.fixed_max.changed.connect(self._schedule_update)
+        self._store = models_for(napari_viewer)
+        self._store.changed.connect(self._on_store_changed)
+        napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
+        napari_viewer.layers.events.removed.connect(self._on_layers_changed)
+        self._watch_coil_layers()
+        self._refresh_needs()
+        self._set_status(self._next_step())
+
+    # --- choices ------------------------------------------------------------------------------
+    def _cortex_choices(self, *_):
+        layers = [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Surface)
+                  and np.asarray(layer.data[0]).ndim == 2 and np.asarray(layer.data[0]).shape[1] == 3
+                  and layer.metadata.get(ROLE_KEY) not in (ROLE_EFIELD, "efield", COIL_ROLE)]
+        layers.sort(key=lambda layer: not (layer.metadata.get(ROLE_KEY) == ROLE_SURFACE
+                                           and layer.metadata.get("surface") == "cortex"))
+        return [(layer.name, layer) for layer in layers]
+
+    def _model_choices(self, *_):
+        return list(models_for(self._viewer).ordered())
+
+    def _surface_layers(self, cortex_layer) -> dict:
+        """name -> layer of the surfaces the models are built from (the chosen cortex, and the
+        others by role; those of the cortex's project folder first)."""
+        found = {"cortex": cortex_layer} if cortex_layer is not None else {}
+        folder = None if cortex_layer is None else cortex_layer.metadata.get("project_folder")
+        candidates = [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Surface)
+                      and layer.metadata.get(ROLE_KEY) == ROLE_SURFACE]
+        candidates.sort(key=lambda layer: layer.metadata.get("project_folder") != folder)
+        for layer in candidates:
+            name = layer.metadata.get("surface")
+            if name in SURFACE_NAMES and name not in found:
+                found[name] = layer
+        return found
+
+    def _missing(self, kind: str, names) -> list[str]:
+        return [name for name in surfaces_needed(kind) if name not in names]
+
+    def _refresh_needs(self, *_):
+        names = set(self._surface_layers(self.cortex_layer.value))
+        lines = []
+        for kind, box in self.kind_boxes.items():
+            missing = self._missing(kind, names)
+            box.text = f"{kind}: {MODEL_KINDS[kind]}" + (f" (missing: {', '.join(missing)})" if missing
+                                                          else "")
+            if missing:
+                lines.append(f"{kind} needs the {', '.join(missing)} surface(s)")
+        found = [name for name in SURFACE_NAMES if name in names]
+        self.surfaces_label.value = ("Surfaces: " + (", ".join(found) if found else "none")
+                                     + (". Cannot be built: " + "; ".join(lines) + "." if lines else "."))
+
+    def _on_layers_changed(self, event=None):
+        self.cortex_layer.reset_choices()
+        self._refresh_needs()
+        self._watch_coil_layers()
+
+    def _watch_coil_layers(self):
+        """Follow the coil layer of the Coil placement dock (it may be created after this dock)."""
+        for layer in self._viewer.layers:
+            if layer.metadata.get(ROLE_KEY) == COIL_ROLE and layer not in self._coil_layers:
+                self._coil_layers.add(layer)
+                layer.events.data.connect(self._schedule_update)
+                self._schedule_update()
+
+    def _on_store_changed(self):
+        self._busy = True      # no update per choice change: one after the choices are set
+        try:
+            self.model_choice.reset_choices()
+        finally:
+            self._busy = False
+        self._schedule_update()
+
+    def _on_range_mode(self, *_):
+        self.fixed_max.enabled = not self.auto_range.value
+        self._schedule_update()
+
+    # --- status -------------------------------------------------------------------------------
+    def _set_status(self, field_text: str | None = None):
+        self.status.value = "\n".join(filter(None, [self._build_note, field_text]))
+
+    def _next_step(self) -> str:
+        if self.cortex_layer.value is None:
+            return "Mesh the segmentation (Meshing dock) or open a project folder to get the cortex."
+        if not models_for(self._viewer).models:
+            return "Choose the models and press 'Build models'."
+        state = coil_state(self._viewer)
+        if state is None or state.placement is None:
+            return "Place the coil with the Coil placement dock."
+        return ""
+
+    # --- building -----------------------------------------------------------------------------
+    def _frame(self, ref=None) -> StereotaxicFrame | None:
+        """The stereotaxic frame of the Coil placement dock (in ``ref``'s data coordinates when
+        given), else the registry's."""
+        state = coil_state(self._viewer)
+        if state is not None and state.frame is not None:
+            shift = None if ref is None else _shift(state.layer, ref)
+            return state.frame if shift is None else _shifted_frame(state.frame, shift)
+        return models_for(self._viewer).frame
+
+    @staticmethod
+    def _cache_dir(layer) -> Path | None:
+        """``<project folder>/solver_cache`` of the layer's project folder, when it exists."""
+        candidates = []
+        folder = layer.metadata.get("project_folder")
+        if folder:
+            candidates.append(Path(folder) / "solver_cache")
+        source = layer.metadata.get("source")
+        if source and Path(source).parent.name == "meshes":
+            candidates.append(Path(source).parent.parent / "solver_cache")
+        return next((c for c in candidates if c.is_dir()), None)
+
+    @staticmethod
+    def _to_surface(layer, ref, name: str) -> TriangleSurface:
+        """``layer``'s mesh in ``ref``'s data coordinates (the models' frame), metres."""
+        vertices, faces = layer.data[0], layer.data[1]
+        v = np.asarray(vertices, dtype=float)
+        scale, translate = _transform(layer)
+        ref_scale, ref_translate = _transform(ref)
+        if layer is not ref:
+            v = (v * scale + translate - ref_translate) / ref_scale
+        return TriangleSurface.from_mm(v, np.asarray(faces, dtype=np.int64), name)
+
+    def build_models(self, kinds=None, blocking: bool = False):
+        """Build the head models ``kinds`` (default: those checked) from the surface layers.
+
+        They are built in a napari worker (``blocking=False``; returns the worker) or in the
+        calling thread (``blocking=True``, for scripts and tests; returns the dict kind ->
+        :class:`FieldModel` built by this call). Each model is put into
+        :func:`.model_store.models_for` as soon as it is built. Returns None when nothing can be
+        built (the reason is in the status)."""
+        if self._worker is not None:
+            self._set_status("A build is going on: wait for it or cancel it.")
+            return None
+        if kinds is None:
+            kinds = [kind for kind, box in self.kind_boxes.items() if box.value]
+        kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+        unknown = [kind for kind in kinds if kind not in MODEL_KINDS]
+        if unknown or not kinds:
+            self._build_note = (
+                f"Cannot build: unknown model(s) {', '.join(map(str, unknown))}; choose from "
+                f"{', '.join(MODEL_KINDS)}." if unknown else "Cannot build: no model is chosen.")
+            self._set_status()
+            return None
+        kinds = [kind for kind in MODEL_KINDS if kind in kinds]   # the seed's order, reference first
+        cortex_layer = self.cortex_layer.value
+        if cortex_layer is None:
+            self._build_note = ("Cannot build: no cortex surface layer. Mesh the segmentation (Meshing dock) "
+                                "or open a project folder.")
+            self._set_status()
+            return None
+        layers = self._surface_layers(cortex_layer)
+        frame = self._frame(cortex_layer)
+        skipped: dict[str, str] = {}
+        for kind in kinds:
+            missing = self._missing(kind, layers)
+            if missing:
+                skipped[kind] = f"needs the {', '.join(missing)} surface(s), which are missing"
+            elif kind == "sphere" and frame is None:
+                skipped[kind] = ("needs the stereotaxic frame (its dorsal direction): set it in the Coil "
+                                 "placement dock")
+        to_build = [kind for kind in kinds if kind not in skipped]
+        if not to_build:
+            self._build_note = ("Cannot build " + "; ".join(f"{k}: it {why}" for k, why in skipped.items())
+                                + ".")
+            self._set_status(self._next_step())
+            return None
+        try:
+            surfaces = {name: self._to_surface(layer, cortex_layer, name) for name, layer in layers.items()}
+        except _USER_ERRORS as err:
+            self._build_note = f"Cannot build: a surface layer is not a valid mesh: {err}"
+            self._set_status()
+            return None
+        store = models_for(self._viewer)
+        dropped = ""
+        if store.models and any(name in store.surfaces and not _same_surface(store.surfaces[name], surface)
+                                for name, surface in surfaces.items()):
+            dropped = " (the surfaces changed: the models built from the previous ones were dropped)"
+            store.clear()
+        store.surfaces = surfaces
+        store.surface_layers = layers
+        if frame is not None:
+            store.frame = frame
+        self._built, self._failed, self._pending = [], dict(skipped), list(to_build)
+        self._cancel_requested = False
+        up = None if frame is None else frame.dorsal
+        cache_dir = self._cache_dir(cortex_layer)
+        self._build_note = f"Building {', '.join(to_build)}{dropped}..."
+        self.progress.value = 0
+        self._set_status()
+        if blocking:
+            return self._build_blocking(surfaces, to_build, up, cache_dir)
+        from napari.qt.threading import create_worker
+
+        worker = create_worker(_run_build, dict(surfaces), to_build, up, cache_dir)
+        worker.yielded.connect(self._on_yield)
+        worker.returned.connect(lambda *_: self._on_done(cancelled=False))
+        worker.aborted.connect(lambda: self._on_done(cancelled=True))
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        self.build_button.enabled, self.cancel_button.enabled = False, True
+        worker.start()
+        return worker
+
+    def _build_blocking(self, surfaces, kinds, up, cache_dir) -> dict[str, FieldModel]:
+        self.build_button.enabled, self.cancel_button.enabled = False, True
+        steps = _run_build(surfaces, kinds, up, cache_dir)
+        cancelled = False
+        try:
+            for item in steps:
+                self._on_yield(item)
+                if self._cancel_requested:
+                    cancelled = True
+                    break
+        except Exception as err:   # same as the worker's errored signal
+            self._on_error(err)
+            return {kind: models_for(self._viewer).models[kind] for kind in self._built}
+        finally:
+            steps.close()
+            self.build_button.enabled, self.cancel_button.enabled = True, False
+        self._on_done(cancelled)
+        return {kind: models_for(self._viewer).models[kind] for kind in self._built}
+
+    def cancel(self, *_):
+        """Stop the build after the current step; the models already built are kept."""
+        if self._worker is not None or self.cancel_button.enabled:
+            self._cancel_requested = True
+            self._build_note = "Cancelling after the current step..."
+            self._set_status()
+            if self._worker is not None:
+                self._worker.quit()
+
+    def _on_yield(self, item):
+        what = item[0]
+        if what == "progress":
+            _, fraction, message = item
+            self.progress.value = round(100 * min(max(fraction, 0.0), 1.0))
+            self._build_note = f"Building {message}"
+            self._set_status()
+        elif what == "model":
+            _, kind, model = item
+            self._pending.remove(kind)
+            self._built.append(kind)
+            models_for(self._viewer).add(model)     # -> the model chooser, and an update of the field
+            self._build_note = f"Built {kind} in {model.build_seconds:.1f} s."
+            self._set_status()
+        elif what == "failed":
+            _, kind, err = item
+            self._pending.remove(kind)
+            self._failed[kind] = f"failed: {err}"
+
+    def _summary(self, cancelled: bool) -> str:
+        store = models_for(self._viewer)
+        parts = []
+        if self._built:
+            parts.append("Built " + ", ".join(f"{k} ({store.models[k].build_seconds:.1f} s)"
+                                              for k in self._built if k in store.models) + ".")
+        if cancelled and self._pending:
+            parts.append(f"Cancelled: {', '.join(self._pending)} not built.")
+        elif cancelled:
+            parts.append("Cancelled.")
+        if self._failed:
+            parts.append("Not built: " + "; ".join(f"{k} ({why})" for k, why in self._failed.items()) + ".")
+        if not self._built and not cancelled:
+            parts.insert(0, "No model was built.")
+        return " ".join(parts)
+
+    def _on_done(self, cancelled: bool):
+        self.progress.value = 100 if not cancelled else self.progress.value
+        self._build_note = self._summary(cancelled)
+        self._set_status(self._next_step())
+        self._schedule_update()
+
+    def _on_error(self, err):
+        self.progress.value = 0
+        kept = f" Kept: {', '.join(self._built)}." if self._built else ""
+        self._build_note = (f"The build stopped with an error: {type(err).__name__}: {err}. Not built: "
+                            f"{', '.join(self._pending) or 'none'}.{kept}")
+        self._set_status()
+
+    def _on_finished(self):
+        self._worker = None
+        self.build_button.enabled, self.cancel_button.enabled = True, False
+
+    # --- showing ------------------------------------------------------------------------------
+    def _schedule_update(self, *_):
+        """Update the field soon: the coil's moves within :data:`UPDATE_DELAY_MS` (or, after a slow
+        update, until as long as it took has passed) give one update."""
+        if self._busy or self._timer.isActive():
+            return
+        gap_ms = min(1e3 * (self.update_seconds or 0.0), MAX_UPDATE_GAP_MS)
+        since_ms = 1e3 * (time.perf_counter() - self._last_update_end)
+        self._timer.start(int(max(UPDATE_DELAY_MS, gap_ms - since_ms)))
+
+    def _on_timer(self):
+        store = models_for(self._viewer)
+        if not store.models:
+            return   # nothing to show yet; the status keeps what the user has to do
+        self.update_field()
+
+    def _coil(self, source):
+        coil = self._coils.get(source)
+        if coil is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                coil, _ = load_coil(source)
+            self._coils[source] = coil
+        return coil
+
+    def _shown_model(self, store) -> FieldModel | None:
+        models = store.ordered()
+        if not models:
+            return None
+        return models.get(self.model_choice.value) or next(iter(models.values()))
+
+    def _geometry_of(self, cortex: TriangleSurface):
+        """(lifted vertices mm, outward normals, arrow indices) of the models' cortex, cached."""
+        cached = self._geometry.get(id(cortex))
+        if cached is None or cached[0] is not cortex:
+            vertices = cortex.vertices_m * 1e3
+            normals = cortex.vertex_normals
+            arrows = _spread_indices(vertices, N_ARROWS)
+            cached = (cortex, vertices + LIFT_MM * normals, normals, arrows)
+            self._geometry = {id(cortex): cached}
+        return cached[1:]
+
+    def _placement_in_model_frame(self, state, ref) -> tuple[CoilPlacement, StereotaxicFrame | None]:
+        """The placement and frame (coil layer's data coordinates) in the models' frame (``ref``'s
+        data coordinates); they differ only by a translation when the layers are translated apart."""
+        placement, frame = state.placement, state.frame or models_for(self._viewer).frame
+        shift = _shift(state.layer, ref)
+        if shift is None:
+            raise ValueError("the coil layer and the cortex layer have different scales; place the coil on "
+                             "surfaces of the same scan as the cortex.")
+        if not np.any(shift):
+            return placement, frame
+        moved = CoilPlacement(placement.centre_mm + shift, placement.axis, placement.current_direction,
+                              placement.orientation_deg,
+                              None if placement.scalp_point_mm is None else placement.scalp_point_mm + shift,
+                              placement.gap_mm, placement.didt_a_per_us)
+        if state.frame is not None:   # the registry's frame is already in the models' frame
+            frame = _shifted_frame(frame, shift)
+        return moved, frame
+
+    def update_field(self, *_) -> np.ndarray | None:
+        """Compute and show the field of the shown model for the coil placement of the Coil
+        placement dock. Returns E, (P, 3) in V/m at the cortex vertices, or None (the reason is
+        in the status)."""
+        self._timer.stop()
+        store = models_for(self._viewer)
+        model = self._shown_model(store)
+        if model is None:
+            self._set_status("No head model yet: choose the models and press 'Build models' first.")
+            return None
+        state = coil_state(self._viewer)
+        if state is None or state.placement is None:
+            self._set_status("No coil placed: place the coil with the Coil placement dock to see its field.")
+            return None
+        cortex = store.surfaces.get("cortex")
+        ref = store.surface_layers.get("cortex")
+        if cortex is None or ref is None or len(cortex.vertices_m) != len(model.points_m) or not np.allclose(
+                cortex.vertices_m, model.points_m, rtol=0, atol=1e-9):
+            self._set_status(f"The {model.kind} model was built from another cortex surface than the one "
+                             "registered: build the models again.")
+            return None
+        start = time.perf_counter()
+        try:
+            placement, frame = self._placement_in_model_frame(state, ref)
+            coil = self._coil(state.coil_source)
+            efield = np.asarray(model.efield_for(placement, coil), dtype=float)
+        except (*_USER_ERRORS, OSError, TypeError, KeyError) as err:
+            self._set_status(f"Cannot compute the {model.kind} field: {err}")
+            return None
+        magnitude = np.linalg.norm(efield, axis=1)
+        peak = int(np.argmax(magnitude))
+        peak_mm = cortex.vertices_m[peak] * 1e3
+        try:
+            target = line_navigation_target(placement, cortex)
+        except _USER_ERRORS:
+            target = None
+        self.efield_v_per_m, self.peak_v_per_m, self.peak_point_mm = efield, float(magnitude[peak]), peak_mm
+        self.model_shown = model.kind
+        top = float(magnitude[peak]) if self.auto_range.value else float(self.fixed_max.value)
+        top = max(top, 1e-12)
+        self._draw(model, placement, ref, cortex, efield, magnitude, peak, top)
+        self._last_update_end = time.perf_counter()
+        self.update_seconds = self._last_update_end - start
+        if frame is not None:
+            self._store_frame(frame)
+        where = frame.describe(peak_mm) if frame is not None else (
+            f"({peak_mm[0]:.1f}, {peak_mm[1]:.1f}, {peak_mm[2]:.1f}) mm (no stereotaxic frame)")
+        navigation = ("the coil's axis misses the cortex (no line-navigation target)" if target is None else
+                      f"{np.linalg.norm(peak_mm - target.target_mm):.1f} mm from the line-navigation target")
+        self.didt_label.value = f"dI/dt: {placement.didt_a_per_us:g} A/µs (from the Coil placement dock)."
+        self._set_status(f"{model.kind}: max |E| {self.peak_v_per_m:.1f} V/m at dI/dt "
+                         f"{placement.didt_a_per_us:g} A/µs, at {where}; {navigation}. Colour range "
+                         f"0-{top:.3g} V/m ({1e3 * self.update_seconds:.0f} ms).")
+        return efield
+
+    def _store_frame(self, frame):
+        store = models_for(self._viewer)
+        if store.frame is None:
+            store.frame = frame
+
+    # --- drawing ------------------------------------------------------------------------------
+    def _layer(self, role):
+        for layer in self._viewer.layers:
+            if layer.metadata.get(ROLE_KEY) == role:
+                return layer
+        return None
+
+    def _draw(self, model, placement, ref, cortex, efield, magnitude, peak, top):
+        from napari.utils.colormaps import ensure_colormap
+
+        lifted, normals, arrows = self._geometry_of(cortex)
+        scale, translate = _transform(ref)
+        transform = {"scale": tuple(scale), "translate": tuple(translate)}
+        state = {"model": model.kind, "units": "V/m", "didt_a_per_us": float(placement.didt_a_per_us),
+                 "placement": placement.to_dict()}
+        # |E| on the cortex
+        layer = self._layer(ROLE_EFIELD)
+        if layer is None:
+            layer = self._viewer.add_surface(
+                (lifted, cortex.faces, magnitude), name="E-field on cortex", colormap=COLORMAP,
+                contrast_limits=(0.0, top), shading="smooth", units="mm",
+                metadata={ROLE_KEY: ROLE_EFIELD, **state}, **transform)
+            self._put_above(layer, ref)
+        else:
+            layer.metadata.update(state)
+            if self._drawn_cortex is not cortex or len(layer.vertex_values) != len(magnitude):
+                layer.data = (lifted, cortex.faces, magnitude)
+            else:
+                layer.vertex_values = magnitude
+            self._set_transform(layer, transform)
+            layer.contrast_limits = (0.0, top)
+        self._drawn_cortex = cortex
+        # directions: arrows centred on spread vertices, just outside the cortex
+        e = efield[arrows]
+        longest = float(np.linalg.norm(e, axis=1).max())
+        length = ARROW_MM / float(np.mean(scale))
+        vectors = e / longest * length if longest > 0 else np.zeros_like(e)
+        start = lifted[arrows] + 2 * LIFT_MM * normals[arrows] - 0.5 * vectors
+        colours = ensure_colormap(COLORMAP).map(np.clip(magnitude[arrows] / top, 0.0, 1.0))
+        data = np.stack([start, vectors], axis=1)
+        features = {"E_V_per_m": magnitude[arrows]}
+        layer = self._layer(ROLE_EFIELD_DIRECTION)
+        if layer is None:
+            layer = self._viewer.add_vectors(data, name="E direction", edge_color=colours, edge_width=0.12,
+                                             vector_style="arrow", features=features, units="mm",
+                                             metadata={ROLE_KEY: ROLE_EFIELD_DIRECTION, **state},
+                                             **transform)
+            self._put_above(layer, self._layer(ROLE_EFIELD))
+        else:
+            layer.metadata.update(state)
+            layer.data = data
+            layer.features = features
+            layer.edge_color = colours
+            self._set_transform(layer, transform)
+        # the maximum
+        point = lifted[peak][None]
+        features = {"E_V_per_m": [float(magnitude[peak])]}
+        layer = self._layer(ROLE_EFIELD_MAXIMUM)
+        if layer is None:
+            layer = self._viewer.add_points(
+                point, name="field maximum", face_color="white", border_color="black", size=0.8,
+                features=features, units="mm",
+                text={"string": "{E_V_per_m:.0f} V/m", "color": "white", "size": 10, "anchor": "upper_left"},
+                metadata={ROLE_KEY: ROLE_EFIELD_MAXIMUM, **state}, **transform)
+            self._put_above(layer, self._layer(ROLE_EFIELD_DIRECTION))
+        else:
+            layer.metadata.update(state)
+            layer.data = point
+            layer.features = features
+            self._set_transform(layer, transform)
+
+    def _put_above(self, layer, below):
+        """Move a new layer of this dock just above ``below`` in the layer list (drawn right after
+        it): a translucent scalp drawn before it would hide it in 3D (depth test), as it hides the
+        cortex when it is below the cortex in the list."""
+        layers = self._viewer.layers
+        if below is None or below not in layers or layer not in layers:
+            return
+        target = layers.index(below) + 1
+        if layers.index(layer) != target:
+            layers.move(layers.index(layer), target)
+
+    @staticmethod
+    def _set_transform(layer, transform):
+        for attr, value in transform.items():
+            if not np.allclose(getattr(layer, attr)[-3:], value):
+                setattr(layer, attr, value)
