@@ -99,7 +99,8 @@ def _run_build(surfaces: dict, kinds: list[str], up, cache_dir):
     n = len(kinds)
     for i, kind in enumerate(kinds):
         try:
-            steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir)
+            # "auto": on a machine with a CUDA GPU (and PyTorch) each coil move costs milliseconds
+            steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir, device="auto")
             while True:
                 try:
                     fraction, message = next(steps)

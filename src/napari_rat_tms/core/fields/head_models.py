@@ -123,12 +123,14 @@ class FieldModel:
 
 
 def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=None, cache_dir=None,
-                     dtype=np.float32):
+                     dtype=np.float32, device: str = "cpu"):
     """Build the :class:`FieldModel` of ``kind``, yielding ``(fraction, message)``.
 
     ``up`` (unit vector, model frame; e.g. the stereotaxic dorsal axis) is needed for the sphere:
     it is fitted to the inner skull above the cortex's centroid along ``up``. ``cache_dir``: where
-    the BEM precomputation is kept between sessions (None: not kept).
+    the BEM precomputation is kept between sessions (None: not kept). ``device``: "cpu", "cuda" or
+    "auto" (the GPU when PyTorch sees one) for the BEM's dense algebra and every placement
+    (:func:`..bem.solver.iter_build_solver`).
     """
     from ..bem.solver import iter_build_solver
 
@@ -151,7 +153,7 @@ def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=N
         return FieldModel(kind, solver, points, time.perf_counter() - start)
     yield 0.0, f"checking the {kind} model's surfaces"
     conductor = head_model(surfaces, kind)
-    solver = yield from iter_build_solver(conductor, points, cache_dir=cache_dir, dtype=dtype)
+    solver = yield from iter_build_solver(conductor, points, cache_dir=cache_dir, dtype=dtype, device=device)
     return FieldModel(kind, solver, points, time.perf_counter() - start)
 
 
