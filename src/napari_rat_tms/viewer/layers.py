@@ -14,7 +14,8 @@ from ..core.volume import INTENSITY_UNITS_HU, Volume
 
 __all__ = ["volume_layer_data", "synthetic_rat_layer_data", "segmentation_layer_data",
            "labels_kwargs", "HU_CONTRAST_LIMITS", "ROLE_KEY", "ROLE_SEGMENTATION",
-           "ROLE_EVALUATION_REGION", "ROLE_BRAIN_PAINT", "ROLE_EYE_POINTS", "ROLE_SPINE_CUT"]
+           "ROLE_EVALUATION_REGION", "ROLE_BRAIN_PAINT", "ROLE_EYE_POINTS", "ROLE_SPINE_CUT",
+           "layer_with_role", "surface_in_frame_of"]
 
 HU_CONTRAST_LIMITS = (-1000.0, 2000.0)
 
@@ -124,3 +125,23 @@ def segmentation_layer_data(seg: Segmentation, scale, region=None) -> list[tuple
         {"gap_mm": seg.parameters.evaluation_gap_mm}, {1: EVALUATION_REGION_COLOR}, opacity=0.6,
         visible=False), "labels")
     return [result, region]
+
+
+def layer_with_role(viewer, role):
+    """The first layer of ``viewer`` whose metadata has this plugin role, or None."""
+    for layer in viewer.layers:
+        if layer.metadata.get(ROLE_KEY) == role:
+            return layer
+    return None
+
+
+def surface_in_frame_of(layer, ref, name: str):
+    """A Surface layer's mesh as a :class:`TriangleSurface` (metres) in ``ref``'s data coordinates:
+    data -> world (scale, translate) -> ``ref``'s data frame, the frame the core computes in."""
+    from ..core.meshes.surface import TriangleSurface
+
+    v = np.asarray(layer.data[0], dtype=float)
+    if layer is not ref:
+        world = v * np.asarray(layer.scale, float)[-3:] + np.asarray(layer.translate, float)[-3:]
+        v = (world - np.asarray(ref.translate, float)[-3:]) / np.asarray(ref.scale, float)[-3:]
+    return TriangleSurface.from_mm(v, np.asarray(layer.data[1], dtype=np.int64), name)

@@ -56,7 +56,7 @@ from ..core.placement import (
     placement_record,
 )
 from ..core.placement.grid import DEFAULT_CENTRE_FRACTION
-from ..viewer.layers import ROLE_EYE_POINTS, ROLE_KEY
+from ..viewer.layers import ROLE_EYE_POINTS, ROLE_KEY, layer_with_role, surface_in_frame_of
 
 __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
            "ROLE_PLACEMENT_GRID", "ROLE_LANDMARKS", "LANDMARK_NAMES"]
@@ -301,10 +301,7 @@ class CoilPlacementWidget(Container):
             self._draw()
 
     def _layer(self, role):
-        for layer in self._viewer.layers:
-            if layer.metadata.get(ROLE_KEY) == role:
-                return layer
-        return None
+        return layer_with_role(self._viewer, role)
 
     def _surface(self, layer) -> TriangleSurface | None:
         """``layer`` as a surface in the model frame (the scalp layer's data frame), metres."""
@@ -319,12 +316,7 @@ class CoilPlacementWidget(Container):
         cached = self._surface_cache.get(key)
         if cached is not None and cached[0] is vertices and cached[1] is faces and cached[2] == transform:
             return cached[3]
-        v = np.asarray(vertices, dtype=float)
-        if layer is not ref:  # another layer's data -> world -> the scalp's data frame
-            world = v * np.asarray(layer.scale, float) + np.asarray(layer.translate, float)
-            v = (world - np.asarray(ref.translate, float)) / np.asarray(ref.scale, float)
-        surface = TriangleSurface.from_mm(v, np.asarray(faces, dtype=np.int64),
-                                          layer.metadata.get("surface", layer.name))
+        surface = surface_in_frame_of(layer, ref, layer.metadata.get("surface", layer.name))
         self._surface_cache[key] = (vertices, faces, transform, surface)
         return surface
 

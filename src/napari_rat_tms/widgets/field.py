@@ -62,7 +62,7 @@ from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
-from ..viewer.layers import ROLE_KEY
+from ..viewer.layers import ROLE_KEY, layer_with_role, surface_in_frame_of
 from .model_store import COIL_ROLE, coil_state, models_for
 
 __all__ = ["FieldWidget", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
@@ -332,17 +332,6 @@ class FieldWidget(Container):
             candidates.append(Path(source).parent.parent / "solver_cache")
         return next((c for c in candidates if c.is_dir()), None)
 
-    @staticmethod
-    def _to_surface(layer, ref, name: str) -> TriangleSurface:
-        """``layer``'s mesh in ``ref``'s data coordinates (the models' frame), metres."""
-        vertices, faces = layer.data[0], layer.data[1]
-        v = np.asarray(vertices, dtype=float)
-        scale, translate = _transform(layer)
-        ref_scale, ref_translate = _transform(ref)
-        if layer is not ref:
-            v = (v * scale + translate - ref_translate) / ref_scale
-        return TriangleSurface.from_mm(v, np.asarray(faces, dtype=np.int64), name)
-
     def build_models(self, kinds=None, blocking: bool = False):
         """Build the head models ``kinds`` (default: those checked) from the surface layers.
 
@@ -388,7 +377,8 @@ class FieldWidget(Container):
             self._set_status(self._next_step())
             return None
         try:
-            surfaces = {name: self._to_surface(layer, cortex_layer, name) for name, layer in layers.items()}
+            surfaces = {name: surface_in_frame_of(layer, cortex_layer, name)
+                        for name, layer in layers.items()}
         except _USER_ERRORS as err:
             self._build_note = f"Cannot build: a surface layer is not a valid mesh: {err}"
             self._set_status()
@@ -627,10 +617,7 @@ class FieldWidget(Container):
 
     # --- drawing ------------------------------------------------------------------------------
     def _layer(self, role):
-        for layer in self._viewer.layers:
-            if layer.metadata.get(ROLE_KEY) == role:
-                return layer
-        return None
+        return layer_with_role(self._viewer, role)
 
     def _draw(self, model, placement, ref, cortex, efield, magnitude, peak, top):
         from napari.utils.colormaps import ensure_colormap

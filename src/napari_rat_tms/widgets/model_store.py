@@ -16,7 +16,7 @@ from psygnal import Signal
 from ..core.coils import load_coil
 from ..core.fields import MODEL_KINDS, FieldModel
 from ..core.placement import CoilPlacement, StereotaxicFrame
-from ..viewer.layers import ROLE_KEY
+from ..viewer.layers import layer_with_role
 
 __all__ = ["ViewerModels", "models_for", "CoilState", "coil_state", "COIL_ROLE"]
 
@@ -77,12 +77,10 @@ class CoilState:
 
 def coil_state(viewer) -> CoilState | None:
     """The coil layer's state, or None when no coil layer exists."""
-    for layer in viewer.layers:
-        if layer.metadata.get(ROLE_KEY) == COIL_ROLE:
-            meta = layer.metadata
-            placement = meta.get("placement")
-            frame = meta.get("frame")
-            return CoilState(layer, CoilPlacement.from_dict(placement) if placement else None,
-                             meta.get("coil_source"),
-                             StereotaxicFrame.from_dict(frame) if frame else None)
-    return None
+    layer = layer_with_role(viewer, COIL_ROLE)
+    if layer is None:
+        return None
+    meta = layer.metadata
+    placement, frame = meta.get("placement"), meta.get("frame")
+    return CoilState(layer, CoilPlacement.from_dict(placement) if placement else None,
+                     meta.get("coil_source"), StereotaxicFrame.from_dict(frame) if frame else None)

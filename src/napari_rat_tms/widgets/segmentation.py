@@ -44,7 +44,7 @@ from ..core.segmentation import (LABEL_COLORS, Segmentation, SegmentationParamet
                                  SegmentationWarning, TissueLabel, intensity_histogram,
                                  iter_segment, suggest_thresholds)
 from ..viewer.layers import (ROLE_BRAIN_PAINT, ROLE_EYE_POINTS, ROLE_KEY, ROLE_SPINE_CUT,
-                             labels_kwargs, segmentation_layer_data)
+                             labels_kwargs, layer_with_role, segmentation_layer_data)
 
 __all__ = ["SegmentationWidget"]
 
@@ -206,11 +206,7 @@ class SegmentationWidget(Container):
         self.image.reset_choices()
 
     def _layer(self, role):
-        """The plugin's layer with this metadata role, or None."""
-        for layer in self._viewer.layers:
-            if layer.metadata.get(ROLE_KEY) == role:
-                return layer
-        return None
+        return layer_with_role(self._viewer, role)
 
     def brain_layer(self):
         """The paintable brain: the plugin's own, else the user's Labels layer named "brain"."""
