@@ -69,7 +69,7 @@ def job_folder_layers(path) -> list[tuple]:
         layers.append((np.asarray(labels.data, dtype=np.uint8),
                        {"name": "segmentation", "scale": tuple(labels.voxel_size_mm), "units": "mm",
                         "metadata": {ROLE_KEY: ROLE_SEGMENTATION, "source": str(labels_file)}}, "labels"))
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = project.summary
     reference = next(iter(summary.get("summary", {})), None)
     for vtk in sorted((folder / "meshes").glob("*.vtk")):
         found = read_surface_file(vtk)
