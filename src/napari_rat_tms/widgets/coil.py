@@ -709,6 +709,12 @@ class CoilPlacementWidget(Container):
         if scalp is None:
             return
         for attr in ("scale", "translate", "rotate", "shear", "affine"):
+            value = getattr(scalp, attr)
+            current = getattr(layer, attr)
+            if attr == "affine":
+                value, current = value.affine_matrix, current.affine_matrix
+            if np.shape(value) == np.shape(current) and np.allclose(value, current):
+                continue    # setting it anyway costs ~40 ms of napari events per layer and move
             try:
                 setattr(layer, attr, getattr(scalp, attr))
             except (ValueError, TypeError):
@@ -761,7 +767,9 @@ class CoilPlacementWidget(Container):
             t = self.line_navigation
             self._show(ROLE_LINE_NAVIGATION, "points", t.target_mm[None], name="line navigation target",
                        face_color="magenta", size=1.0, features={"depth_mm": [t.depth_mm]})
-            self._layer(ROLE_LINE_NAVIGATION).visible = True
+            layer = self._layer(ROLE_LINE_NAVIGATION)
+            if not layer.visible:
+                layer.visible = True
             where = self.frame.describe(t.target_mm) if self.frame is not None else ""
             notes += f" Line-navigation target {t.depth_mm:.1f} mm under the casing ({where})."
         elif target is not None:

@@ -12,10 +12,15 @@
    ``meshes/`` the precomputed models are read from there in seconds. The sphere needs the
    stereotaxic frame (its dorsal direction) from the Coil placement dock.
 3. Place the coil with the Coil placement dock: the field of the chosen model is shown at once
-   and follows the coil when it is moved or turned (the primary field of the coil and one matrix
-   product: ms for small models, up to ~0.6 s for the 3C model of the synthetic rat on 2 CPU
-   cores, computed in the viewer's thread; moves in between are merged into one update), with
-   dI/dt from the placement.
+   and follows the coil when it is moved or turned, with dI/dt from the placement. Each update
+   (the coil's primary field at every boundary triangle and one product with the model's transfer
+   matrix) runs in a worker thread, so the viewer keeps drawing; moves made while one runs are
+   merged into the next. While the coil moves, the field is a preview computed with the coil's
+   dipoles merged to at most :data:`PREVIEW_DIPOLES`
+   (:func:`~napari_rat_tms.core.coils.merged_dipoles`; 0.4 % from the full coil's field on the
+   synthetic rat); :data:`SETTLE_MS` after the last move the full coil's field replaces it. On 2
+   CPU cores and the demo's 3C model a preview takes about 16 ms and the full MC-B35 coil 66 ms
+   (``benchmarks/bench_interactive.py``; BENCHMARKS.md).
 
 Shown, in the cortex layer's world coordinates (mm):
 
@@ -43,6 +48,7 @@ from __future__ import annotations
 import time
 import warnings
 import weakref
+from dataclasses import dataclass
 from pathlib import Path
 
 import napari
@@ -57,7 +63,7 @@ from magicgui.widgets import (
     PushButton,
 )
 
-from ..core.coils import load_coil
+from ..core.coils import CoilDipoles, load_coil, merged_dipoles
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
 from ..core.meshes.surface import TriangleSurface
@@ -82,12 +88,15 @@ ARROW_MM = 1.5
 #: The |E| surface is drawn this far (mm) outside the cortex, so that the cortex layer (same
 #: triangles) does not hide it in 3D.
 LIFT_MM = 0.05
-#: Coil moves within this time (ms) are merged into one update of the field. When an update costs
-#: more (a large model on few CPU cores), the next one waits until as long as it took has passed
-#: since (at most :data:`MAX_UPDATE_GAP_MS`), so that the viewer keeps at least half of the time
-#: while the coil is dragged or turned.
-UPDATE_DELAY_MS = 15
-MAX_UPDATE_GAP_MS = 500
+#: A preview update starts this long (ms) after a change (0: once the event that changed the coil is
+#: handled, so the changes it caused give one update); changes while an update runs give one more.
+UPDATE_DELAY_MS = 0
+#: This long (ms) after the coil's last move, the full coil's field replaces the preview.
+SETTLE_MS = 200
+#: While the coil moves the field is computed with its dipoles merged to at most this many
+#: (:func:`~napari_rat_tms.core.coils.merged_dipoles`). For the MC-B35 (2,580 dipoles) on the demo's
+#: 3C model: 0.4 % relative error, the same maximum, a quarter of the time (BENCHMARKS.md).
+PREVIEW_DIPOLES = 256
 
 _USER_ERRORS = (RatTmsError, ValueError)
 
@@ -112,6 +121,37 @@ def _run_build(surfaces: dict, kinds: list[str], up, cache_dir):
             yield "failed", kind, err
             continue
         yield "model", kind, model
+
+
+@dataclass(eq=False)
+class _FieldRequest:
+    """What one update computes, gathered in the viewer's thread."""
+
+    model: FieldModel
+    placement: CoilPlacement
+    frame: StereotaxicFrame | None
+    coil: CoilDipoles
+    cortex: TriangleSurface
+    ref: object             # the cortex layer (the models' frame)
+    preview: bool           # the coil's dipoles merged (PREVIEW_DIPOLES)
+    generation: int         # the inputs' version when it was asked for
+
+
+def _compute_field(request: _FieldRequest):
+    """The field of a request (no Qt: it runs in a worker thread): E (V/m), |E|, the index of the
+    maximum, the line-navigation target (or None) and the seconds it took; or the user error."""
+    start = time.perf_counter()
+    try:
+        efield = np.asarray(request.model.efield_for(request.placement, request.coil), dtype=float)
+    except (*_USER_ERRORS, OSError, TypeError, KeyError) as err:
+        return err
+    magnitude = np.linalg.norm(efield, axis=1)
+    peak = int(np.argmax(magnitude))
+    try:
+        target = line_navigation_target(request.placement, request.cortex)
+    except _USER_ERRORS:
+        target = None
+    return efield, magnitude, peak, target, time.perf_counter() - start
 
 
 def _spread_indices(points: np.ndarray, n: int) -> np.ndarray:
@@ -161,7 +201,9 @@ class FieldWidget(Container):
     Public API (used by the tests, usable from scripts): :meth:`build_models`, :meth:`cancel`,
     :meth:`update_field`; after an update :attr:`efield_v_per_m` ((P, 3) V/m at the cortex
     vertices), :attr:`peak_v_per_m` and :attr:`peak_point_mm` (the vertex of the largest |E|, in
-    the models' frame = the cortex layer's data coordinates, mm); :attr:`status` (Label).
+    the models' frame = the cortex layer's data coordinates, mm), :attr:`placement_shown` (in the
+    models' frame), :attr:`preview_shown` (True while the field shown is a preview); :attr:`updating`
+    (an update is under way or due); :attr:`status` (Label).
     """
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
@@ -183,7 +225,13 @@ class FieldWidget(Container):
         self.peak_point_mm: np.ndarray | None = None
         self.model_shown: str | None = None
         self.update_seconds: float | None = None
-        self._last_update_end = 0.0
+        self.preview_shown = False       # the field shown is a preview (coil dipoles merged)
+        self.placement_shown: CoilPlacement | None = None   # in the models' frame
+        self._preview_coils: dict = {}   # coil source -> merged CoilDipoles
+        self._update_worker = None       # the worker computing an update, one at a time
+        self._queued: bool | None = None  # an update asked for while one runs (True: a preview)
+        self._generation = 0             # counts the changes of the inputs
+        self._shown_generation = -1
 
         self.cortex_layer = ComboBox(label="cortex surface", choices=self._cortex_choices)
         self.kind_boxes = {kind: CheckBox(text=f"{kind}: {text}", value=True)
@@ -214,6 +262,9 @@ class FieldWidget(Container):
         self._timer = QTimer(self.native)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._on_timer)
+        self._settle_timer = QTimer(self.native)
+        self._settle_timer.setSingleShot(True)
+        self._settle_timer.timeout.connect(self._on_settle)
 
         self.build_button.changed.connect(lambda *_: self.build_models())
         self.cancel_button.changed.connect(self.cancel)
@@ -497,19 +548,74 @@ class FieldWidget(Container):
 
     # --- showing ------------------------------------------------------------------------------
     def _schedule_update(self, *_):
-        """Update the field soon: the coil's moves within :data:`UPDATE_DELAY_MS` (or, after a slow
-        update, until as long as it took has passed) give one update."""
-        if self._busy or self._timer.isActive():
+        """The inputs changed (the coil moved or turned, another model or colour range): a preview
+        update soon (moves within :data:`UPDATE_DELAY_MS` give one), the full coil's field
+        :data:`SETTLE_MS` after the last change."""
+        if self._busy:
             return
-        gap_ms = min(1e3 * (self.update_seconds or 0.0), MAX_UPDATE_GAP_MS)
-        since_ms = 1e3 * (time.perf_counter() - self._last_update_end)
-        self._timer.start(int(max(UPDATE_DELAY_MS, gap_ms - since_ms)))
+        self._generation += 1
+        if not self._timer.isActive():
+            self._timer.start(UPDATE_DELAY_MS)
+        self._settle_timer.start(SETTLE_MS)
+
+    def _viewer_open(self) -> bool:
+        """False once the viewer's window is closed (napari's Window.close deletes ``_qt_window``):
+        a late update must not add layers to a viewer being torn down."""
+        return hasattr(getattr(self._viewer, "window", None), "_qt_window")
 
     def _on_timer(self):
+        if self._viewer_open() and models_for(self._viewer).models:   # else the status says what to do
+            self._start_update(preview=True)
+
+    def _on_settle(self):
+        if not self._viewer_open() or not models_for(self._viewer).models:
+            return
+        if self._shown_generation == self._generation and not self.preview_shown:
+            return    # the full field of these inputs is shown (the coil has few dipoles)
+        self._start_update(preview=False)
+
+    def _start_update(self, preview: bool):
+        """Compute the field in a worker thread and show it when it is done. One update runs at a
+        time; one asked for meanwhile waits (a full one wins over a preview) and then starts with
+        the inputs of that moment."""
+        if self._update_worker is not None:
+            self._queued = preview if self._queued is None else (self._queued and preview)
+            return
+        request = self._prepare_update(preview)
+        if request is None:
+            return
+        from napari.qt.threading import create_worker
+
+        worker = create_worker(_compute_field, request)
+        worker.returned.connect(lambda result: self._on_update_returned(request, result))
+        worker.errored.connect(lambda err: self._set_status(
+            f"Cannot compute the {request.model.kind} field: {type(err).__name__}: {err}"))
+        worker.finished.connect(self._on_update_finished)
+        self._update_worker = worker
+        worker.start()
+
+    def _on_update_returned(self, request, result):
+        if not self._viewer_open():
+            return
+        if isinstance(result, Exception):
+            self._set_status(f"Cannot compute the {request.model.kind} field: {result}")
+            return
         store = models_for(self._viewer)
-        if not store.models:
-            return   # nothing to show yet; the status keeps what the user has to do
-        self.update_field()
+        if request.model is not store.models.get(request.model.kind):
+            return    # the model was dropped or rebuilt meanwhile; the next update shows the new one
+        self._show(request, result)
+
+    def _on_update_finished(self):
+        self._update_worker = None
+        queued, self._queued = self._queued, None
+        if queued is not None and self._viewer_open():
+            self._start_update(queued)
+
+    @property
+    def updating(self) -> bool:
+        """Whether an update is being computed or waits to be (for scripts and tests)."""
+        return (self._update_worker is not None or self._queued is not None or self._timer.isActive()
+                or self._settle_timer.isActive())
 
     def _coil(self, source):
         coil = self._coils.get(source)
@@ -555,11 +661,15 @@ class FieldWidget(Container):
             frame = _shifted_frame(frame, shift)
         return moved, frame
 
-    def update_field(self, *_) -> np.ndarray | None:
-        """Compute and show the field of the shown model for the coil placement of the Coil
-        placement dock. Returns E, (P, 3) in V/m at the cortex vertices, or None (the reason is
-        in the status)."""
-        self._timer.stop()
+    def _preview_coil(self, source, coil: CoilDipoles) -> CoilDipoles:
+        merged = self._preview_coils.get(source)
+        if merged is None:
+            merged = merged_dipoles(coil, PREVIEW_DIPOLES)
+            self._preview_coils[source] = merged
+        return merged
+
+    def _prepare_update(self, preview: bool) -> _FieldRequest | None:
+        """What an update needs, checked (None: the reason is in the status)."""
         store = models_for(self._viewer)
         model = self._shown_model(store)
         if model is None:
@@ -576,39 +686,61 @@ class FieldWidget(Container):
             self._set_status(f"The {model.kind} model was built from another cortex surface than the one "
                              "registered: build the models again.")
             return None
-        start = time.perf_counter()
         try:
             placement, frame = self._placement_in_model_frame(state, ref)
             coil = self._coil(state.coil_source)
-            efield = np.asarray(model.efield_for(placement, coil), dtype=float)
+            if preview:
+                merged = self._preview_coil(state.coil_source, coil)
+                preview, coil = merged is not coil, merged
         except (*_USER_ERRORS, OSError, TypeError, KeyError) as err:
             self._set_status(f"Cannot compute the {model.kind} field: {err}")
             return None
-        magnitude = np.linalg.norm(efield, axis=1)
-        peak = int(np.argmax(magnitude))
+        return _FieldRequest(model, placement, frame, coil, cortex, ref, preview, self._generation)
+
+    def update_field(self, *_) -> np.ndarray | None:
+        """Compute (with the full coil, in the calling thread) and show the field of the shown model
+        for the coil placement of the Coil placement dock. Returns E, (P, 3) in V/m at the cortex
+        vertices, or None (the reason is in the status). The dock itself updates in a worker
+        thread (:meth:`_schedule_update`)."""
+        self._timer.stop()
+        self._settle_timer.stop()
+        request = self._prepare_update(preview=False)
+        if request is None:
+            return None
+        result = _compute_field(request)
+        if isinstance(result, Exception):
+            self._set_status(f"Cannot compute the {request.model.kind} field: {result}")
+            return None
+        self._show(request, result)
+        return result[0]
+
+    def _show(self, request: _FieldRequest, result):
+        """Draw a computed field and say where its maximum is (viewer's thread)."""
+        efield, magnitude, peak, target, seconds = result
+        model, placement, frame, cortex = request.model, request.placement, request.frame, request.cortex
         peak_mm = cortex.vertices_m[peak] * 1e3
-        try:
-            target = line_navigation_target(placement, cortex)
-        except _USER_ERRORS:
-            target = None
         self.efield_v_per_m, self.peak_v_per_m, self.peak_point_mm = efield, float(magnitude[peak]), peak_mm
         self.model_shown = model.kind
+        self.preview_shown = request.preview
+        self.placement_shown = placement
+        self._shown_generation = request.generation
         top = float(magnitude[peak]) if self.auto_range.value else float(self.fixed_max.value)
         top = max(top, 1e-12)
-        self._draw(model, placement, ref, cortex, efield, magnitude, peak, top)
-        self._last_update_end = time.perf_counter()
-        self.update_seconds = self._last_update_end - start
+        self._draw(model, placement, request.ref, cortex, efield, magnitude, peak, top, request)
+        self.update_seconds = seconds
         if frame is not None:
             self._store_frame(frame)
         where = frame.describe(peak_mm) if frame is not None else (
             f"({peak_mm[0]:.1f}, {peak_mm[1]:.1f}, {peak_mm[2]:.1f}) mm (no stereotaxic frame)")
         navigation = ("the coil's axis misses the cortex (no line-navigation target)" if target is None else
                       f"{np.linalg.norm(peak_mm - target.target_mm):.1f} mm from the line-navigation target")
+        how = (f"preview: the coil merged to {request.coil.n_dipoles} dipoles, the full coil follows when it "
+               f"stops; {1e3 * seconds:.0f} ms" if request.preview else
+               f"{request.coil.n_dipoles} coil dipoles, {1e3 * seconds:.0f} ms")
         self.didt_label.value = f"dI/dt: {placement.didt_a_per_us:g} A/µs (from the Coil placement dock)."
         self._set_status(f"{model.kind}: max |E| {self.peak_v_per_m:.1f} V/m at dI/dt "
                          f"{placement.didt_a_per_us:g} A/µs, at {where}; {navigation}. Colour range "
-                         f"0-{top:.3g} V/m ({1e3 * self.update_seconds:.0f} ms).")
-        return efield
+                         f"0-{top:.3g} V/m ({how}).")
 
     def _store_frame(self, frame):
         store = models_for(self._viewer)
@@ -619,14 +751,14 @@ class FieldWidget(Container):
     def _layer(self, role):
         return layer_with_role(self._viewer, role)
 
-    def _draw(self, model, placement, ref, cortex, efield, magnitude, peak, top):
+    def _draw(self, model, placement, ref, cortex, efield, magnitude, peak, top, request):
         from napari.utils.colormaps import ensure_colormap
 
         lifted, normals, arrows = self._geometry_of(cortex)
         scale, translate = _transform(ref)
         transform = {"scale": tuple(scale), "translate": tuple(translate)}
         state = {"model": model.kind, "units": "V/m", "didt_a_per_us": float(placement.didt_a_per_us),
-                 "placement": placement.to_dict()}
+                 "placement": placement.to_dict(), "coil": request.coil.name, "preview": request.preview}
         # |E| on the cortex
         layer = self._layer(ROLE_EFIELD)
         if layer is None:
@@ -679,7 +811,8 @@ class FieldWidget(Container):
             self._put_above(layer, self._layer(ROLE_EFIELD_DIRECTION))
         else:
             layer.metadata.update(state)
-            layer.data = point
+            if not np.array_equal(layer.data, point):    # each data change costs napari ~10 ms
+                layer.data = point
             layer.features = features
             self._set_transform(layer, transform)
 

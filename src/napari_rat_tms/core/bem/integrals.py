@@ -251,7 +251,7 @@ def single_layer_linear(point, triangle, vertex_index=-1):
 
 
 # ---------------------------------------------------------------------------- row assembly
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def double_layer_rows(points, point_vertex, vertices, tris, tri_normals, tri_areas, tri_weight, out):
     """``out[i, v] += tri_weight[t] * D_k(points[i])`` for every triangle t and its corner k = vertex v.
 
@@ -276,7 +276,7 @@ def double_layer_rows(points, point_vertex, vertices, tris, tri_normals, tri_are
             out[i, i2] += s * w[2]
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def single_layer_face_rows(points, point_vertex, vertices, tris, tri_areas, tri_weight, starts, bary, weights,
                            out):
     """``out[i, t] = tri_weight[t] * int_t 1/|r' - points[i]| dS'``: single layer of a constant density.
@@ -303,7 +303,7 @@ def single_layer_face_rows(points, point_vertex, vertices, tris, tri_areas, tri_
             out[i, t] += tri_weight[t] * (w[0] + w[1] + w[2])
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def field_gradient_rows(points, vertices, tris, tri_normals, tri_areas, tri_weight, starts, bary, weights,
                         out_single, out_double):
     """Gradients (w.r.t. the field point) of the single layer of each triangle and the double layer

@@ -36,6 +36,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
+from ..parallel import kernel_section
 from . import integrals
 
 __all__ = ["StackedSurfaces", "potential_matrix", "source_matrix_rows", "field_operators",
@@ -82,8 +83,9 @@ def potential_matrix(stack: StackedSurfaces) -> np.ndarray:
     """The deflated matrix ``M`` of equation (1), N x N, float64 (S/m)."""
     n = stack.n_vertices
     matrix = np.zeros((n, n))
-    integrals.double_layer_rows(stack.vertices, np.arange(n, dtype=np.int64), stack.vertices, stack.tris,
-                                stack.tri_normals, stack.tri_areas, -stack.tri_weight, matrix)
+    with kernel_section():
+        integrals.double_layer_rows(stack.vertices, np.arange(n, dtype=np.int64), stack.vertices, stack.tris,
+                                    stack.tri_normals, stack.tri_areas, -stack.tri_weight, matrix)
     conductor = stack.conductor
     for s, b in enumerate(conductor.boundaries):
         lo, hi = stack.offsets[s], stack.offsets[s + 1]
@@ -101,9 +103,10 @@ def source_matrix_rows(stack: StackedSurfaces, rows: slice) -> np.ndarray:
     """Rows ``rows`` of ``S`` (N x F): ``S[i, t] = w_j int_t 1/|r_i - r'| dS'`` (m; times g in V/m -> RHS)."""
     idx = np.arange(stack.n_vertices, dtype=np.int64)[rows]
     out = np.zeros((len(idx), stack.n_faces))
-    integrals.single_layer_face_rows(stack.vertices[idx], idx, stack.vertices, stack.tris, stack.tri_areas,
-                                stack.tri_weight, integrals._RULE_STARTS, integrals._RULE_BARY,
-                                integrals._RULE_WEIGHTS, out)
+    with kernel_section():
+        integrals.single_layer_face_rows(stack.vertices[idx], idx, stack.vertices, stack.tris,
+                                         stack.tri_areas, stack.tri_weight, integrals._RULE_STARTS, integrals._RULE_BARY,
+                                         integrals._RULE_WEIGHTS, out)
     return out
 
 
@@ -112,9 +115,10 @@ def field_operators(stack: StackedSurfaces, points_m: np.ndarray) -> tuple[np.nd
     points = np.ascontiguousarray(points_m, dtype=np.float64)
     g_single = np.zeros((3 * len(points), stack.n_faces))
     g_double = np.zeros((3 * len(points), stack.n_vertices))
-    integrals.field_gradient_rows(points, stack.vertices, stack.tris, stack.tri_normals, stack.tri_areas,
-                                  stack.tri_weight, integrals._RULE_STARTS, integrals._RULE_BARY,
-                                  integrals._RULE_WEIGHTS, g_single, g_double)
+    with kernel_section():
+        integrals.field_gradient_rows(points, stack.vertices, stack.tris, stack.tri_normals, stack.tri_areas,
+                                      stack.tri_weight, integrals._RULE_STARTS, integrals._RULE_BARY,
+                                      integrals._RULE_WEIGHTS, g_single, g_double)
     return g_single, g_double
 
 

@@ -33,6 +33,7 @@ import numpy as np
 from ..coils.dipoles import MU0, CoilDipoles, primary_efield
 from ..errors import ConductorModelError
 from ..meshes import checks
+from ..parallel import kernel_section
 from . import lc_bem
 from .conductor import VolumeConductor
 
@@ -268,12 +269,13 @@ class TmsBemSolver:
             # product and slow the next numba primary-field kernel down 2x (measured: 28 ms apart,
             # 54 ms interleaved); numba's own loop shares numba's threads.
             out = np.empty(self.transfer.shape[0])
-            _matvec(self.transfer, np.ascontiguousarray(sources[:, 0], dtype=self.dtype), out)
+            with kernel_section():
+                _matvec(self.transfer, np.ascontiguousarray(sources[:, 0], dtype=self.dtype), out)
             return out[:, None]
         return (self.transfer @ sources.astype(self.dtype, copy=False)).astype(np.float64, copy=False)
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def _matvec(matrix, vector, out):
     """``out = matrix @ vector``, rows in parallel, accumulated in the matrix's precision (SIMD lanes)."""
     for i in numba.prange(matrix.shape[0]):

@@ -34,6 +34,7 @@ import numba
 import numpy as np
 
 from ..coils.dipoles import MU0, CoilDipoles
+from ..parallel import kernel_section
 
 __all__ = [
     "SphereFit",
@@ -49,7 +50,7 @@ __all__ = [
 MIN_FIT_POINTS = 10
 
 
-@numba.njit(parallel=True, fastmath=False, cache=True)
+@numba.njit(parallel=True, fastmath=False, cache=True, nogil=True)
 def _sphere_kernel(points, positions, moments, rhos, scale, out):
     """Heller & van Hulsteyn field, points and dipoles already relative to the sphere's centre."""
     n = points.shape[0]
@@ -176,9 +177,10 @@ def sphere_efield(
             f"{rho_min * 1e3:.3f} mm): the spherical model is valid only for |r| < |r0|. Move the "
             "centre, or keep the points inside the sphere and the coil outside it."
         )
-    _sphere_kernel(
-        rel_points, rel_pos, coil.moments_m2, rhos, -MU0 / (4.0 * np.pi) * float(didt_a_per_s), out
-    )
+    with kernel_section():
+        _sphere_kernel(
+            rel_points, rel_pos, coil.moments_m2, rhos, -MU0 / (4.0 * np.pi) * float(didt_a_per_s), out
+        )
     return out
 
 

@@ -11,7 +11,7 @@ Where a coil sits on the head is :mod:`napari_rat_tms.core.placement`.
 """
 
 from .ccd import KNOWN_CCD_KEYS, CoilModelError, CoilModelWarning, read_ccd, write_ccd
-from .dipoles import MU0, CoilDipoles, primary_efield, primary_efield_normal
+from .dipoles import MU0, CoilDipoles, merged_dipoles, primary_efield, primary_efield_normal
 from .presets import COIL_PRESETS, MC_B35, MC_B35_MAX_DIDT_A_PER_US, load_coil, mc_b35, write_windings_json
 from .windings import (
     RESOLUTIONS,
@@ -24,7 +24,7 @@ from .windings import (
 from .wires import WirePath, wire_primary_efield
 
 __all__ = [
-    "MU0", "CoilDipoles", "primary_efield", "primary_efield_normal",
+    "MU0", "CoilDipoles", "merged_dipoles", "primary_efield", "primary_efield_normal",
     "CoilModelError", "CoilModelWarning", "KNOWN_CCD_KEYS", "read_ccd", "write_ccd",
     "CoilWindings", "QuadratureResolution", "RESOLUTIONS", "figure_eight_coil", "round_coil",
     "coil_current_direction", "WirePath", "wire_primary_efield",

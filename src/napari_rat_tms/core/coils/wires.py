@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from ..parallel import kernel_section
 from .dipoles import MU0
 
 __all__ = ["WirePath", "wire_primary_efield"]
@@ -71,7 +72,7 @@ class WirePath:
         return total
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _segment_potential(points, a, b, currents, out):
     n = points.shape[0]
     for i in numba.prange(n):
@@ -106,5 +107,6 @@ def wire_primary_efield(points_m, wires: WirePath, didt_a_per_s: float = 1.0) ->
     a, b, currents = wires.segments()
     out = np.empty_like(points)
     if len(points):
-        _segment_potential(points, np.ascontiguousarray(a), np.ascontiguousarray(b), currents, out)
+        with kernel_section():
+            _segment_potential(points, np.ascontiguousarray(a), np.ascontiguousarray(b), currents, out)
     return out * (-MU0 / (4.0 * np.pi) * float(didt_a_per_s))

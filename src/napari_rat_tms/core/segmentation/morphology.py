@@ -25,6 +25,8 @@ import numba
 import numpy as np
 from scipy import ndimage
 
+from ..parallel import kernel_section
+
 __all__ = [
     "squared_distance_to",
     "distance_to",
@@ -84,7 +86,7 @@ def _envelope_line(f, d, v, z, spacing):
         d[p] = s2 * (p - q) * (p - q) + f[q]
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _first_axis(feature, out, spacing):
     """Squared distance along axis 2 to the nearest feature voxel of the same line (two sweeps)."""
     n0, n1, n2 = feature.shape
@@ -109,7 +111,7 @@ def _first_axis(feature, out, spacing):
                         out[i, j, k] = dk
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _envelope_middle_axis(a, spacing):
     """Lower envelope along axis 1 of ``a`` (any strides: called on transposed views for the
     other axes), lines in parallel over axis 0."""
@@ -147,9 +149,10 @@ def squared_distance_to(feature, voxel_size_mm) -> np.ndarray:
     feature = _as_mask(feature, "feature")
     s0, s1, s2 = _spacing(voxel_size_mm)
     out = np.empty(feature.shape, np.float32)
-    _first_axis(feature, out, s2)
-    _envelope_middle_axis(out, np.float32(s1))
-    _envelope_middle_axis(out.transpose(1, 0, 2), np.float32(s0))  # axis 0, lines over axis 1
+    with kernel_section():
+        _first_axis(feature, out, s2)
+        _envelope_middle_axis(out, np.float32(s1))
+        _envelope_middle_axis(out.transpose(1, 0, 2), np.float32(s0))  # axis 0, lines over axis 1
     return out
 
 
