@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numba
@@ -36,6 +37,7 @@ from ..meshes import checks
 from ..parallel import kernel_section
 from . import lc_bem
 from .conductor import VolumeConductor
+from .estimate import check_memory, estimate_transfer_cost
 
 __all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points"]
 
@@ -298,7 +300,7 @@ def _torch_primary(points, positions, moments, didt_a_per_s, chunk=128):
 
 
 def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, dtype=np.float32,
-                      device: str = "cpu", solve_precision: str = "auto"):
+                      device: str = "cpu", solve_precision: str = "auto", memory_limit_bytes=None):
     """Build a :class:`TmsBemSolver`, yielding ``(fraction_done, message)``; returns the solver.
 
     ``cache_dir``: folder for the precomputed matrix (None: no cache). ``dtype``: precision of
@@ -307,6 +309,11 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     float64 for reference computations). ``device``: "cpu", "cuda" or "auto" for the dense
     algebra of the precompute and of every placement. ``solve_precision``: see
     :func:`.lc_bem.iter_transfer_matrix` ("auto" uses float32 where the condition number allows).
+
+    Before computing, the peak memory and the time are estimated (:mod:`.estimate`) and said in
+    the first progress message; a model that would need more than ``memory_limit_bytes`` (default:
+    the memory available now) is refused with :class:`.estimate.NotEnoughMemoryError`, which says
+    what to change, before anything is allocated.
     """
     points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
     yield 0.0, "checking the evaluation points"
@@ -321,9 +328,16 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
             yield 1.0, f"read the precomputed model from {path}"
             return TmsBemSolver(conductor, points, sigma, cached.astype(dtype, copy=False), device=device,
                                 from_cache=True)
+    resolved = _resolve_device(device)
+    cost = estimate_transfer_cost(stack.n_vertices, stack.n_faces, len(points))
+    if resolved == "cuda":   # the dense algebra is on the GPU: the host holds M and the operators
+        host = cost.phases_bytes["field operators"]
+        cost = replace(cost, peak_bytes=host, phases_bytes={"host arrays before the GPU": host})
+    check_memory(cost, memory_limit_bytes, f"the {conductor.name} model")
+    yield 0.0, f"estimated {cost.describe()}"
     start = time.perf_counter()
-    info: dict = {}
-    transfer = yield from lc_bem.iter_transfer_matrix(stack, points, sigma, device=_resolve_device(device),
+    info: dict = {"estimate": cost}
+    transfer = yield from lc_bem.iter_transfer_matrix(stack, points, sigma, device=resolved,
                                                       product_dtype=dtype, solve_precision=solve_precision,
                                                       info=info)
     transfer = transfer.astype(dtype, copy=False)
