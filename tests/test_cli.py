@@ -112,13 +112,19 @@ def test_coil_describes_and_exports_a_preset(tmp_path, capsys):
     out = tmp_path / "b35.ccd"
     assert main(["coil", "MC-B35 (low resolution)", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "136 dipoles" in text and "peak |E| in a rat-sized sphere" in text
+    assert "136 dipoles" in text and "in the rat-sized sphere" in text and "per A/us: " in text
     coil, _ = read_ccd(out)
     np.testing.assert_allclose(coil.moments_m2, mc_b35("low").moments_m2, rtol=1e-9, atol=1e-18)
     assert main(["coil", "MC-B35", "-o", str(out)]) == 1            # no silent overwrite
     assert "exists" in capsys.readouterr().err
     assert main(["coil", "no-such-coil"]) == 1
     assert "neither a coil preset" in capsys.readouterr().err
+    # several coils: each, then all together
+    assert main(["coil", "MC-B35 (low resolution)", "MC-B35 (low resolution)"]) == 0
+    out = capsys.readouterr().out
+    assert "all together" in out and "272 dipoles" in out
+    assert main(["coil", "MC-B35", "MC-B35", "-o", str(tmp_path / "two.ccd")]) == 1
+    assert "-o writes one coil" in capsys.readouterr().err
 
 
 def test_run_a_scan_with_a_parameter_file_and_reopen_the_folder(tmp_path, capsys):

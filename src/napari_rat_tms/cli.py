@@ -4,8 +4,8 @@
 slices PNG), then segmentation, meshes, the head models, seed 003's 630-placement study and a
 report (:mod:`napari_rat_tms.core.job`). ``rat-tms run params.toml`` does the same on a scan.
 ``rat-tms info PATH`` reads a user's scan and says what the plugin sees in it.
-``rat-tms coil NAME|FILE.ccd`` describes a coil model (dipoles, field in a rat-sized sphere) and can
-write it as a SimNIBS ``.ccd`` file.
+``rat-tms coil NAME|FILE.ccd [...]`` describes coil models (dipoles, size, field per A/us in a
+rat-sized sphere; several: also all together) and can write one as a SimNIBS ``.ccd`` file.
 """
 
 from __future__ import annotations
@@ -219,37 +219,41 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_coil(args) -> int:
-    from .core.bem.sphere_model import sphere_efield
-    from .core.coils import load_coil, primary_efield, write_ccd
+    from .core.coils import load_coil, write_ccd
+    from .core.coils.sanity import describe_coil, superposed_coils
     from .core.errors import RatTmsError
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            coil, info = load_coil(args.coil)
-        except RatTmsError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    didt = args.didt_a_per_us * 1e6
-    print(f"coil: {coil.name} ({info['source']}), {coil.n_dipoles} dipoles")
-    windings = info.get("windings")
-    if windings is not None:
-        print("windings: " + ", ".join(f"{k}={v}" for k, v in windings.to_dict().items()))
-    extent = (coil.positions_m.max(0) - coil.positions_m.min(0)) * 1e3
-    print(f"extent: {extent[0]:.1f} x {extent[1]:.1f} x {extent[2]:.1f} mm; current under the centre "
-          f"along {np.round(coil.current_direction, 3).tolist()} (coil frame)")
-    on_axis = np.linalg.norm(primary_efield([[0.0, 0.0, 0.01]], coil, didt)[0])
-    # seed 003's sphere: centre 15.4 mm under the casing; field in the 13 mm around it
-    g = np.arange(-13.0, 13.01, 1.0) * 1e-3
-    pts = np.stack(np.meshgrid(g, g, g, indexing="ij"), -1).reshape(-1, 3)
-    centre = np.array([0.0, 0.0, 15.4e-3])
-    pts = pts[np.linalg.norm(pts, axis=1) <= 13e-3] + centre
-    peak = np.linalg.norm(sphere_efield(pts, coil, didt, centre), axis=1).max()
-    print(f"at dI/dt = {args.didt_a_per_us:g} A/us: primary |E| 10 mm under the centre {on_axis:.1f} V/m; "
-          f"peak |E| in a rat-sized sphere (centre 15.4 mm under the casing) {peak:.1f} V/m")
+    coils = []
+    for source in args.coil:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                coil, info = load_coil(source)
+            except RatTmsError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 1
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr)
+        coils.append((coil, info))
+    if args.output and len(coils) > 1:
+        print("error: -o writes one coil; give one coil (or write each separately)", file=sys.stderr)
+        return 1
+    for coil, info in coils:
+        print(f"coil: {coil.name} ({info['source']}), {coil.n_dipoles} dipoles")
+        windings = info.get("windings")
+        if windings is not None:
+            print("windings: " + ", ".join(f"{k}={v}" for k, v in windings.to_dict().items()))
+        summary = describe_coil(coil, args.depth_mm)
+        direction = np.round(summary.current_direction, 3).tolist()
+        print(f"current under the centre along {direction} (coil frame)")
+        print(summary.describe(args.didt_a_per_us))
+        print(summary.per_a_per_us())
+    if len(coils) > 1:
+        together = superposed_coils([coil for coil, _ in coils])
+        print("all together (each as given, in one frame, the same dI/dt; the fields add):")
+        print(describe_coil(together, args.depth_mm).describe(args.didt_a_per_us))
     if args.output:
+        coil, info = coils[0]
         try:
             path = write_ccd(args.output, coil, info.get("metadata") or {}, overwrite=args.overwrite)
         except (FileExistsError, ValueError) as err:
@@ -457,7 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
         "coil", help="describe a coil model; write it as a SimNIBS .ccd file",
         description="A preset (MC-B35, 'MC-B35 (low resolution)') or a .ccd file: dipoles, extent, "
         "current direction and the field it induces in a rat-sized sphere.")
-    coil.add_argument("coil", help="preset name, SimNIBS .ccd file, or parametric windings .json file")
+    coil.add_argument("coil", nargs="+",
+                      help="preset name, SimNIBS .ccd file, or parametric windings .json file; "
+                           "several: each, then all together (superposition, as given in one frame)")
+    coil.add_argument("--depth-mm", type=float, default=2.0,
+                      help="reference depth in the rat-sized sphere (default: %(default)s mm)")
     coil.add_argument("--didt-a-per-us", type=float, default=50.0, help="dI/dt in A/us (default: %(default)s)")
     coil.add_argument("-o", "--output", default=None, help="write the coil as a .ccd file")
     coil.add_argument("--overwrite", action="store_true", help="replace an existing output file")
