@@ -363,3 +363,40 @@ def test_screenshot_shows_the_coloured_field(viewer_or_skip, qtbot, tmp_path, re
     # the field is visible: turbo's warm (maximum) and cool (weak field) colours on the cortex,
     # not the grey of the cortex beneath it
     assert saturated > least[0] and warm > least[1] and cool > least[2], (saturated, warm, cool, str(out))
+
+
+def test_roi_statistics_export_and_the_maximum_named(viewer_or_skip, tmp_path):
+    from napari_rat_tms.core.fields.roi import roi_statistics
+
+    viewer, coil_widget, widget = _scene(viewer_or_skip)
+    widget.build_models(["1C"], blocking=True)
+    efield = widget.update_field()
+    assert efield is not None, widget.status.value
+    assert widget.maximum_region == "cortex" and "region: cortex" in widget.status.value
+    assert widget.compute_roi_statistics() is None and "Labels layer" in widget.roi_result.value
+    # a region painted over the top of the cortex: labels 2 above z = 4 mm (world: + TRANSLATE)
+    shape, scale = (40, 40, 40), 0.5
+    translate = TRANSLATE - 10.0
+    z_world = translate[2] + np.arange(shape[2]) * scale
+    data = np.zeros(shape, np.int32)
+    data[:, :, z_world - TRANSLATE[2] > 4.0] = 2
+    labels = viewer.add_labels(data, scale=(scale,) * 3, translate=tuple(translate), name="top")
+    widget.roi_layer.reset_choices()
+    widget.roi_layer.value = labels
+    widget.roi_levels.value = "10, 1e6"
+    stats = widget.compute_roi_statistics()
+    assert stats is not None, widget.roi_result.value
+    cortex = models_for(viewer).surfaces["cortex"]
+    inside = cortex.vertices_m[:, 2] * 1e3 > 4.0 + 0.25     # nearest voxel centre above 4 mm
+    expected = roi_statistics(cortex, efield, inside, levels=(10.0, 1e6), name="top")
+    assert stats.n_vertices == expected.n_vertices > 0
+    assert stats.mean_v_per_m == pytest.approx(expected.mean_v_per_m)
+    assert stats.area_above_mm2[1e6] == 0.0 and "mm^2" in widget.roi_result.value
+    assert widget.compute_roi_statistics(label=5) is None and "no vertex" in widget.roi_result.value
+    # export: the field shown, with provenance; an existing file is kept
+    written = widget.export_field(tmp_path / "field.csv")
+    assert written == [tmp_path / "field.csv"]
+    data = np.loadtxt(written[0], delimiter=",")
+    np.testing.assert_allclose(data[:, 3], np.linalg.norm(efield, axis=1), rtol=1e-8)
+    assert '# model: "1C"' in written[0].read_text()
+    assert widget.export_field(tmp_path / "field.csv") is None and "exists" in widget.status.value

@@ -59,13 +59,17 @@ from magicgui.widgets import (
     Container,
     FloatSpinBox,
     Label,
+    LineEdit,
     ProgressBar,
     PushButton,
+    SpinBox,
 )
 
 from ..core.coils import CoilDipoles, load_coil, merged_dipoles
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
+from ..core.fields.export import FIELD_EXPORT_FORMATS, field_provenance, write_surface_field
+from ..core.fields.roi import RoiStatistics, maximum_location, roi_statistics, vertices_in_labels
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
 from ..viewer.layers import ROLE_KEY, layer_with_role, surface_in_frame_of
@@ -227,6 +231,8 @@ class FieldWidget(Container):
         self.update_seconds: float | None = None
         self.preview_shown = False       # the field shown is a preview (coil dipoles merged)
         self.placement_shown: CoilPlacement | None = None   # in the models' frame
+        self.maximum_region: str | None = None     # where the maximum lies, by name (full updates)
+        self.roi: RoiStatistics | None = None       # the last ROI statistics
         self._preview_coils: dict = {}   # coil source -> merged CoilDipoles
         self._update_worker = None       # the worker computing an update, one at a time
         self._queued: bool | None = None  # an update asked for while one runs (True: a preview)
@@ -253,9 +259,24 @@ class FieldWidget(Container):
         self.model_choice.tooltip = "The built model whose field is shown (3C is seed 003's reference)."
         self.fixed_max.tooltip = "Upper end of the colour range when it is not automatic."
 
+        self.roi_layer = ComboBox(label="ROI labels", choices=self._labels_choices, nullable=True)
+        self.roi_label = SpinBox(label="ROI label (0: any)", value=0, min=0, max=2**31 - 1)
+        self.roi_levels = LineEdit(label="levels (V/m)", value="")
+        self.roi_button = PushButton(text="ROI statistics")
+        self.roi_result = Label(value="")
+        self.export_button = PushButton(text="Export field…")
+        self.roi_result.native.setWordWrap(True)
+        self.roi_layer.tooltip = ("A Labels layer (e.g. painted over the cortex, or an atlas): its labelled "
+                                  "voxels choose the cortex vertices of the region.")
+        self.roi_levels.tooltip = "Comma-separated |E| levels: the area of the region at or above each."
+        self.export_button.tooltip = ("Save the field shown (cortex vertices, mm; E in V/m; provenance) as "
+                                      ".vtk, .ply or .csv.")
+
         self.extend([self.cortex_layer, *self.kind_boxes.values(), self.surfaces_label,
                      self.build_button, self.cancel_button, self.progress, self.model_choice,
-                     self.auto_range, self.fixed_max, self.didt_label, self.status])
+                     self.auto_range, self.fixed_max, self.didt_label, self.status,
+                     self.roi_layer, self.roi_label, self.roi_levels, self.roi_button, self.roi_result,
+                     self.export_button])
 
         from qtpy.QtCore import QTimer
 
@@ -267,6 +288,8 @@ class FieldWidget(Container):
         self._settle_timer.timeout.connect(self._on_settle)
 
         self.build_button.changed.connect(lambda *_: self.build_models())
+        self.roi_button.changed.connect(lambda *_: self.compute_roi_statistics())
+        self.export_button.changed.connect(self._export_dialog)
         self.cancel_button.changed.connect(self.cancel)
         self.cortex_layer.changed.connect(self._refresh_needs)
         self.model_choice.changed.connect(self._schedule_update)
@@ -288,6 +311,10 @@ class FieldWidget(Container):
         layers.sort(key=lambda layer: not (layer.metadata.get(ROLE_KEY) == ROLE_SURFACE
                                            and layer.metadata.get("surface") == "cortex"))
         return [(layer.name, layer) for layer in layers]
+
+    def _labels_choices(self, *_):
+        return [(layer.name, layer) for layer in self._viewer.layers
+                if isinstance(layer, napari.layers.Labels) and np.asarray(layer.data).ndim == 3]
 
     def _model_choices(self, *_):
         return list(models_for(self._viewer).ordered())
@@ -324,6 +351,7 @@ class FieldWidget(Container):
 
     def _on_layers_changed(self, event=None):
         self.cortex_layer.reset_choices()
+        self.roi_layer.reset_choices()
         self._refresh_needs()
         self._watch_coil_layers()
 
@@ -734,6 +762,11 @@ class FieldWidget(Container):
             f"({peak_mm[0]:.1f}, {peak_mm[1]:.1f}, {peak_mm[2]:.1f}) mm (no stereotaxic frame)")
         navigation = ("the coil's axis misses the cortex (no line-navigation target)" if target is None else
                       f"{np.linalg.norm(peak_mm - target.target_mm):.1f} mm from the line-navigation target")
+        self.maximum_region = None
+        if not request.preview:    # one ray against the skull: where the maximum lies, by name
+            skull = models_for(self._viewer).surfaces.get("skull")
+            self.maximum_region = maximum_location(cortex, efield, skull=skull, frame=frame)["region"]
+            navigation += f"; region: {self.maximum_region}"
         how = (f"preview: the coil merged to {request.coil.n_dipoles} dipoles, the full coil follows when it "
                f"stops; {1e3 * seconds:.0f} ms" if request.preview else
                f"{request.coil.n_dipoles} coil dipoles, {1e3 * seconds:.0f} ms")
@@ -741,6 +774,87 @@ class FieldWidget(Container):
         self._set_status(f"{model.kind}: max |E| {self.peak_v_per_m:.1f} V/m at dI/dt "
                          f"{placement.didt_a_per_us:g} A/µs, at {where}; {navigation}. Colour range "
                          f"0-{top:.3g} V/m ({how}).")
+
+    # --- regions of interest and export ---------------------------------------------------------
+    def _shown_surface(self) -> tuple[TriangleSurface, object] | None:
+        store = models_for(self._viewer)
+        cortex, ref = store.surfaces.get("cortex"), store.surface_layers.get("cortex")
+        if self.efield_v_per_m is None or cortex is None or ref is None \
+                or len(cortex.vertices_m) != len(self.efield_v_per_m):
+            return None
+        return cortex, ref
+
+    def compute_roi_statistics(self, labels_layer=None, label: int | None = None, levels=None
+                               ) -> RoiStatistics | None:
+        """Statistics of the field shown over the cortex vertices in the labelled voxels of
+        ``labels_layer`` (default: the chosen one; ``label`` 0 or None: any label) and the area at
+        or above each of ``levels`` (V/m). Returns them (also in :attr:`roi`), or None with the
+        reason in the ROI result line."""
+        labels_layer = self.roi_layer.value if labels_layer is None else labels_layer
+        label = int(self.roi_label.value) if label is None else int(label)
+        shown = self._shown_surface()
+        if shown is None:
+            self.roi_result.value = "No field shown yet: build a model and place the coil first."
+            return None
+        if labels_layer is None:
+            self.roi_result.value = ("Choose a Labels layer as the region (paint one over the cortex, or an "
+                                     "atlas).")
+            return None
+        try:
+            if levels is None:
+                text = self.roi_levels.value.replace(";", ",")
+                levels = [float(v) for v in text.split(",") if v.strip()]
+            cortex, ref = shown
+            scale, translate = _transform(ref)
+            world = cortex.vertices_m * 1e3 * scale + translate
+            lscale, ltranslate = _transform(labels_layer)
+            inside = vertices_in_labels(world, np.asarray(labels_layer.data), lscale, ltranslate,
+                                        label=label or None)
+            name = f"{labels_layer.name}" + (f" label {label}" if label else "")
+            stats = roi_statistics(cortex, self.efield_v_per_m, inside, levels=levels, name=name)
+        except ValueError as err:
+            self.roi_result.value = f"Cannot compute the ROI statistics: {err}"
+            return None
+        self.roi = stats
+        model = self.model_shown or "?"
+        self.roi_result.value = (f"{model}{' (preview)' if self.preview_shown else ''}: {stats.describe()}")
+        return stats
+
+    def export_field(self, path, overwrite: bool = False):
+        """Write the field shown to ``path`` (.vtk, .ply or .csv; see :mod:`..core.fields.export`), with
+        its provenance. Returns the files written, or None (the reason in the status); never
+        overwrites unless ``overwrite``."""
+        shown = self._shown_surface()
+        if shown is None:
+            self._set_status("Nothing to export: no field is shown yet.")
+            return None
+        if self.preview_shown:
+            self._set_status("Wait for the full coil's field (a preview is shown) before exporting.")
+            return None
+        placement, state = self.placement_shown, coil_state(self._viewer)
+        provenance = field_provenance(
+            model=self.model_shown, coil=None if state is None else state.coil_source,
+            didt_a_per_us=None if placement is None else float(placement.didt_a_per_us),
+            placement=None if placement is None else placement.to_dict(),
+            surface=f"cortex ({len(shown[0].vertices_m)} vertices; positions in the cortex layer's data "
+                    "coordinates)")
+        try:
+            written = write_surface_field(path, shown[0], self.efield_v_per_m, provenance=provenance,
+                                          overwrite=overwrite)
+        except (OSError, ValueError) as err:
+            self._set_status(f"Cannot export the field: {err}")
+            return None
+        self._set_status(f"Exported the {self.model_shown} field to {', '.join(str(p) for p in written)}.")
+        return written
+
+    def _export_dialog(self, *_):
+        from qtpy.QtWidgets import QFileDialog
+
+        patterns = " ".join(f"*{suffix}" for suffix in FIELD_EXPORT_FORMATS)
+        name, _ = QFileDialog.getSaveFileName(self.native, "Export the E-field", "efield_on_cortex.vtk",
+                                              f"E-field ({patterns})")
+        if name:   # the Qt dialog has already asked before replacing a file
+            self.export_field(name, overwrite=True)
 
     def _store_frame(self, frame):
         store = models_for(self._viewer)
