@@ -53,6 +53,12 @@ def test_the_job_writes_a_complete_project(project):
     placement = json.loads((out / "placement.json").read_text())
     assert placement["format"] == "napari-rat-tms coil placement"
     assert placement["coil"] == "MC-B35 (low resolution)"
+    # the species-aware geometry checks: sizes of a rat, gaps and skull thickness in mm
+    geometry = json.loads((out / "geometry.json").read_text())
+    assert "geometry.json" in manifest["files"] and geometry["species"] == "rat"
+    assert 10.0 < geometry["extents_mm"]["cortex"] < 35.0 and geometry["skull_thickness_mm"]["min"] > 0
+    assert set(geometry["gaps_mm"]) >= {"cortex-skull", "skull-body"}
+    assert all(f"Head geometry: {w}" in result["notes"] for w in geometry["warnings"])
 
 
 def test_rerun_reuses_the_solver_cache(project, tmp_path):
@@ -135,3 +141,11 @@ def test_a_cancelled_study_keeps_partial_results_labelled(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert open_project(out).study_status.startswith("PARTIAL")
+
+
+def test_the_species_parameter_is_checked():
+    from napari_rat_tms.core.job import JobError
+
+    assert JobParameters.from_dict({"species": "mouse"}).species == "mouse"
+    with pytest.raises(JobError, match="species must be 'rat', 'mouse' or 'any'"):
+        JobParameters.from_dict({"species": "human"})

@@ -66,6 +66,7 @@ class JobParameters:
     orientations_deg: list = field(default_factory=lambda: [float(a) for a in range(0, 180, 10)])
     cache_dir: str | None = None                 # None: <output>/solver_cache (kept with the project)
     keep_solver_cache: bool = True               # False: no BEM cache at all (when cache_dir is None)
+    species: str = "rat"                         # "rat", "mouse" or "any": the sizes the checks expect
 
     @classmethod
     def from_dict(cls, values: dict) -> JobParameters:
@@ -74,6 +75,8 @@ class JobParameters:
         if unknown:
             raise JobError(f"unknown job parameters {unknown}; known: {sorted(known)}")
         params = cls(**{k: v for k, v in values.items()})
+        if params.species not in ("rat", "mouse", "any"):
+            raise JobError(f"species must be 'rat', 'mouse' or 'any', got {params.species!r}")
         if "meshing" in values:  # given meshing settings complete the demo's, not the other way
             params.meshing = {**DEMO_MESHING, **values["meshing"]}
         return params
@@ -136,6 +139,7 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     from .conventions import m_to_mm
     from .fields import iter_field_model
     from .meshes.from_segmentation import MeshingParameters, iter_mesh_segmentation
+    from .meshes.head_checks import check_head_geometry
     from .placement import frame_from_landmarks, placement_grid
     from .segmentation import SegmentationParameters, iter_segment
     from .study import StudyRun
@@ -180,6 +184,9 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
             "holes: benchmarks/seed_findings_orbits.py reruns this study with narrower ones (BENCHMARKS.md, "
             "'Seed findings and the synthetic orbits').")
     surfaces = meshes.surfaces
+    yield 0.15, "checking the surfaces' sizes, gaps and skull thickness"
+    geometry = check_head_geometry(surfaces, None if params.species == "any" else params.species)
+    notes += [f"Head geometry: {w}" for w in geometry.warnings]
     skull = surfaces["skull without spine"]
     frame = frame_from_landmarks(landmarks["bregma"], landmarks["lambda"], landmarks["midline"],
                                  m_to_mm(skull.vertices_m).mean(axis=0), skull=skull,
@@ -206,6 +213,9 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
         timings["total"] = time.perf_counter() - started
         written = write_outputs(out, result, seg, meshes, models, frame, coil, coil_info, volume, provenance,
                                 timings, notes, rat=rat, overwrite=overwrite)
+        geometry_file = out / "geometry.json"
+        geometry_file.write_text(json.dumps(geometry.to_dict(), indent=2))
+        written["geometry"] = geometry_file
         written["manifest"] = write_manifest(out, result.status, overwrite=True)
         return written
 
