@@ -304,3 +304,27 @@ def test_changing_the_gap_redoes_the_evaluation_region(setup, qtbot):
     assert 0 < np.count_nonzero(region.data) < before
     assert region.metadata["gap_mm"] == 2.0
     assert viewer.layers["segmentation"].metadata[RESULT_KEY]["parameters"]["evaluation_gap_mm"] == 2.0
+
+
+def test_undo_restores_the_result_layers_exactly(setup, qtbot):
+    viewer, widget = setup
+    assert not widget.undo() and "Nothing to undo" in widget.status.value
+    _run(widget, qtbot)
+    segmentation = viewer.layers["segmentation"]
+    region = viewer.layers["cortical evaluation region"]
+    # the user paints on the segmentation (across slices), then the plugin redoes the region
+    segmentation.data[10:20, 30:40, 50:60] = int(TissueLabel.SKULL)
+    painted = np.array(segmentation.data, copy=True)
+    region_before = np.array(region.data, copy=True)
+    metadata_before = json.dumps(region.metadata, sort_keys=True, default=str)
+    widget.gap.value = 2.0
+    _wait(widget, qtbot)
+    assert not np.array_equal(region.data, region_before)
+    assert widget.undo_button.enabled and widget.undo()
+    np.testing.assert_array_equal(region.data, region_before)
+    np.testing.assert_array_equal(segmentation.data, painted)      # the painting is kept
+    assert json.dumps(region.metadata, sort_keys=True, default=str) == metadata_before
+    assert widget._result.parameters.evaluation_gap_mm != 2.0
+    # undoing the first Segment removes the result layers it created
+    assert widget.undo() and "segmentation" not in [layer.name for layer in viewer.layers]
+    assert not widget.undo_button.enabled

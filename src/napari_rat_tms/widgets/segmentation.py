@@ -22,6 +22,9 @@ Plugins > Rat TMS > Segmentation. A thin layer over :mod:`napari_rat_tms.core.se
 * **Parameters**: saved to and loaded from JSON (:class:`SegmentationParameters`); a previous
   run's ``.segmentation.json`` (``rat-tms segment``) can be loaded too.
 
+"Undo last segmentation step" puts the result layers (segmentation, evaluation region) back exactly
+as they were before the last Segment, Update eyes, Apply painted brain or gap change, with any
+painting done on them in between (the last five steps; napari's own Ctrl+Z undoes brush strokes).
 Long steps run in a napari thread worker with a progress bar and Cancel. Errors of the input
 (thresholds selecting nothing, an eye point in air...) are shown in the status line as
 "Cannot segment: ..."; a failed or cancelled run adds and changes no layer.
@@ -50,6 +53,8 @@ __all__ = ["SegmentationWidget"]
 
 _DEFAULTS = {f.name: f.default for f in fields(SegmentationParameters)}
 BRAIN_LAYER_NAME = "brain"
+#: Plugin edits of the result layers that can be undone (each keeps a copy of the labels it replaced).
+UNDO_STEPS = 5
 _USER_ERRORS = (RatTmsError, ValueError)  # SegmentationError is both
 
 
@@ -133,6 +138,7 @@ class SegmentationWidget(Container):
         self._thresholds_set = False  # True once suggested, typed, clicked or loaded
         self._updating = False  # set while the widget itself changes values
         self._auto_levels: list[float] = []
+        self._history: list[dict] = []   # what each plugin edit replaced, newest last (see undo)
 
         self.image = ComboBox(label="µCT image", choices=self._image_choices)
         self.suggest_button = PushButton(text="Suggest thresholds")
@@ -157,6 +163,11 @@ class SegmentationWidget(Container):
         self.segment_button = PushButton(text="Segment")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.apply_brain_button = PushButton(text="Apply painted brain", enabled=False)
+        self.undo_button = PushButton(text="Undo last segmentation step", enabled=False)
+        self.undo_button.tooltip = (
+            f"Restore the result layers as they were before the last Segment, Update eyes, Apply painted "
+            f"brain or gap change (the last {UNDO_STEPS} steps are kept; your own painting in napari has "
+            "its own undo, Ctrl+Z).")
         self.save_button = PushButton(text="Save parameters...")
         self.load_button = PushButton(text="Load parameters...")
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
@@ -166,8 +177,8 @@ class SegmentationWidget(Container):
             self.image, self.suggest_button, self.air_soft, self.bone, self.body_closing,
             self.skull_closing, self.spine, self.cut_axis, self.cut_position, self.cut_high_side,
             self.eye_points_button, self.eye_levels, self.update_eyes_button, self.gap,
-            self.segment_button, self.cancel_button, self.apply_brain_button, self.save_button,
-            self.load_button, self.progress, self.status,
+            self.segment_button, self.cancel_button, self.apply_brain_button, self.undo_button,
+            self.save_button, self.load_button, self.progress, self.status,
         ])
         self._add_histogram_plot(after=self.suggest_button)
 
@@ -183,6 +194,7 @@ class SegmentationWidget(Container):
         self.segment_button.changed.connect(self.start)
         self.cancel_button.changed.connect(self.cancel)
         self.apply_brain_button.changed.connect(self.apply_painted_brain)
+        self.undo_button.changed.connect(self.undo)
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
         self.gap.changed.connect(self._on_gap_changed)
@@ -584,6 +596,7 @@ class SegmentationWidget(Container):
         for w in (self.update_eyes_button, self.apply_brain_button):  # need a result
             w.enabled = not running and self._result is not None
         self.cancel_button.enabled = running and cancellable
+        self.undo_button.enabled = not running and bool(self._history)
 
     def _on_progress(self, item):
         fraction, message = item
@@ -615,9 +628,54 @@ class SegmentationWidget(Container):
         self.status.value = f"Done: {seg.summary()}. Brain from {used}." + "".join(
             f" Note: {n}" for n in outcome.notes)
 
+    def _remember(self, roles):
+        """Keep what the next edit replaces: each result layer's data (a copy, with the user's own
+        painting in it), scale, translate and metadata, or that it did not exist; and the result."""
+        layers = {}
+        for role in roles:
+            layer = self._layer(role)
+            layers[role] = None if layer is None else (
+                np.array(layer.data, copy=True), tuple(layer.scale), tuple(layer.translate),
+                dict(layer.metadata))
+        self._history.append({"layers": layers, "result": self._result, "image": self._result_image})
+        del self._history[:-UNDO_STEPS]
+        self.undo_button.enabled = True
+
+    def undo(self, *_) -> bool:
+        """Restore the result layers and the result as they were before the last plugin edit
+        (exactly: the same arrays, scale, translate, metadata); a layer that edit created is
+        removed. Returns False (and says why) when there is nothing to undo or a run is going on."""
+        if self._worker is not None:
+            self.status.value = "A run is going on: wait for it or cancel it before undoing."
+            return False
+        if not self._history:
+            self.status.value = "Nothing to undo."
+            return False
+        step = self._history.pop()
+        for role, saved in step["layers"].items():
+            layer = self._layer(role)
+            if saved is None:
+                if layer is not None:
+                    self._viewer.layers.remove(layer)
+                continue
+            data, scale, translate, metadata = saved
+            if layer is None:
+                continue   # removed by the user since: not recreated
+            layer.data = data
+            layer.scale, layer.translate, layer.metadata = scale, translate, metadata
+        self._result, self._result_image = step["result"], step["image"]
+        self.undo_button.enabled = bool(self._history)
+        self.update_eyes_button.enabled = self.apply_brain_button.enabled = self._result is not None
+        self.status.value = (f"Undone: the result layers are as before the last step "
+                             f"({len(self._history)} more can be undone).")
+        return True
+
     def _show_result(self, seg: Segmentation, image, region=None):
         """Add or update the result layers (``region``: the evaluation region if computed
-        already); add the brain layer if there is none."""
+        already); add the brain layer if there is none. What they held before can be restored
+        with :meth:`undo`."""
+        self._remember([kwargs["metadata"][ROLE_KEY] for _, kwargs, _ in
+                        segmentation_layer_data(seg, self._volume(image)[1], region)])
         self._result, self._result_image = seg, image
         _, scale = self._volume(image)
         translate = tuple(float(t) for t in image.translate)
