@@ -171,3 +171,8 @@ def test_run_a_scan_with_a_parameter_file_and_reopen_the_folder(tmp_path, capsys
     bad = tmp_path / "bad.toml"
     bad.write_text('scan = "x.nii"\nno_such_setting = 1\n')
     assert main(["run", str(bad)]) == 2 and "unknown job parameters" in capsys.readouterr().err
+
+
+def test_export_volume_refuses_a_folder_that_is_not_a_project(tmp_path, capsys):
+    assert main(["export-volume", str(tmp_path), "-o", str(tmp_path / "e.nii.gz")]) == 1
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "e.nii.gz").exists()

@@ -182,6 +182,62 @@ def _cmd_open(args) -> int:
     return 0
 
 
+def _cmd_export_volume(args) -> int:
+    from .core.coils import load_coil
+    from .core.errors import RatTmsError
+    from .core.fields.export import field_provenance, write_volume_field
+    from .core.fields.head_models import head_model
+    from .core.fields.voxel_field import iter_efield_on_voxels
+    from .core.io import read_volume
+    from .core.meshes.io import read_surface_file
+    from .core.placement import CoilPlacement
+    from .core.progress import run_to_completion
+    from .core.project import ProjectError, ProjectWarning, open_project
+
+    bar = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ProjectWarning)
+            project = open_project(args.folder)
+        folder = project.folder
+        record = json.loads(Path(args.placement or folder / "placement.json").read_text())
+        placement = CoilPlacement.from_dict(record["placement"])
+        coil, _ = load_coil(record["coil"])
+        labels = read_volume(folder / "labels.nii.gz")
+        surfaces = {}
+        for name in ("body", "skull", "skull without spine", "eyes", "cortex"):
+            path = folder / "meshes" / f"{name.replace(' ', '_')}.vtk"
+            if path.is_file():
+                surfaces[name] = read_surface_file(path).surface
+        conductor = head_model(surfaces, args.model)
+        mask = np.asarray(labels.data) == args.label
+        print(f"{args.model} field of the placement in {record.get('coil_name', record['coil'])} at "
+              f"{int(mask.sum())} voxels of label {args.label} -> {args.output}", file=sys.stderr)
+        bar = _TqdmProgress("volume field")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")        # points near the surfaces: said in the docs
+            grid, info = run_to_completion(iter_efield_on_voxels(conductor, placement, coil, mask,
+                                                                 labels.voxel_size_mm), bar)
+        provenance = field_provenance(model=args.model, coil=record["coil"], placement=record["placement"],
+                                      didt_a_per_us=placement.didt_a_per_us, project=str(folder),
+                                      region=f"label {args.label} of labels.nii.gz", voxels=info)
+        written = write_volume_field(args.output, grid, labels, provenance=provenance,
+                                     overwrite=args.overwrite)
+    except (ProjectError, RatTmsError, ValueError, KeyError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        if bar is not None:
+            bar.close()
+    values = np.linalg.norm(grid[mask], axis=1)
+    values = values[np.isfinite(values)]
+    print(f"{info['computed_voxels']} of {info['region_voxels']} voxels computed; "
+          f"{info['left_out_near_surfaces']} left out (NaN), {info['near_surface_rule']}, where the BEM "
+          f"field is unreliable. |E|: median {np.median(values):.1f} V/m, max {values.max():.1f} V/m; wrote "
+          + ", ".join(str(p) for p in written))
+    return 0
+
+
 def _cmd_run(args) -> int:
     from .core.errors import RatTmsError
     from .core.job import JobParameters
@@ -433,6 +489,22 @@ def build_parser() -> argparse.ArgumentParser:
     open_.add_argument("folder", help="project folder (e.g. rat-tms-demo/study)")
     open_.add_argument("--gui", action="store_true", help="open napari with every layer")
     open_.set_defaults(func=_cmd_open)
+
+    volume = sub.add_parser(
+        "export-volume",
+        help="the E-field of a project's placement on the scan's voxel grid (NIfTI or NPY)",
+        description="Solve the chosen BEM model for the project's coil placement (or another placement "
+        "file) at every voxel of a label of the project's segmentation (default 4, the brain) and write "
+        "E (V/m; NaN elsewhere) as NIfTI (4D, the scan's affine) or NPY with a JSON beside it. Never "
+        "overwrites without --overwrite.")
+    volume.add_argument("folder", help="project folder (e.g. rat-tms-demo/study)")
+    volume.add_argument("-o", "--output", required=True, help="output file: .nii.gz, .nii or .npy")
+    volume.add_argument("--model", default="3C", choices=["3C", "2C", "2C*", "1C"],
+                        help="head model (default: %(default)s)")
+    volume.add_argument("--placement", default=None, help="placement JSON (default: the project's)")
+    volume.add_argument("--label", type=int, default=4, help="segmentation label (default: 4, brain)")
+    volume.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    volume.set_defaults(func=_cmd_export_volume)
 
     info = sub.add_parser("info", help="read a scan and report what the plugin sees",
                           description="Read a µCT volume (NIfTI, DICOM folder or file, NRRD, "

@@ -149,3 +149,26 @@ def test_the_species_parameter_is_checked():
     assert JobParameters.from_dict({"species": "mouse"}).species == "mouse"
     with pytest.raises(JobError, match="species must be 'rat', 'mouse' or 'any'"):
         JobParameters.from_dict({"species": "human"})
+
+
+def test_export_volume_writes_the_field_on_the_scans_grid(project, tmp_path, capsys):
+    import nibabel as nib
+
+    from napari_rat_tms.cli import main
+    from napari_rat_tms.core.io import read_volume
+
+    out, _, _ = project
+    before = _snapshot(out)
+    assert main(["export-volume", str(out), "-o", str(tmp_path / "e.nii.gz"), "--model", "1C"]) == 0
+    assert "voxels computed" in capsys.readouterr().out
+    labels = read_volume(out / "labels.nii.gz")
+    image = nib.load(str(tmp_path / "e.nii.gz"))
+    assert image.shape == (*labels.shape[::-1], 3)
+    np.testing.assert_allclose(image.affine, nib.load(str(out / "labels.nii.gz")).affine)
+    brain = np.transpose(np.asarray(labels.data) == 4, (2, 1, 0))
+    values = np.linalg.norm(image.get_fdata()[brain], axis=1)
+    assert np.isfinite(values).mean() > 0.9 and 1.0 < np.nanmedian(values) < 200.0
+    assert np.all(np.isnan(image.get_fdata()[~brain]))
+    assert _snapshot(out) == before                     # the project is never written to
+    assert main(["export-volume", str(out), "-o", str(tmp_path / "e.nii.gz"), "--model", "1C"]) == 1
+    assert "exists" in capsys.readouterr().err

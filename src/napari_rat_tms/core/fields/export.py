@@ -14,6 +14,12 @@
   with the provenance, the last one naming the columns (``numpy.loadtxt(path, delimiter=",")``
   reads the numbers).
 
+:func:`write_volume_field` writes a field on the scan's voxel grid (E at the voxels of a region,
+NaN elsewhere: not computed), as NIfTI (4D, x y z and the 3 components, float32, V/m, intent
+"vector", with the scan's affine so that it overlays the scan in any viewer) or as ``.npy`` (the
+plugin's array order: slice, row, column, component) with a ``.json`` beside it (voxel size, the
+scan's affine, provenance).
+
 Coordinates are the cortex's vertices in millimetres in the scan's volume frame (the napari
 layers' data coordinates; see :mod:`..conventions`). The provenance is what a reader needs to
 trust the numbers: package version, date, model, coil, placement, dI/dt, units. An existing file
@@ -31,9 +37,11 @@ import numpy as np
 from ..meshes.io import atomic_write
 from ..meshes.surface import TriangleSurface
 
-__all__ = ["FIELD_EXPORT_FORMATS", "write_surface_field", "field_provenance"]
+__all__ = ["FIELD_EXPORT_FORMATS", "VOLUME_EXPORT_FORMATS", "write_surface_field", "write_volume_field",
+           "field_provenance"]
 
 FIELD_EXPORT_FORMATS = (".vtk", ".ply", ".csv")
+VOLUME_EXPORT_FORMATS = (".nii.gz", ".nii", ".npy")
 
 
 def field_provenance(**entries) -> dict:
@@ -74,11 +82,12 @@ def write_surface_field(path, surface: TriangleSurface, efield_v_per_m, *, prove
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FIELD_EXPORT_FORMATS:
-        raise ValueError(f"cannot export the field as {path.name!r}: use one of {', '.join(FIELD_EXPORT_FORMATS)}")
+        raise ValueError(f"cannot export the field as {path.name!r}: use one of "
+                         f"{', '.join(FIELD_EXPORT_FORMATS)}")
     efield = np.asarray(efield_v_per_m, dtype=float)
     if efield.shape != (surface.n_vertices, 3):
-        raise ValueError(f"the field has shape {efield.shape}, expected ({surface.n_vertices}, 3): one vector "
-                         "per vertex of the surface")
+        raise ValueError(f"the field has shape {efield.shape}, expected ({surface.n_vertices}, 3): one "
+                         "vector per vertex of the surface")
     if not np.all(np.isfinite(efield)):
         raise ValueError("the field has NaN or infinite values; nothing was written")
     provenance = dict(provenance or field_provenance())
@@ -131,4 +140,68 @@ def write_surface_field(path, surface: TriangleSurface, efield_v_per_m, *, prove
     if suffix == ".vtk":
         atomic_write(sidecar, overwrite, lambda tmp: Path(tmp).write_text(json.dumps(
             json.loads(_json(provenance)), indent=2)))
+    return targets
+
+
+def _volume_suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in VOLUME_EXPORT_FORMATS:
+        if name.endswith(suffix):
+            return suffix
+    raise ValueError(f"cannot export a volume field as {path.name!r}: use one of "
+                     f"{', '.join(VOLUME_EXPORT_FORMATS)}")
+
+
+def write_volume_field(path, efield_grid, like, *, provenance: dict | None = None, overwrite: bool = False
+                       ) -> list[Path]:
+    """Write ``efield_grid`` ((K, J, I, 3) V/m on the grid of ``like``, a :class:`..volume.Volume` whose
+    array order and affine it shares; NaN where not computed) to ``path`` (.nii.gz, .nii or .npy,
+    the latter with a ``.json`` beside it). Returns the files written; never overwrites unless
+    ``overwrite`` (FileExistsError, nothing written)."""
+    path = Path(path)
+    suffix = _volume_suffix(path)
+    grid = np.asarray(efield_grid, dtype=np.float32)
+    if grid.shape != (*like.shape, 3):
+        raise ValueError(f"the field grid has shape {grid.shape}, expected {(*like.shape, 3)} (the scan's "
+                         "grid and 3 components)")
+    provenance = dict(provenance or field_provenance())
+    sidecar = path.with_name(path.name + ".json")
+    targets = [path] + ([sidecar] if suffix == ".npy" else [])
+    if not overwrite:
+        for target in targets:
+            if target.exists():
+                raise FileExistsError(f"{target} exists: choose another name or allow overwriting "
+                                      "(nothing was written)")
+    if suffix == ".npy":
+        def save(tmp):
+            with open(tmp, "wb") as out:
+                np.save(out, grid)
+
+        atomic_write(path, overwrite, save)
+        info = {"array_order": "slice, row, column, component (the plugin's volume order)",
+                "voxel_size_mm": list(like.voxel_size_mm), "scanner_affine_mm": like.scanner_affine_mm,
+                "not_computed": "NaN", **provenance}
+        atomic_write(sidecar, overwrite, lambda tmp: Path(tmp).write_text(json.dumps(
+            json.loads(_json(info)), indent=2)))
+        return targets
+    import nibabel as nib
+
+    from ..io.nifti import _REVERSE
+
+    affine = like.scanner_affine_mm @ _REVERSE
+    spacing = np.asarray(like.voxel_size_mm, float)[::-1]
+    if not np.allclose(np.linalg.norm(affine[:3, :3], axis=0), spacing):
+        affine = np.diag([*spacing, 1.0])
+    image = nib.Nifti1Image(np.transpose(grid, (2, 1, 0, 3)), affine)
+    image.header.set_xyzt_units("mm")
+    image.header.set_intent("vector", (), name="E V/m")
+    image.header["descrip"] = f"E-field V/m; {provenance.get('model', '')} napari-rat-tms".encode()[:79]
+    extension = nib.nifti1.Nifti1Extension(6, _json(provenance).encode())     # code 6: a comment
+    image.header.extensions.append(extension)
+
+    def write(tmp):
+        nib.save(image, str(tmp) + suffix)
+        Path(str(tmp) + suffix).replace(tmp)
+
+    atomic_write(path, overwrite, write)
     return targets
