@@ -1,0 +1,54 @@
+"""Neuron activation thresholds in the TMS E-field (issue 8; seed 000), on NEURON.
+
+Pure Python core (no Qt or napari):
+
+* :mod:`.waveforms`: monophasic and biphasic TMS pulses from the stimulator's RLC circuit;
+* :mod:`.quasipotentials`: the E-field along the morphology as extracellular potentials;
+* :mod:`.mechanisms`: the package's NMODL channels, compiled on first use and cached;
+* :mod:`.cells`: :class:`NeuronCell` and its builders (straight myelinated axon, ball-and-stick,
+  reconstructed ``.asc``/``.swc`` cells with adult-rat scaling and myelination);
+* :mod:`.threshold`: activation thresholds by bracketing and bisection;
+* :mod:`.direction_map`: the uniform-field estimator (threshold versus field direction).
+
+The NEURON-dependent names are imported on first use, so that ``waveforms`` and
+``quasipotentials`` work without starting NEURON.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .quasipotentials import quasipotentials, tree_depths
+from .waveforms import TmsPulse, biphasic_pulse, monophasic_pulse
+
+_LAZY = {
+    "load_mechanisms": "mechanisms",
+    "MechanismBuildError": "mechanisms",
+    "NeuronCell": "cells",
+    "Biophysics": "cells",
+    "MorphologyError": "cells",
+    "AdultRatScaling": "cells",
+    "ADULT_RAT_SCALING": "cells",
+    "straight_myelinated_axon": "cells",
+    "ball_and_stick_cell": "cells",
+    "cell_from_morphology": "cells",
+    "activation_threshold": "threshold",
+    "ThresholdResult": "threshold",
+    "ThresholdNotFound": "threshold",
+    "FieldOutsideDomainError": "threshold",
+    "Stimulation": "threshold",
+    "SimulationSettings": "threshold",
+    "DirectionMap": "direction_map",
+    "compute_direction_map": "direction_map",
+    "load_direction_map": "direction_map",
+    "estimate": "direction_map",
+}
+
+__all__ = ["TmsPulse", "monophasic_pulse", "biphasic_pulse", "quasipotentials", "tree_depths", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
