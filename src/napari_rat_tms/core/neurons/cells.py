@@ -13,8 +13,9 @@ unmyelinated axon and nodes; passive (``pas``) dendrites and myelin. Missing: pe
 other K+ currents (K_Pst, K_Tst, SK, M), Ca2+ currents and dynamics, Ih. Channel densities follow
 the magnitudes of Hay et al.'s L5 pyramidal cell model (axonal NaTa_t ~3.14 S/cm2 and SKv3_1
 ~1.02 S/cm2; somatic transient Na+ ~0.98 S/cm2 (their NaTs2_t, here NaTa_t) and SKv3_1 ~0.30
-S/cm2; values from our reading of the published model, not re-checked against the paper in this
-work) with Aberra et al. (2018)'s rules for the myelinated axon: nodal Na+ density twice the
+S/cm2; checked against the optimised L5PC parameters of BluePyOpt's example model, which derives
+from Hay et al.: BlueBrain/BluePyOpt ``examples/l5pc/generate_hoc.py``, axonal 3.137968 and
+1.021945, somatic 0.983955 and 0.303472 S/cm2) with Aberra et al. (2018)'s rules for the myelinated axon: nodal Na+ density twice the
 axonal one, myelin ``cm = 0.02 uF/cm2``, ``g = 1/1.125e6 S/cm2``, dendrites ``cm = 2 uF/cm2``
 (spines), ``Ra = 100 ohm cm``, ``E_Na = 50 mV``, ``E_K = -85 mV``. The leak reversal ``e_pas`` is set
 in each compartment so that the cell rests exactly at ``v_rest_mv`` (-70 mV) with its channels
