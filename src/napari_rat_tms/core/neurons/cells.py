@@ -17,8 +17,8 @@ S/cm2; checked against the optimised L5PC parameters of BluePyOpt's example mode
 from Hay et al.: BlueBrain/BluePyOpt ``examples/l5pc/generate_hoc.py``, axonal 3.137968 and
 1.021945, somatic 0.983955 and 0.303472 S/cm2) with Aberra et al. (2018)'s rules for the myelinated
 axon: nodal Na+ density twice the axonal one, myelin ``cm = 0.02 uF/cm2``, ``g = 1/1.125e6 S/cm2``,
-dendrites ``cm = 2 uF/cm2`` (spines), ``Ra = 100 ohm cm``, ``E_Na = 50 mV``, ``E_K = -85 mV``. The leak reversal ``e_pas`` is
-set in each compartment so that the cell rests exactly at ``v_rest_mv`` (-70 mV) with its channels
+dendrites ``cm = 2 uF/cm2`` (spines), ``Ra = 100 ohm cm``, ``E_Na = 50 mV``, ``E_K = -85 mV``. The
+leak reversal ``e_pas`` is set in each compartment so that the cell rests exactly at ``v_rest_mv`` (-70 mV) with its channels
 open at their steady state (a standard NEURON initialisation: ``e_pas = v + (i_Na + i_K)/g_pas``),
 so every simulation starts from rest without a settling period.
 
