@@ -6,21 +6,21 @@ soma centre at the origin, somatodendritic axis along +z), the parent index of e
 the segments where activation is detected (axon initial segment, nodes of Ranvier, unmyelinated
 axon and terminals).
 
-Biophysics (:class:`Biophysics`): a **reduced channel set**, not the full Hay et al. (2011) set
-used by Aberra et al. (2018): the transient Na+ current ``rtms_NaTa_t`` and the Kv3.1 K+ current
+Biophysics (:class:`Biophysics`): a **reduced channel set**, not the full Hay et al. (2011) set used
+by Aberra et al. (2018): the transient Na+ current ``rtms_NaTa_t`` and the Kv3.1 K+ current
 ``rtms_SKv3_1`` (package mechanisms, see ``mechanisms.py``) in the soma, axon initial segment,
 unmyelinated axon and nodes; passive (``pas``) dendrites and myelin. Missing: persistent Na+, the
 other K+ currents (K_Pst, K_Tst, SK, M), Ca2+ currents and dynamics, Ih. Channel densities follow
-the magnitudes of Hay et al.'s L5 pyramidal cell model (axonal NaTa_t ~3.14 S/cm2 and SKv3_1
-~1.02 S/cm2; somatic transient Na+ ~0.98 S/cm2 (their NaTs2_t, here NaTa_t) and SKv3_1 ~0.30
-S/cm2; checked against the optimised L5PC parameters of BluePyOpt's example model, which derives
-from Hay et al.: BlueBrain/BluePyOpt ``examples/l5pc/generate_hoc.py``, axonal 3.137968 and
-1.021945, somatic 0.983955 and 0.303472 S/cm2) with Aberra et al. (2018)'s rules for the myelinated
-axon: nodal Na+ density twice the axonal one, myelin ``cm = 0.02 uF/cm2``, ``g = 1/1.125e6 S/cm2``,
-dendrites ``cm = 2 uF/cm2`` (spines), ``Ra = 100 ohm cm``, ``E_Na = 50 mV``, ``E_K = -85 mV``. The
-leak reversal ``e_pas`` is set in each compartment so that the cell rests exactly at ``v_rest_mv`` (-70 mV) with its channels
-open at their steady state (a standard NEURON initialisation: ``e_pas = v + (i_Na + i_K)/g_pas``),
-so every simulation starts from rest without a settling period.
+the magnitudes of Hay et al.'s L5 pyramidal cell model (axonal NaTa_t ~3.14 S/cm2 and SKv3_1 ~1.02
+S/cm2; somatic transient Na+ ~0.98 S/cm2 (their NaTs2_t, here NaTa_t) and SKv3_1 ~0.30 S/cm2;
+checked against the optimised L5PC parameters of BluePyOpt's example model, which derives from Hay
+et al.: BlueBrain/BluePyOpt ``examples/l5pc/generate_hoc.py``, axonal 3.137968 and 1.021945, somatic
+0.983955 and 0.303472 S/cm2) with Aberra et al. (2018)'s rules for the myelinated axon: nodal Na+
+density twice the axonal one, myelin ``cm = 0.02 uF/cm2``, ``g = 1/1.125e6 S/cm2``, dendrites ``cm =
+2 uF/cm2`` (spines), ``Ra = 100 ohm cm``, ``E_Na = 50 mV``, ``E_K = -85 mV``. The leak reversal
+``e_pas`` is set in each compartment so that the cell rests exactly at ``v_rest_mv`` (-70 mV) with
+its channels open at their steady state (a standard NEURON initialisation: ``e_pas = v + (i_Na +
+i_K)/g_pas``), so every simulation starts from rest without a settling period.
 
 Discretisation: ``nseg = 1 + 2 floor(L / 40 um)`` per section (segments at most 40 um, about 20 um
 on long sections; the rule of TMS-Neuro-Sim, Weise et al. 2023, which reimplements Aberra et al.
