@@ -363,6 +363,31 @@ def test_screenshot_shows_the_coloured_field(viewer_or_skip, qtbot, tmp_path, re
     # the field is visible: turbo's warm (maximum) and cool (weak field) colours on the cortex,
     # not the grey of the cortex beneath it
     assert saturated > least[0] and warm > least[1] and cool > least[2], (saturated, warm, cool, str(out))
+    if write_docs:   # the README's ROI and export picture: a region painted around the maximum
+        _roi_docs(viewer, widget, qtbot, tmp_path)
+
+
+def _roi_docs(viewer, widget, qtbot, tmp_path):
+    """docs/napari_roi.png: a Labels layer painted as a 3 mm ball around the field maximum (on the
+    rat's 0.34 mm grid), its ROI statistics in the dock, the field exported as CSV."""
+    from imageio.v3 import imwrite
+
+    cortex_layer = widget.cortex_layer.value
+    centre = widget.peak_point_mm + np.asarray(cortex_layer.translate)
+    shape = (300, 200, 200)
+    index = np.indices(shape).reshape(3, -1).T
+    inside = np.linalg.norm(index * 0.34 - centre, axis=1) < 3.0
+    data = np.zeros(shape, np.uint8)
+    data.reshape(-1)[inside] = 1
+    labels = viewer.add_labels(data, scale=(0.34,) * 3, name="ROI (painted)", opacity=0.6)
+    widget.roi_layer.reset_choices()
+    widget.roi_layer.value = labels
+    widget.roi_levels.value = "20, 30"
+    assert widget.compute_roi_statistics() is not None, widget.roi_result.value
+    assert widget.export_field(tmp_path / "efield_on_cortex.csv") is not None, widget.status.value
+    labels.visible = False           # the dock shows the numbers; the cortex shows the field
+    qtbot.wait(100)
+    imwrite(DOCS / "napari_roi.png", viewer.screenshot(canvas_only=False, flash=False))
 
 
 def test_roi_statistics_export_and_the_maximum_named(viewer_or_skip, tmp_path):
