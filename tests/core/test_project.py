@@ -18,7 +18,7 @@ from napari_rat_tms.core.project import (MANIFEST, PROJECT_FORMAT, ProjectError,
 def _params(**kw):
     # the cheapest real job: 0.5 mm rat, the 1C BEM model, 2 x 2 positions x 2 orientations
     return JobParameters(voxel_size_mm=0.5, models=["1C"], grid_shape=[2, 2], orientations_deg=[0.0, 90.0],
-                         **kw)
+                         conductivities={"eyes": 2.0}, **kw)     # no eyes in 1C: said in the notes
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,9 @@ def test_the_job_writes_a_complete_project(project):
     assert 10.0 < geometry["extents_mm"]["cortex"] < 35.0 and geometry["skull_thickness_mm"]["min"] > 0
     assert set(geometry["gaps_mm"]) >= {"cortex-skull", "skull-body"}
     assert all(f"Head geometry: {w}" in result["notes"] for w in geometry["warnings"])
+    assert ("Conductivities: the conductivity set for eyes (2 S/m) is not used: none of the models 1C "
+            "contains eyes." in result["notes"])
+    assert "conductivity set for eyes" in (out / "report.md").read_text()
 
 
 def test_rerun_reuses_the_solver_cache(project, tmp_path):

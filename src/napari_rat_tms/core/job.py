@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import __version__
 from .errors import RatTmsError
+from .fields.head_models import FieldModelError, check_conductivities
 from .project import MANIFEST, SOLVER_CACHE, write_manifest
 
 __all__ = ["JobParameters", "JobError", "iter_main_job", "DEMO_MESHING"]
@@ -67,6 +68,7 @@ class JobParameters:
     cache_dir: str | None = None                 # None: <output>/solver_cache (kept with the project)
     keep_solver_cache: bool = True               # False: no BEM cache at all (when cache_dir is None)
     species: str = "rat"                         # "rat", "mouse" or "any": the sizes the checks expect
+    conductivities: dict = field(default_factory=dict)   # S/m per tissue (body, skull, eyes); {}: seed 003's
 
     @classmethod
     def from_dict(cls, values: dict) -> JobParameters:
@@ -77,6 +79,10 @@ class JobParameters:
         params = cls(**{k: v for k, v in values.items()})
         if params.species not in ("rat", "mouse", "any"):
             raise JobError(f"species must be 'rat', 'mouse' or 'any', got {params.species!r}")
+        try:
+            check_conductivities(params.conductivities, params.models)
+        except FieldModelError as err:
+            raise JobError(str(err)) from err
         if "meshing" in values:  # given meshing settings complete the demo's, not the other way
             params.meshing = {**DEMO_MESHING, **values["meshing"]}
         return params
@@ -151,6 +157,10 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
                        "(its solver cache is then reused).")
     timings: dict[str, float] = {}
     notes: list[str] = []
+    try:   # before any work: a tissue no model contains would be silently ignored
+        notes += [f"Conductivities: {w}." for w in check_conductivities(params.conductivities, params.models)]
+    except FieldModelError as err:
+        raise JobError(str(err)) from err
     started = time.perf_counter()
 
     def stage(name, gen, lo, hi):
@@ -198,8 +208,9 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
              else out / SOLVER_CACHE if params.keep_solver_cache else None)
     for k, kind in enumerate(params.models):
         lo = 0.15 + 0.6 * k / n
-        models[kind] = yield from stage(f"model {kind}", iter_field_model(surfaces, kind, up=frame.dorsal,
-                                                                          cache_dir=cache), lo, lo + 0.6 / n)
+        steps = iter_field_model(surfaces, kind, up=frame.dorsal, cache_dir=cache,
+                                 conductivities=params.conductivities)
+        models[kind] = yield from stage(f"model {kind}", steps, lo, lo + 0.6 / n)
     grid = placement_grid(surfaces["body"], frame, params.grid_centre_ap_ml_mm, tuple(params.grid_extent_mm),
                           tuple(params.grid_shape), params.orientations_deg)
     run = StudyRun(models, grid, surfaces["body"], surfaces["cortex"], frame, coil,

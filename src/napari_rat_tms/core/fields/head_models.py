@@ -26,14 +26,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..bem.conductor import VolumeConductor, rat_head_model
+from ..bem.conductor import SIGMA_BODY, SIGMA_EYE, SIGMA_SKULL, VolumeConductor, rat_head_model
 from ..bem.sphere_model import SphericalHeadModel
 from ..coils.dipoles import CoilDipoles
 from ..errors import RatTmsError
 from ..meshes.surface import TriangleSurface
 
 __all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "head_model", "iter_field_model",
-           "build_field_model", "surfaces_needed"]
+           "build_field_model", "surfaces_needed", "SEED_CONDUCTIVITIES", "check_conductivities"]
 
 #: The models of seed 003, reference first, with what each contains.
 MODEL_KINDS: dict[str, str] = {
@@ -51,6 +51,36 @@ _SURFACES_NEEDED = {"3C": ("body", "skull", "eyes"), "2C": ("body", "skull"),
 
 class FieldModelError(RatTmsError, ValueError):
     """A head model cannot be built from the surfaces at hand."""
+
+
+#: Seed 003's conductivities (S/m) of the tissues the models contain.
+SEED_CONDUCTIVITIES = {"body": SIGMA_BODY, "skull": SIGMA_SKULL, "eyes": SIGMA_EYE}
+#: The tissues of each model (the sphere's field does not depend on its conductivity).
+_TISSUES = {"3C": ("body", "skull", "eyes"), "2C": ("body", "skull"), "2C*": ("body", "skull"),
+            "1C": ("body",), "sphere": ()}
+
+
+def check_conductivities(conductivities: Mapping[str, float] | None, kinds=MODEL_KINDS) -> list[str]:
+    """Check user conductivities (S/m) against the models ``kinds``; return warnings.
+
+    An unknown tissue or a value that is not a positive finite number raises
+    :class:`FieldModelError`. A tissue set but in none of the models (eyes without 3C, the skull
+    with only 1C or the sphere) is not an error, but it would be silently ignored by every model:
+    a warning says so (a trap of other tools, issue 10).
+    """
+    conductivities = dict(conductivities or {})
+    unknown = sorted(set(conductivities) - set(SEED_CONDUCTIVITIES))
+    if unknown:
+        raise FieldModelError(f"unknown tissue(s) {unknown} in the conductivities; the models have "
+                              f"{', '.join(SEED_CONDUCTIVITIES)} (S/m)")
+    for tissue, value in conductivities.items():
+        if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
+            raise FieldModelError(f"the conductivity of {tissue} must be a positive number in S/m, "
+                                  f"got {value!r}")
+    used = {tissue for kind in kinds for tissue in _TISSUES.get(kind, ())}
+    return [f"the conductivity set for {tissue} ({value:g} S/m) is not used: none of the models "
+            f"{', '.join(kinds)} contains {tissue}"
+            for tissue, value in conductivities.items() if tissue not in used]
 
 
 def surfaces_needed(kind: str) -> tuple[str, ...]:
@@ -91,9 +121,13 @@ def _split_eyes(eyes: TriangleSurface) -> list[TriangleSurface]:
     return out
 
 
-def head_model(surfaces: Mapping[str, TriangleSurface], kind: str) -> VolumeConductor:
-    """The BEM volume conductor of ``kind`` ("3C", "2C", "2C*", "1C") from named surfaces (SI)."""
+def head_model(surfaces: Mapping[str, TriangleSurface], kind: str,
+               conductivities: Mapping[str, float] | None = None) -> VolumeConductor:
+    """The BEM volume conductor of ``kind`` ("3C", "2C", "2C*", "1C") from named surfaces (SI);
+    ``conductivities`` (S/m) replace the seed's for the tissues given (:func:`check_conductivities`)."""
     _need(surfaces, kind)
+    check_conductivities(conductivities, [kind])
+    sigma = {**SEED_CONDUCTIVITIES, **dict(conductivities or {})}
     if kind == "sphere":
         raise FieldModelError("the sphere model is analytic, not a BEM volume conductor; "
                               "use iter_field_model.")
@@ -101,7 +135,8 @@ def head_model(surfaces: Mapping[str, TriangleSurface], kind: str) -> VolumeCond
     skull = {"3C": surfaces.get("skull"), "2C": surfaces.get("skull"),
              "2C*": surfaces.get("skull without spine"), "1C": None}[kind]
     eyes = _split_eyes(surfaces["eyes"]) if kind == "3C" else ()
-    return rat_head_model(body, skull, eyes, name=kind)
+    return rat_head_model(body, skull, eyes, sigma_body=sigma["body"], sigma_skull=sigma["skull"],
+                          sigma_eye=sigma["eyes"], name=kind)
 
 
 @dataclass(eq=False)
@@ -123,14 +158,16 @@ class FieldModel:
 
 
 def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=None, cache_dir=None,
-                     dtype=np.float32, device: str = "cpu"):
+                     dtype=np.float32, device: str = "cpu",
+                     conductivities: Mapping[str, float] | None = None):
     """Build the :class:`FieldModel` of ``kind``, yielding ``(fraction, message)``.
 
     ``up`` (unit vector, model frame; e.g. the stereotaxic dorsal axis) is needed for the sphere:
     it is fitted to the inner skull above the cortex's centroid along ``up``. ``cache_dir``: where
     the BEM precomputation is kept between sessions (None: not kept). ``device``: "cpu", "cuda" or
     "auto" (the GPU when PyTorch sees one) for the BEM's dense algebra and every placement
-    (:func:`..bem.solver.iter_build_solver`).
+    (:func:`..bem.solver.iter_build_solver`). ``conductivities``: S/m per tissue ("body", "skull",
+    "eyes") replacing seed 003's (:func:`check_conductivities`).
     """
     from ..bem.solver import iter_build_solver
 
@@ -152,7 +189,7 @@ def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=N
         yield 1.0, "sphere fitted"
         return FieldModel(kind, solver, points, time.perf_counter() - start)
     yield 0.0, f"checking the {kind} model's surfaces"
-    conductor = head_model(surfaces, kind)
+    conductor = head_model(surfaces, kind, conductivities)
     solver = yield from iter_build_solver(conductor, points, cache_dir=cache_dir, dtype=dtype, device=device)
     return FieldModel(kind, solver, points, time.perf_counter() - start)
 
