@@ -149,6 +149,9 @@ def test_cancelled_run_keeps_partial_results_and_resumes(setup, tmp_path):
     n_o = len(grid.orientations_deg)
     assert not partial.is_complete and partial.n_completed == n_o
     assert fraction == pytest.approx(n_o / grid.n_placements)
+    # the time left, from the placements measured so far: (N - n_o) x the time of each
+    assert message.startswith(f"placement {n_o} of {grid.n_placements}, about ") and " left (" in message
+    assert run.estimated_seconds_left >= 0.0
     assert partial.status == f"PARTIAL: cancelled after {n_o} of {grid.n_placements} placements"
     done = partial.completed
     # the example position (kept for the figures) is computed first

@@ -42,6 +42,17 @@ _LAZY = {
     "compute_direction_map": "direction_map",
     "load_direction_map": "direction_map",
     "estimate": "direction_map",
+    "LAYER_DEPTHS_MM": "cortex",
+    "CorticalNeuronPlacement": "cortex",
+    "place_neurons": "cortex",
+    "cell_points_in_head": "cortex",
+    "field_at_cell": "cortex",
+    "CellSpec": "population",
+    "ThresholdTask": "population",
+    "NeuronThreshold": "population",
+    "threshold_tasks": "population",
+    "run_thresholds": "population",
+    "iter_run_thresholds": "population",
 }
 
 __all__ = ["TmsPulse", "monophasic_pulse", "biphasic_pulse", "quasipotentials", "tree_depths", *_LAZY]

@@ -232,6 +232,7 @@ class StudyRun:
         self.ln = np.full((n_p, n_o, 3), np.nan)
         self.centres = np.full((n_p, n_o, 3), np.nan)
         self.completed = np.zeros((n_p, n_o), dtype=bool)
+        self.estimated_seconds_left: float | None = None   # after the first batch of a run
         self.points_mm = m_to_mm(points_m)
         if example[0] is None:
             centre_ap, centre_ml = grid.centre_ap_ml_mm
@@ -291,13 +292,21 @@ class StudyRun:
                     yield batch
                     batch = []
 
+        todo = grid.n_placements - int(self.completed.sum())
+        computed = 0
         try:
             # the example position first, so that a cancelled run still has the figures' example
             for batches in (positions(self.example_position), positions()):
                 for batch in batches:
                     self._compute_batch(batch)
+                    computed += len(batch)
                     done = int(self.completed.sum())
-                    yield done / grid.n_placements, f"placement {done} of {grid.n_placements}"
+                    # the time left, measured on this machine from the placements computed so far
+                    per = (time.perf_counter() - start) / computed
+                    left = per * (todo - computed)
+                    self.estimated_seconds_left = left
+                    yield done / grid.n_placements, (f"placement {done} of {grid.n_placements}, about "
+                                                     f"{_duration(left)} left ({1e3 * per:.0f} ms each)")
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -308,6 +317,10 @@ class StudyRun:
                            {k: v.copy() for k, v in self.metrics.items()}, self.ln.copy(),
                            self.centres.copy(), dict(self.example_fields), self.seconds, self.frame,
                            self.completed.copy())
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def iter_run_study(field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
