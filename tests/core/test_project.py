@@ -62,6 +62,11 @@ def test_the_job_writes_a_complete_project(project):
     assert ("Conductivities: the conductivity set for eyes (2 S/m) is not used: none of the models 1C "
             "contains eyes." in result["notes"])
     assert "conductivity set for eyes" in (out / "report.md").read_text()
+    # where each maximum lies, by name, per model and placement
+    import csv
+
+    rows = list(csv.DictReader((out / "study.csv").open()))
+    assert rows and all(row["peak_region"].startswith(("cortex", "caudal cortex")) for row in rows)
 
 
 def test_rerun_reuses_the_solver_cache(project, tmp_path):

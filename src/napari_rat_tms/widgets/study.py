@@ -740,7 +740,9 @@ class StudyWidget(Container):
         written: list[Path] = []
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            written.append(self.result.write_csv(folder / "study.csv", overwrite=overwrite))
+            surfaces = models_for(self._viewer).surfaces
+            written.append(self.result.write_csv(folder / "study.csv", overwrite=overwrite,
+                                                 cortex=surfaces.get("cortex"), skull=surfaces.get("skull")))
             record = json.dumps(self._summary_record(), indent=2, ensure_ascii=False)
             atomic_write(folder / "summary.json", overwrite,
                          lambda tmp: Path(tmp).write_text(record, encoding="utf-8"))

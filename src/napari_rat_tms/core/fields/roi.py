@@ -17,7 +17,8 @@ import numpy as np
 
 from ..meshes.surface import TriangleSurface
 
-__all__ = ["RoiStatistics", "roi_statistics", "weighted_percentile", "vertices_in_labels", "maximum_location"]
+__all__ = ["RoiStatistics", "roi_statistics", "weighted_percentile", "vertices_in_labels", "maximum_location",
+           "name_region"]
 
 #: Percentiles of |E| reported for a region.
 PERCENTILES = (50.0, 90.0, 99.0)
@@ -60,9 +61,10 @@ class RoiStatistics:
     def describe(self) -> str:
         p = self.percentiles_v_per_m
         text = (f"{self.name}: {self.n_vertices} vertices, {self.area_mm2:.1f} mm^2; |E| mean "
-                f"{self.mean_v_per_m:.1f}, max {self.max_v_per_m:.1f}, median {p[50.0]:.1f}, 90th {p[90.0]:.1f}, "
-                f"99th {p[99.0]:.1f} V/m; normal (outward) mean {self.mean_normal_v_per_m:+.1f}, |normal| "
-                f"{self.mean_abs_normal_v_per_m:.1f}, tangential {self.mean_tangential_v_per_m:.1f} V/m")
+                f"{self.mean_v_per_m:.1f}, max {self.max_v_per_m:.1f}, median {p[50.0]:.1f}, "
+                f"90th {p[90.0]:.1f}, 99th {p[99.0]:.1f} V/m; normal (outward) mean "
+                f"{self.mean_normal_v_per_m:+.1f}, |normal| {self.mean_abs_normal_v_per_m:.1f}, tangential "
+                f"{self.mean_tangential_v_per_m:.1f} V/m")
         for level, area in self.area_above_mm2.items():
             text += f"; {area:.2f} mm^2 at >= {level:g} V/m"
         return text
@@ -118,36 +120,43 @@ def vertices_in_labels(vertices_mm, labels, scale_mm, translate_mm=(0.0, 0.0, 0.
     return out
 
 
-def maximum_location(surface: TriangleSurface, efield_v_per_m, *, skull: TriangleSurface | None = None,
-                     frame=None) -> dict:
-    """Where the largest |E| lies: the vertex (mm), its stereotaxic position and a region name.
-
-    The name says ``"cortex"`` plus, when ``frame`` (:class:`..placement.StereotaxicFrame`) is given,
-    whether it lies behind lambda (``"caudal cortex, brainstem side"``); with ``skull``, whether the
-    maximum looks out of the skull through an opening (the ray along the cortex's outward normal
-    crosses no bone: seed 003's hot spots at openings), and on which side of lambda.
-    """
+def name_region(point_mm, outward_normal, *, skull: TriangleSurface | None = None, frame=None) -> dict:
+    """Name where a cortical point lies: ``"cortex"``; with ``frame`` (a
+    :class:`..placement.StereotaxicFrame` with lambda) ``"caudal cortex, brainstem side (behind
+    lambda)"`` for points behind lambda; with ``skull``, ``", at a skull opening (...)"`` when the ray
+    from the point along the cortex's outward normal crosses no bone (seed 003's hot spots at
+    openings). Returns ``{"region", "at_skull_opening" (with skull), "ml_ap_dv_mm" (with frame)}``."""
     from ..meshes.rays import first_ray_hit
 
-    e = np.asarray(efield_v_per_m, dtype=float)
-    magnitude = np.linalg.norm(e, axis=1)
-    peak = int(np.argmax(magnitude))
-    point_mm = surface.vertices_m[peak] * 1e3
-    out = {"vertex": peak, "point_mm": point_mm, "e_v_per_m": float(magnitude[peak]), "region": "cortex"}
+    point_mm = np.asarray(point_mm, dtype=float)
+    out = {"region": "cortex"}
     caudal = False
     if frame is not None:
-        ap_ml_dv = frame.to_stereotaxic(point_mm)
-        out["ml_ap_dv_mm"] = ap_ml_dv
+        ml_ap_dv = frame.to_stereotaxic(point_mm)
+        out["ml_ap_dv_mm"] = ml_ap_dv
         lam = frame.landmarks_mm.get("lambda")
         if lam is not None:
-            caudal = bool(ap_ml_dv[1] < frame.to_stereotaxic(np.asarray(lam))[1])
+            caudal = bool(ml_ap_dv[1] < frame.to_stereotaxic(np.asarray(lam))[1])
             if caudal:
                 out["region"] = "caudal cortex, brainstem side (behind lambda)"
     if skull is not None:
-        opening = first_ray_hit(skull, surface.vertices_m[peak], surface.vertex_normals[peak]) is None
+        opening = first_ray_hit(skull, point_mm * 1e-3, np.asarray(outward_normal, float)) is None
         out["at_skull_opening"] = opening
         if opening:
             side = ("behind lambda: foramen magnum side" if caudal else
                     "in front of lambda: orbits, optic canals" if frame is not None else "")
             out["region"] += f", at a skull opening{' (' + side + ')' if side else ''}"
+    return out
+
+
+def maximum_location(surface: TriangleSurface, efield_v_per_m, *, skull: TriangleSurface | None = None,
+                     frame=None) -> dict:
+    """Where the largest |E| lies: the vertex, its position (mm), |E| and :func:`name_region`'s
+    region name (and stereotaxic position, skull-opening flag when ``frame``/``skull`` are given)."""
+    e = np.asarray(efield_v_per_m, dtype=float)
+    magnitude = np.linalg.norm(e, axis=1)
+    peak = int(np.argmax(magnitude))
+    point_mm = surface.vertices_m[peak] * 1e3
+    out = {"vertex": peak, "point_mm": point_mm, "e_v_per_m": float(magnitude[peak])}
+    out.update(name_region(point_mm, surface.vertex_normals[peak], skull=skull, frame=frame))
     return out

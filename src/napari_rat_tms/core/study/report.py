@@ -160,7 +160,9 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
                                     placement_json=json.dumps(ex["placement"]))
         atomic_write(out / "fields" / "example_fields.npz", overwrite, save_npz)
         written["fields"] = out / "fields" / "example_fields.npz"
-    written["table"] = result.write_csv(out / "study.csv", overwrite=overwrite)
+    written["table"] = result.write_csv(out / "study.csv", overwrite=overwrite,
+                                        cortex=meshes.surfaces.get("cortex"),
+                                        skull=meshes.surfaces.get("skull"))
     findings = seed_findings(result, meshes.surfaces)
     summary = {"status": result.status, "summary": result.summary(), "findings": findings,
                "timings_s": timings, "provenance": provenance, "notes": notes}

@@ -146,8 +146,29 @@ class StudyResult:
                                 "misses": int(np.count_nonzero(~np.isfinite(d)))}
         return out
 
-    def rows(self) -> list[dict]:
-        """One row per model and placement, for the CSV table."""
+    def peak_regions(self, cortex: TriangleSurface, skull: TriangleSurface | None = None) -> np.ndarray:
+        """Where each model's maximum lies, by name (:func:`..fields.roi.name_region`: cortex,
+        behind lambda, at a skull opening), ``(models, positions, orientations)``; "" where not
+        computed. One ray against the skull per distinct maximum vertex."""
+        from scipy.spatial import cKDTree
+
+        from ..fields.roi import name_region
+
+        names = np.full(self.peak_v_per_m.shape, "", dtype=object)
+        done = np.broadcast_to(self.completed, names.shape)
+        if not done.any():
+            return names
+        points = self.peak_point_mm[done]
+        _, vertex = cKDTree(cortex.vertices_m * 1e3).query(points)
+        unique, inverse = np.unique(vertex, return_inverse=True)
+        named = [name_region(cortex.vertices_m[v] * 1e3, cortex.vertex_normals[v], skull=skull,
+                             frame=self.frame)["region"] for v in unique]
+        names[done] = np.array(named, dtype=object)[inverse.reshape(-1)]
+        return names
+
+    def rows(self, regions: np.ndarray | None = None) -> list[dict]:
+        """One row per model and placement, for the CSV table; ``regions``: :meth:`peak_regions`,
+        added as the column ``peak_region``."""
         rows = []
         frame = self.frame
         for p in range(self.grid.n_positions):
@@ -169,14 +190,18 @@ class StudyResult:
                     for metric, values in self.metrics.items():
                         row[metric] = values[m, p, o]
                     row["line_navigation_to_max_mm"] = float(np.linalg.norm(peak - ln))
+                    if regions is not None:
+                        row["peak_region"] = regions[m, p, o]
                     rows.append(row)
         return rows
 
-    def write_csv(self, path, overwrite: bool = False) -> Path:
-        """The table (:meth:`rows`) as CSV; units in the column names (mm, deg, V/m)."""
+    def write_csv(self, path, overwrite: bool = False, *, cortex: TriangleSurface | None = None,
+                  skull: TriangleSurface | None = None) -> Path:
+        """The table (:meth:`rows`) as CSV; units in the column names (mm, deg, V/m); with ``cortex``
+        (and ``skull``) also where each maximum lies (:meth:`peak_regions`)."""
         from ..meshes.io import atomic_write
 
-        rows = self.rows()
+        rows = self.rows(None if cortex is None else self.peak_regions(cortex, skull))
         path = Path(path)
 
         def write(tmp):
