@@ -180,3 +180,24 @@ def test_export_volume_writes_the_field_on_the_scans_grid(project, tmp_path, cap
     assert _snapshot(out) == before                     # the project is never written to
     assert main(["export-volume", str(out), "-o", str(tmp_path / "e.nii.gz"), "--model", "1C"]) == 1
     assert "exists" in capsys.readouterr().err
+
+
+def test_a_reopened_project_brings_back_its_autosaved_edits(project, tmp_path):
+    from napari_rat_tms.core.autosave import AutosavedLayer, write_autosave
+    from napari_rat_tms.viewer.job_folder import job_folder_layers
+
+    out, _, _ = project
+    copy = tmp_path / "study"
+    shutil.copytree(out, copy)
+    painted = np.zeros((8, 9, 10), np.uint8)
+    painted[2:4, 3:5, 4:6] = 4
+    write_autosave(copy, [AutosavedLayer("brain", "labels", painted, (0.5, 0.5, 0.5), (0.0, 0.0, 0.0), {})])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # the autosave folder is not a changed project file
+        open_project(copy)
+    layers = job_folder_layers(copy)
+    restored = [(data, kwargs) for data, kwargs, kind in layers
+                if kwargs["name"].startswith("brain (autosaved")]
+    assert len(restored) == 1
+    np.testing.assert_array_equal(restored[0][0], painted)
+    assert restored[0][1]["metadata"]["autosave"] and restored[0][1]["scale"] == (0.5, 0.5, 0.5)

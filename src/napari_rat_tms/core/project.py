@@ -70,7 +70,7 @@ def write_manifest(folder, status: str, overwrite: bool = False) -> Path:
     files = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
         rel = path.relative_to(folder).as_posix()
-        if rel.endswith(".tmp"):
+        if rel.endswith(".tmp") or rel.startswith("autosave/"):   # the autosave changes: not listed
             continue
         files[rel] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
     manifest = {"format": PROJECT_FORMAT, "napari_rat_tms": __version__,

@@ -55,6 +55,7 @@ def job_folder_layers(path) -> list[tuple]:
     from ..core.meshes.io import read_surface_file
     from .layers import volume_layer_data
 
+    from ..core.autosave import read_autosave
     from ..core.project import open_project
 
     folder = Path(path[0] if isinstance(path, (list, tuple)) else path)
@@ -92,6 +93,14 @@ def job_folder_layers(path) -> list[tuple]:
                         "metadata": {ROLE_KEY: "surface", "surface": name, "units": "mm",
                                      "source": str(vtk), "project_folder": str(folder)}},
                        "surface"))
+    snapshot = read_autosave(folder)
+    if snapshot is not None:     # the edits autosaved after the project was written (see widgets/autosave)
+        index, saved = snapshot
+        for layer in saved:
+            kwargs = {"name": f"{layer.name} (autosaved {index.get('saved', '')})", "scale": layer.scale,
+                      "translate": layer.translate, "units": "mm",
+                      "metadata": {**layer.metadata, "autosave": True, "project_folder": str(folder)}}
+            layers.append((layer.data, kwargs, layer.kind))
     frame = project.frame()
     if frame is not None:
         names = [k for k in ("bregma", "lambda", "midline") if k in frame.landmarks_mm]

@@ -1,0 +1,58 @@
+"""The Project autosave dock: edits followed, snapshots written, the question before closing."""
+
+import numpy as np
+import pytest
+
+from napari_rat_tms.core.autosave import read_autosave
+from napari_rat_tms.widgets.autosave import AutosaveWidget
+
+
+@pytest.fixture
+def scene(viewer_or_skip, tmp_path):
+    viewer = viewer_or_skip()
+    labels = viewer.add_labels(np.zeros((10, 12, 14), np.uint8), name="segmentation", scale=(0.5, 0.5, 0.5),
+                               metadata={"project_folder": str(tmp_path)})
+    viewer.add_points(np.array([[1.0, 2.0, 3.0]]), name="landmarks")
+    widget = AutosaveWidget(viewer)
+    return viewer, labels, widget, tmp_path
+
+
+def test_edits_are_followed_and_autosaved_exactly(scene):
+    viewer, labels, widget, folder = scene
+    assert widget.folder.value == str(folder) and not widget.edited   # the project folder of the layers
+    labels.paint((5, 6, 7), 3)                       # a brush stroke (in place)
+    viewer.layers["landmarks"].add([4.0, 5.0, 6.0])
+    assert widget.edited == {"segmentation", "landmarks"}
+    assert widget.save_now() is not None and not widget.edited
+    _, saved = read_autosave(folder)
+    by_name = {layer.name: layer for layer in saved}
+    np.testing.assert_array_equal(by_name["segmentation"].data, labels.data)
+    assert by_name["segmentation"].scale == (0.5, 0.5, 0.5)
+    np.testing.assert_array_equal(by_name["landmarks"].data, viewer.layers["landmarks"].data)
+    widget.discard()
+    assert read_autosave(folder) is None
+
+
+def test_closing_with_unsaved_edits_asks(scene, monkeypatch):
+    from qtpy.QtWidgets import QMessageBox
+
+    viewer, labels, widget, folder = scene
+    assert widget.confirm_close()                     # nothing edited: no question
+    labels.paint((1, 1, 1), 2)
+    answers = []
+
+    def answer(choice):
+        def question(*args, **kwargs):
+            answers.append(args[2])
+            return choice
+        return question
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Cancel))
+    assert not widget.confirm_close() and "segmentation" in answers[-1]
+    assert not viewer.window._qt_window.close()       # the close is refused: the viewer stays
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Save))
+    assert widget.confirm_close() and read_autosave(folder) is not None and not widget.edited
+    labels.paint((2, 2, 2), 2)
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Discard))
+    assert widget.confirm_close() and widget.edited   # closes without saving these edits
+    widget.edited.clear()     # nothing left to ask about when the fixture closes the viewer
