@@ -39,8 +39,8 @@ import scipy.linalg
 from ..parallel import kernel_section
 from . import integrals
 
-__all__ = ["StackedSurfaces", "potential_matrix", "source_matrix_rows", "field_operators",
-           "iter_transfer_matrix"]
+__all__ = ["StackedSurfaces", "potential_matrix", "iter_potential_matrix", "source_matrix_rows",
+           "field_operators", "iter_transfer_matrix"]
 
 
 class StackedSurfaces:
@@ -81,11 +81,27 @@ class StackedSurfaces:
 
 def potential_matrix(stack: StackedSurfaces) -> np.ndarray:
     """The deflated matrix ``M`` of equation (1), N x N, float64 (S/m)."""
+    from ..progress import run_to_completion
+
+    return run_to_completion(iter_potential_matrix(stack))
+
+
+#: Rows of M assembled per kernel call: progress (and a cancel) between blocks.
+ASSEMBLY_BLOCK_ROWS = 1024
+
+
+def iter_potential_matrix(stack: StackedSurfaces, block_rows: int = ASSEMBLY_BLOCK_ROWS):
+    """:func:`potential_matrix`, yielding ``(fraction, message)`` between blocks of rows (so that a
+    worker can report progress and be cancelled during the assembly); returns ``M``."""
     n = stack.n_vertices
     matrix = np.zeros((n, n))
-    with kernel_section():
-        integrals.double_layer_rows(stack.vertices, np.arange(n, dtype=np.int64), stack.vertices, stack.tris,
-                                    stack.tri_normals, stack.tri_areas, -stack.tri_weight, matrix)
+    index = np.arange(n, dtype=np.int64)
+    for start in range(0, n, block_rows):
+        rows = slice(start, min(start + block_rows, n))
+        with kernel_section():     # rows of a C-ordered array: a contiguous block the kernel fills
+            integrals.double_layer_rows(stack.vertices[rows], index[rows], stack.vertices, stack.tris,
+                                        stack.tri_normals, stack.tri_areas, -stack.tri_weight, matrix[rows])
+        yield rows.stop / n, f"assembling the {n} x {n} BEM matrix: row {rows.stop} of {n}"
     conductor = stack.conductor
     for s, b in enumerate(conductor.boundaries):
         lo, hi = stack.offsets[s], stack.offsets[s + 1]
@@ -105,8 +121,8 @@ def source_matrix_rows(stack: StackedSurfaces, rows: slice) -> np.ndarray:
     out = np.zeros((len(idx), stack.n_faces))
     with kernel_section():
         integrals.single_layer_face_rows(stack.vertices[idx], idx, stack.vertices, stack.tris,
-                                         stack.tri_areas, stack.tri_weight, integrals._RULE_STARTS, integrals._RULE_BARY,
-                                         integrals._RULE_WEIGHTS, out)
+                                         stack.tri_areas, stack.tri_weight, integrals._RULE_STARTS,
+                                         integrals._RULE_BARY, integrals._RULE_WEIGHTS, out)
     return out
 
 
@@ -174,7 +190,14 @@ def iter_transfer_matrix(stack: StackedSurfaces, points_m: np.ndarray, sigma_at_
     info = {} if info is None else info
     n = stack.n_vertices
     yield 0.0, f"assembling the {n} x {n} BEM matrix"
-    matrix = potential_matrix(stack)
+    assembly = iter_potential_matrix(stack)
+    while True:
+        try:
+            fraction, message = next(assembly)
+        except StopIteration as done:
+            matrix = done.value
+            break
+        yield 0.25 * fraction, message
     yield 0.25, "factorising the BEM matrix"
     if device == "cuda":
         import torch

@@ -42,7 +42,14 @@ def iter_efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_
     stack = lc_bem.StackedSurfaces(conductor)
     n = stack.n_vertices
     yield 0.02, f"assembling the {n} x {n} BEM matrix"
-    matrix = lc_bem.potential_matrix(stack)
+    assembly = lc_bem.iter_potential_matrix(stack)
+    while True:
+        try:
+            fraction, message = next(assembly)
+        except StopIteration as done:
+            matrix = done.value
+            break
+        yield 0.02 + 0.13 * fraction, message
     yield 0.15, "factorising the BEM matrix"
     lu_piv = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
     del matrix
