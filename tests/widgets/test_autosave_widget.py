@@ -56,3 +56,9 @@ def test_closing_with_unsaved_edits_asks(scene, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Discard))
     assert widget.confirm_close() and widget.edited   # closes without saving these edits
     widget.edited.clear()     # nothing left to ask about when the fixture closes the viewer
+
+
+def test_the_close_guard_is_installed_when_docked_from_the_plugin_menu(viewer_or_skip):
+    viewer = viewer_or_skip()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-rat-tms", "Project autosave")
+    assert widget._close_guard is not None          # napari passes a proxy of the viewer

@@ -166,7 +166,10 @@ class AutosaveWidget(Container):
         return True
 
     def _install_close_guard(self):
-        window = getattr(getattr(self._viewer, "window", None), "_qt_window", None)
+        # napari hands docks a PublicOnlyProxy of the viewer: the Qt window itself is behind it
+        viewer = getattr(self._viewer, "__wrapped__", self._viewer)
+        window = getattr(getattr(viewer, "window", None), "_qt_window", None)
+        window = getattr(window, "__wrapped__", window)
         if window is None:
             return
         from qtpy.QtCore import QEvent, QObject
