@@ -27,7 +27,84 @@ from ..coils.dipoles import CoilDipoles, primary_efield
 from . import lc_bem
 from .conductor import VolumeConductor
 
-__all__ = ["iter_efield_at_points", "efield_at_points"]
+__all__ = ["PlacementField", "iter_efield_at_points", "efield_at_points"]
+
+
+class PlacementField:
+    """The solved BEM of one placement: the field at any points, many calls, one solve.
+
+    :meth:`iter_solve` does steps 1-2 (the expensive part: assembly, factorisation, the source);
+    :meth:`iter_at` then evaluates step 3 at any points (cost proportional to their number), so the
+    compartments of several cell types share one solve.
+    """
+
+    def __init__(self, conductor: VolumeConductor, coil: CoilDipoles, didt_a_per_s: float):
+        self.conductor, self.coil, self.didt_a_per_s = conductor, coil, float(didt_a_per_s)
+        self._stack = lc_bem.StackedSurfaces(conductor)
+        self._g = None
+        self._potential = None
+
+    @property
+    def solved(self) -> bool:
+        return self._potential is not None
+
+    def iter_solve(self, *, block_rows: int = 1024):
+        """Yield ``(fraction, message)`` while solving for the boundary potential of this placement."""
+        stack = self._stack
+        n = stack.n_vertices
+        yield 0.0, f"assembling the {n} x {n} BEM matrix"
+        assembly = lc_bem.iter_potential_matrix(stack)
+        while True:
+            try:
+                fraction, message = next(assembly)
+            except StopIteration as done:
+                matrix = done.value
+                break
+            yield 0.3 * fraction, message
+        yield 0.3, "factorising the BEM matrix"
+        lu_piv = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
+        del matrix
+        conductor = self.conductor
+        centroids = np.concatenate([b.surface.face_centroids_m for b in conductor.boundaries])
+        normals = np.concatenate([b.surface.face_normals for b in conductor.boundaries])
+        g = np.einsum("ij,ij->i", primary_efield(centroids, self.coil, self.didt_a_per_s), normals)
+        rhs = np.zeros(n)
+        starts = list(range(0, n, block_rows))
+        for k, start in enumerate(starts):
+            yield 0.6 + 0.4 * k / len(starts), "single-layer source"
+            rows = slice(start, min(start + block_rows, n))
+            rhs[rows] = lc_bem.source_matrix_rows(stack, rows) @ g
+        self._potential = scipy.linalg.lu_solve(lu_piv, rhs, check_finite=False)
+        self._g = g
+        yield 1.0, "solved"
+
+    def iter_at(self, points_m, *, chunk: int = 512):
+        """Yield ``(fraction, message)``; return E (V/m, (P, 3)) at ``points_m`` (solved first if
+        needed). Points outside the head are refused (:func:`.solver.check_evaluation_points`)."""
+        from .solver import check_evaluation_points
+
+        points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
+        sigma = check_evaluation_points(self.conductor, points)
+        base = 0.0 if self.solved else 0.6    # the share of the progress the solve takes
+        if not self.solved:
+            steps = self.iter_solve()
+            while True:
+                try:
+                    fraction, message = next(steps)
+                except StopIteration:
+                    break
+                yield 0.6 * fraction, message
+        out = primary_efield(points, self.coil, self.didt_a_per_s)
+        chunks = list(range(0, len(points), chunk))
+        for k, start in enumerate(chunks):
+            yield base + (1 - base) * k / len(chunks), (f"field at points {start + 1}-"
+                                                        f"{min(start + chunk, len(points))}")
+            part = slice(start, min(start + chunk, len(points)))
+            g_single, g_double = lc_bem.field_operators(self._stack, points[part])
+            secondary = (g_single @ self._g + g_double @ self._potential).reshape(-1, 3)
+            out[part] -= secondary / sigma[part, None]
+        yield 1.0, "done"
+        return out
 
 
 def iter_efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_per_s: float, points_m, *,
@@ -38,42 +115,22 @@ def iter_efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_
 
     points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
     yield 0.0, f"checking {len(points)} points"
-    sigma = check_evaluation_points(conductor, points)
-    stack = lc_bem.StackedSurfaces(conductor)
-    n = stack.n_vertices
-    yield 0.02, f"assembling the {n} x {n} BEM matrix"
-    assembly = lc_bem.iter_potential_matrix(stack)
+    check_evaluation_points(conductor, points)     # before the solve: a point in air is refused at once
+    field = PlacementField(conductor, coil, didt_a_per_s)
+    steps = field.iter_solve(block_rows=block_rows)
     while True:
         try:
-            fraction, message = next(assembly)
-        except StopIteration as done:
-            matrix = done.value
+            fraction, message = next(steps)
+        except StopIteration:
             break
-        yield 0.02 + 0.13 * fraction, message
-    yield 0.15, "factorising the BEM matrix"
-    lu_piv = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
-    del matrix
-    centroids = np.concatenate([b.surface.face_centroids_m for b in conductor.boundaries])
-    normals = np.concatenate([b.surface.face_normals for b in conductor.boundaries])
-    g = np.einsum("ij,ij->i", primary_efield(centroids, coil, didt_a_per_s), normals)
-    rhs = np.zeros(n)
-    starts = list(range(0, n, block_rows))
-    for k, start in enumerate(starts):
-        yield 0.3 + 0.3 * k / len(starts), "single-layer source"
-        rows = slice(start, min(start + block_rows, n))
-        rhs[rows] = lc_bem.source_matrix_rows(stack, rows) @ g
-    potential = scipy.linalg.lu_solve(lu_piv, rhs, check_finite=False)
-    del lu_piv
-    out = primary_efield(points, coil, didt_a_per_s)
-    chunks = list(range(0, len(points), chunk))
-    for k, start in enumerate(chunks):
-        yield 0.6 + 0.4 * k / len(chunks), f"field at points {start + 1}-{min(start + chunk, len(points))}"
-        part = slice(start, min(start + chunk, len(points)))
-        g_single, g_double = lc_bem.field_operators(stack, points[part])
-        secondary = (g_single @ g + g_double @ potential).reshape(-1, 3)
-        out[part] -= secondary / sigma[part, None]
-    yield 1.0, "done"
-    return out
+        yield 0.02 + 0.58 * fraction, message
+    evaluation = field.iter_at(points, chunk=chunk)
+    while True:
+        try:
+            fraction, message = next(evaluation)
+        except StopIteration as done:
+            return done.value
+        yield 0.6 + 0.4 * fraction, message
 
 
 def efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_per_s: float, points_m,

@@ -1,0 +1,656 @@
+"""Widget: neuron activation thresholds on the cortex for the placed coil (Plugins > Rat TMS >
+Neuron thresholds; issue 8, build item 5).
+
+1. Build a BEM head model with the E-field dock (1C, 2C, 2C* or 3C; the sphere model has no volume
+   conductor, so the field cannot be sampled at the neurons' compartments) and place the coil with
+   the Coil placement dock.
+2. Choose the cell types: the simplified ball-and-stick cell (soma at L5 depth; fast, always
+   available) and, with a morphology folder, one per ``.asc``/``.swc`` file in it, at the depth of
+   its layer (:func:`~napari_rat_tms.core.neurons.cortex.layer_of_cell` of the file name, e.g.
+   ``L23_PC_...`` -> L2/3; a name without a layer is placed at L5 depth and the checkbox says so).
+3. Choose N: N cortex vertices spread evenly over the cortex (farthest-point sampling), one neuron
+   per vertex and cell type, its somatodendritic axis along the local normal, its azimuth about the
+   axis from the golden-angle sequence (spread, reproducible).
+4. "Compute thresholds": in a worker (progress, Cancel), for each cell type:
+   :func:`~napari_rat_tms.core.neurons.place_neurons` (somas outside the head are left out),
+   the E-field at every compartment of every neuron from ONE BEM solve of the current placement
+   shared by all cell types (:class:`~napari_rat_tms.core.bem.points_field.PlacementField`)
+   at dI/dt = 1 A/us (so the threshold amplitude of the engine, which multiplies the field given
+   to it, is the threshold dI/dt in A/us), then
+   :func:`~napari_rat_tms.core.neurons.iter_run_thresholds` in this process (default) or on a
+   Dask LocalCluster, cached (``<user cache>/napari-rat-tms/thresholds``; a rerun or a resumed
+   cancelled run reads the finished neurons from there).
+
+Shown, in the cortex layer's world coordinates (mm), per cell type:
+
+* "threshold <cell> (A/us)" (Surface, colormap viridis_r: low thresholds bright): the cortex with,
+  at every vertex, the threshold of the **nearest computed neuron's vertex** (nearest-vertex
+  interpolation, not a smooth one; with N neurons the map is a patchwork of N regions). Vertices
+  whose nearest neuron has no threshold (not bracketed in the search range, outside the field,
+  failed) are drawn with the colour of the top of the colour range (the largest threshold found):
+  the status counts them. The units switch shows the same map in % of the maximum stimulator
+  output (the layer is then named "threshold <cell> (% MSO)"). Drawn 0.1 mm outside the cortex
+  (above the E-field dock's map, 0.05 mm);
+* "neurons <cell>" (Points) at the somas, with the features ``threshold_a_per_us``,
+  ``threshold_pct_mso`` and ``status``; coloured red when activated at the chosen stimulator
+  output, grey when not, black without a threshold.
+
+"% MSO" is relative to :data:`~napari_rat_tms.core.coils.MC_B35_MAX_DIDT_A_PER_US` (141.28 A/us),
+the MC-B35 preset's maximum dI/dt (MagPro X100), whatever coil is placed. The fraction activated
+at X % MSO is the fraction of the computed neurons (those with a threshold or not bracketed; those
+outside the field are not counted) whose threshold is at most X % of that maximum; it and the
+points' colours follow the spin box without recomputing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import napari
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
+
+from ..core.coils import MC_B35_MAX_DIDT_A_PER_US, load_coil
+from ..core.errors import RatTmsError
+from ..core.placement import CoilPlacement
+from ..viewer.layers import ROLE_KEY
+from .field import _shift, _spread_indices, _transform
+from .model_store import coil_state, models_for
+
+__all__ = ["NeuronsWidget", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "BALL_AND_STICK", "default_cache_dir"]
+
+ROLE_THRESHOLD_MAP = "neuron_threshold_map"
+ROLE_NEURON_SOMAS = "neuron_somas"
+#: The name of the simplified cell (its layers are "threshold ball-and-stick (A/us)", ...).
+BALL_AND_STICK = "ball-and-stick"
+#: viridis reversed (napari has no "viridis_r"): low thresholds (easily activated) bright yellow.
+COLORMAP = "viridis_r"
+#: The threshold map is drawn this far (mm) outside the cortex (the E-field map is at 0.05 mm).
+LIFT_MM = 0.1
+#: dI/dt (A/s) of the field given to the engine: 1 A/us, so that thresholds are in A/us.
+UNIT_DIDT_A_PER_S = 1e6
+GOLDEN_ANGLE_RAD = math.pi * (3.0 - math.sqrt(5.0))
+MORPHOLOGY_SUFFIXES = (".asc", ".swc")
+UNITS = ("A/us", "% MSO")
+ACTIVATED_COLOUR, NOT_ACTIVATED_COLOUR, NO_THRESHOLD_COLOUR = "red", "gray", "black"
+
+_USER_ERRORS = (RatTmsError, ValueError, OSError)
+
+
+def _colormap():
+    from napari.utils.colormaps import Colormap, ensure_colormap
+
+    viridis = ensure_colormap("viridis")
+    return Colormap(np.asarray(viridis.colors)[::-1], name=COLORMAP, display_name="viridis (reversed)")
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/napari-rat-tms/thresholds`` (default ``~/.cache/...``)."""
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(root) / "napari-rat-tms" / "thresholds"
+
+
+@dataclass
+class _CellType:
+    name: str
+    spec: object            # CellSpec
+    layer: str              # cortical layer of its soma
+
+
+@dataclass
+class CellResult:
+    """The thresholds of one cell type: the neurons' placements and results, in the same order."""
+
+    name: str
+    layer: str
+    placements: list
+    results: list
+    pulse: str
+    model: str
+    dropped: int = 0        # somas outside the head, left out
+
+    @property
+    def thresholds_a_per_us(self) -> np.ndarray:
+        return np.array([r.threshold_amplitude if r.ok and r.threshold_amplitude is not None else np.nan
+                         for r in self.results], dtype=float)
+
+
+@dataclass(eq=False)
+class _Job:
+    """What one computation needs, gathered and checked in the viewer's thread."""
+
+    cells: list
+    cortex: object          # TriangleSurface (metres, the cortex layer's data frame)
+    ref: object             # the cortex layer
+    conductor: object
+    coil: object            # placed coil (model frame)
+    vertices: np.ndarray
+    azimuths: np.ndarray
+    pulse: str
+    processes: bool
+    cache_dir: Path | None
+    model: str
+
+
+def _drive(steps, start: float, span: float, prefix: str):
+    """Forward a (fraction, message) generator's progress; return its value."""
+    while True:
+        try:
+            fraction, message = next(steps)
+        except StopIteration as done:
+            return done.value
+        yield "progress", start + span * float(fraction), f"{prefix}: {message}"
+
+
+def _run_compute(job: _Job):
+    """Worker generator: yields ``("progress", fraction, message)``, then ``("cell", CellResult)`` or
+    ``("failed", name, message)`` for each cell type."""
+    from ..core.bem.points_field import PlacementField
+    from ..core.neurons import iter_run_thresholds, place_neurons, threshold_tasks
+    from ..core.progress import run_to_completion
+
+    conductor = job.conductor
+    # one BEM solve for this placement, shared by every cell type's compartments
+    placement_field = PlacementField(conductor, job.coil, UNIT_DIDT_A_PER_S)
+
+    def inside(points):
+        return conductor.conductivity_at(np.asarray(points, float).reshape(-1, 3)) > 0
+
+    n = len(job.cells)
+    for i, cell in enumerate(job.cells):
+        start, span = i / n, 1.0 / n
+        prefix = f"{cell.name} ({i + 1}/{n})"
+        try:
+            yield "progress", start, f"{prefix}: placing {len(job.vertices)} neurons at {cell.layer} depth"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                placements = place_neurons(job.cortex, cell.layer, vertices=job.vertices,
+                                           azimuths_rad=job.azimuths, inside=inside)
+            dropped = len(job.vertices) - len(placements)
+            if not placements:
+                yield "failed", cell.name, (f"every soma ({len(job.vertices)}) lies outside the head at "
+                                            f"{cell.layer} depth")
+                continue
+            # the compartments' positions: a first pass records the points the field is needed at
+            recorded = []
+
+            def record(points):
+                recorded.append(np.array(points, dtype=float))
+                return np.zeros_like(recorded[-1])
+
+            threshold_tasks(cell.spec, placements, record, job.pulse, inside=inside)
+            computed = {}
+            if recorded:
+                points = recorded[0]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")   # points near a boundary: less accurate, not wrong
+                    computed["points"] = points
+                    computed["E"] = yield from _drive(
+                        placement_field.iter_at(points), start, 0.3 * span,
+                        f"{prefix}: E-field at {len(points)} compartments")
+
+            def field_fn(points):
+                points = np.asarray(points, dtype=float)
+                if "points" in computed and points.shape == computed["points"].shape \
+                        and np.array_equal(points, computed["points"]):
+                    return computed["E"]
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return run_to_completion(placement_field.iter_at(points))
+
+            tasks = threshold_tasks(cell.spec, placements, field_fn, job.pulse, inside=inside)
+            steps = iter_run_thresholds(tasks, processes=job.processes, cache_dir=job.cache_dir)
+            try:
+                results = yield from _drive(steps, start + 0.3 * span, 0.7 * span, f"{prefix}: thresholds")
+            finally:
+                steps.close()     # Cancel: the pending Dask futures are cancelled, the finished cached
+        except _USER_ERRORS as err:
+            yield "failed", cell.name, f"{type(err).__name__}: {err}"
+            continue
+        yield "cell", CellResult(cell.name, cell.layer, placements, results, job.pulse, job.model, dropped)
+
+
+class NeuronsWidget(Container):
+    """The neuron-thresholds dock (module docstring).
+
+    Public API (tests, scripts): :meth:`compute` (``blocking=True`` runs in the calling thread and
+    returns the dict cell name -> :class:`CellResult`), :meth:`cancel`, :meth:`activated_fraction`;
+    :attr:`results` (cell name -> list of :class:`~napari_rat_tms.core.neurons.NeuronThreshold`),
+    :attr:`cell_results` (cell name -> :class:`CellResult`), :attr:`status` (Label),
+    :attr:`cache_dir` (None: no cache).
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer):
+        super().__init__()
+        self._viewer = napari_viewer
+        self._worker = None
+        self._cancel_requested = False
+        self._coils: dict = {}
+        self._note = ""
+        self.results: dict[str, list] = {}
+        self.cell_results: dict[str, CellResult] = {}
+        self._failed: dict[str, str] = {}
+        self._morphology_paths: list[Path] = []
+        self._done_now: dict = {}
+        self._pending: list[str] = []
+        self._job = None
+        self.cache_dir: Path | None = default_cache_dir()
+
+        self.model_choice = ComboBox(label="head model", choices=self._model_choices)
+        self.model_note = Label(value="BEM models only (1C, 2C, 2C*, 3C): the sphere model has no volume "
+                                      "conductor to sample the field at the neurons.")
+        self.ball_and_stick = CheckBox(text=f"{BALL_AND_STICK} (L5 depth; simplified, fast)", value=True)
+        self.folder = LineEdit(label="morphology folder", value="")
+        self.browse_button = PushButton(text="Choose folder…")
+        self.morphology_boxes = Container(labels=False)
+        self.n_neurons = SpinBox(label="neurons per cell type", value=30, min=1, max=5000)
+        self.pulse = ComboBox(label="pulse", choices=["monophasic", "biphasic"], value="monophasic")
+        self.use_dask = CheckBox(text="use Dask (LocalCluster of worker processes)", value=False)
+        self.compute_button = PushButton(text="Compute thresholds")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
+        self.units = ComboBox(label="map units", choices=list(UNITS), value=UNITS[0])
+        self.mso = FloatSpinBox(label="stimulator output (% MSO)", value=50.0, min=0.0, max=1.0e5, step=5.0)
+        self.mso_note = Label(value=f"100 % MSO = {MC_B35_MAX_DIDT_A_PER_US:g} A/µs, the MC-B35 preset's "
+                                    "maximum dI/dt (MagPro X100), whatever the coil.")
+        self.activated = Label(value="")
+        self.status = Label(value="")
+        for label in (self.model_note, self.mso_note, self.activated, self.status):
+            label.native.setWordWrap(True)
+        self.folder.tooltip = ("A folder of .asc/.swc morphologies (e.g. ../shared/data/neurons): one cell "
+                               "type each.")
+        self.n_neurons.tooltip = ("Cortex vertices spread evenly (farthest-point sampling), one neuron per "
+                                  "vertex "
+                                  "and cell type; the map gives every vertex its nearest neuron's threshold.")
+        self.use_dask.tooltip = "Off: the neurons one after the other in napari's process (fine for small N)."
+
+        self.extend([self.model_choice, self.model_note, self.ball_and_stick, self.folder, self.browse_button,
+                     self.morphology_boxes, self.n_neurons, self.pulse, self.use_dask, self.compute_button,
+                     self.cancel_button, self.progress, self.units, self.mso, self.mso_note, self.activated,
+                     self.status])
+
+        self.compute_button.changed.connect(lambda *_: self.compute())
+        self.cancel_button.changed.connect(self.cancel)
+        self.browse_button.changed.connect(self._browse)
+        self.folder.changed.connect(self._refresh_morphologies)
+        self.mso.changed.connect(self._update_activation)
+        self.units.changed.connect(self._redraw_maps)
+        self._store = models_for(napari_viewer)
+        self._store.changed.connect(self._on_store_changed)
+
+    # --- choices ------------------------------------------------------------------------------
+    def _model_choices(self, *_):
+        return list(models_for(self._viewer).ordered())
+
+    def _on_store_changed(self):
+        self.model_choice.reset_choices()
+
+    def _morphology_files(self) -> list[Path]:
+        text = str(self.folder.value).strip()
+        if not text:
+            return []
+        folder = Path(text).expanduser()
+        if not folder.is_dir():
+            return []
+        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MORPHOLOGY_SUFFIXES)
+
+    @staticmethod
+    def _layer_of(path: Path) -> tuple[str, bool]:
+        from ..core.neurons.cortex import layer_of_cell
+
+        try:
+            return layer_of_cell(path.stem), True
+        except ValueError:
+            return "L5", False
+
+    def _refresh_morphologies(self, *_):
+        self.morphology_boxes.clear()
+        self._morphology_paths = []
+        for path in self._morphology_files():
+            layer, known = self._layer_of(path)
+            text = f"{path.stem} ({layer})" if known else f"{path.stem} (layer unknown: L5 depth)"
+            box = CheckBox(value=True)
+            box.text = text        # after creation: magicgui turns "_" into spaces in the text argument
+            self._morphology_paths.append(path)
+            self.morphology_boxes.append(box)
+
+    def _browse(self, *_):
+        from qtpy.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self.native, "Folder of .asc/.swc morphologies")
+        if folder:
+            self.folder.value = folder
+
+    def _cell_types(self) -> list[_CellType] | str:
+        from ..core.neurons import CellSpec
+
+        cells = []
+        if self.ball_and_stick.value:
+            cells.append(_CellType(BALL_AND_STICK, CellSpec("ball_and_stick"), "L5"))
+        text = str(self.folder.value).strip()
+        if text:
+            folder = Path(text).expanduser()
+            if not folder.is_dir():
+                return f"The morphology folder {folder} does not exist."
+            files = self._morphology_files()
+            if not files:
+                return f"The morphology folder {folder} has no .asc or .swc file."
+            if self._morphology_paths != files:
+                self._refresh_morphologies()
+            for box, path in zip(self.morphology_boxes, self._morphology_paths):
+                if box.value:
+                    cells.append(_CellType(path.stem, CellSpec("morphology", path=str(path)),
+                                           self._layer_of(path)[0]))
+        if not cells:
+            return "No cell type is chosen: tick the ball-and-stick cell or a morphology."
+        return cells
+
+    # --- computing ----------------------------------------------------------------------------
+    def _set_status(self, text: str):
+        self.status.value = text
+
+    def _coil(self, source):
+        coil = self._coils.get(source)
+        if coil is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                coil, _ = load_coil(source)
+            self._coils[source] = coil
+        return coil
+
+    def _prepare(self) -> _Job | str:
+        """The job, or the reason it cannot run."""
+        store = models_for(self._viewer)
+        models = store.ordered()
+        if not models:
+            return "No head model built: build a BEM model (1C, 2C, 2C* or 3C) with the E-field dock first."
+        kind = self.model_choice.value if self.model_choice.value in models else next(iter(models))
+        model = models[kind]
+        conductor = getattr(model.solver, "conductor", None)
+        if kind == "sphere" or conductor is None:
+            return (f"The {kind} model has no volume conductor, so the field cannot be sampled at the "
+                    "neurons' "
+                    "compartments: choose a BEM model (1C, 2C, 2C* or 3C).")
+        state = coil_state(self._viewer)
+        if state is None or state.placement is None:
+            return "No coil placed: place the coil with the Coil placement dock first."
+        cortex, ref = store.surfaces.get("cortex"), store.surface_layers.get("cortex")
+        if cortex is None or ref is None or len(cortex.vertices_m) != len(model.points_m):
+            return f"The {kind} model was built from another cortex than the one registered: build it again."
+        cells = self._cell_types()
+        if isinstance(cells, str):
+            return cells
+        shift = _shift(state.layer, ref)
+        if shift is None:
+            return ("The coil layer and the cortex layer have different scales: place the coil on the same "
+                    "scan.")
+        p = state.placement
+        if np.any(shift):
+            p = CoilPlacement(p.centre_mm + shift, p.axis, p.current_direction, p.orientation_deg,
+                              None if p.scalp_point_mm is None else p.scalp_point_mm + shift, p.gap_mm,
+                              p.didt_a_per_us)
+        try:
+            coil = p.place(self._coil(state.coil_source))
+        except (*_USER_ERRORS, TypeError, KeyError) as err:
+            return f"Cannot load the coil {state.coil_source!r}: {err}"
+        vertices = _spread_indices(cortex.vertices_m * 1e3, int(self.n_neurons.value))
+        azimuths = np.mod(GOLDEN_ANGLE_RAD * np.arange(len(vertices)), 2 * np.pi)
+        return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, str(self.pulse.value),
+                    bool(self.use_dask.value), self.cache_dir, kind)
+
+    def compute(self, blocking: bool = False):
+        """Compute the thresholds of the chosen cell types for the current coil placement.
+
+        ``blocking=False``: in a napari worker (returns it); ``blocking=True``: in the calling thread,
+        returns the dict cell name -> :class:`CellResult` of this run. None when nothing can run (the
+        reason is in the status). Errors never raise: they go to the status."""
+        if self._worker is not None:
+            self._set_status("A computation is going on: wait for it or cancel it.")
+            return None
+        job = self._prepare()
+        if isinstance(job, str):
+            self._set_status(job)
+            return None
+        self._job = job
+        self._cancel_requested = False
+        self._done_now: dict[str, CellResult] = {}
+        self._failed = {}
+        self._pending = [cell.name for cell in job.cells]
+        self.progress.value = 0
+        self._set_status(f"Computing {', '.join(self._pending)} with the {job.model} model "
+                         f"({len(job.vertices)} neurons each)...")
+        self.compute_button.enabled, self.cancel_button.enabled = False, True
+        if blocking:
+            steps = _run_compute(job)
+            cancelled = False
+            try:
+                for item in steps:
+                    self._on_yield(item)
+                    if self._cancel_requested:
+                        cancelled = True
+                        break
+            except Exception as err:   # as the worker's errored signal
+                self._on_error(err)
+            else:
+                self._on_done(cancelled)
+            finally:
+                steps.close()
+                self.compute_button.enabled, self.cancel_button.enabled = True, False
+            return dict(self._done_now)
+        from napari.qt.threading import create_worker
+
+        worker = create_worker(_run_compute, job)
+        worker.yielded.connect(self._on_yield)
+        worker.returned.connect(lambda *_: self._on_done(cancelled=False))
+        worker.aborted.connect(lambda: self._on_done(cancelled=True))
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
+        return worker
+
+    def cancel(self, *_):
+        """Stop after the current step; the cell types already finished are kept (the finished
+        neurons of the current one are in the cache: a rerun resumes)."""
+        if self._worker is not None or self.cancel_button.enabled:
+            self._cancel_requested = True
+            self._set_status("Cancelling after the current step...")
+            if self._worker is not None:
+                self._worker.quit()
+
+    def _on_yield(self, item):
+        what = item[0]
+        if what == "progress":
+            _, fraction, message = item
+            self.progress.value = round(100 * min(max(fraction, 0.0), 1.0))
+            self._set_status(message)
+        elif what == "cell":
+            result = item[1]
+            self._pending.remove(result.name)
+            self._done_now[result.name] = result
+            self.cell_results[result.name] = result
+            self.results[result.name] = list(result.results)
+            try:
+                self._draw(result)
+            except Exception as err:   # a drawing problem must not lose the results
+                self._failed[result.name] = (f"computed, but its layers cannot be drawn: "
+                                             f"{type(err).__name__}: {err}")
+        elif what == "failed":
+            _, name, message = item
+            self._pending.remove(name)
+            self._failed[name] = message
+
+    def _summary(self, cancelled: bool) -> str:
+        parts = []
+        for name, result in self._done_now.items():
+            parts.append(self._describe(result))
+        if cancelled:
+            parts.append("Cancelled" + (f": {', '.join(self._pending)} not finished (their finished neurons "
+                                        "are cached: compute again to resume)." if self._pending else "."))
+        for name, why in self._failed.items():
+            parts.append(f"{name}: {why}." if why.startswith("computed") else
+                         f"{name}: no thresholds: {why}.")
+        if not self._done_now and not cancelled and not self._failed:
+            parts.append("Nothing was computed.")
+        return "\n".join(parts)
+
+    def _describe(self, result: CellResult) -> str:
+        thresholds = result.thresholds_a_per_us
+        ok = np.isfinite(thresholds)
+        statuses = [r.status for r in result.results]
+        counts = {s: statuses.count(s) for s in dict.fromkeys(statuses) if s != "ok"}
+        text = f"{result.name} ({result.model}, {result.pulse}): {int(ok.sum())}/{len(statuses)} neurons"
+        if ok.any():
+            low, mid = float(thresholds[ok].min()), float(np.median(thresholds[ok]))
+            mso = 100.0 / MC_B35_MAX_DIDT_A_PER_US
+            text += (f" with a threshold, lowest {low:.3g} A/µs ({low * mso:.3g} % MSO), median {mid:.3g} "
+                     f"A/µs ({mid * mso:.3g} % MSO)")
+        else:
+            text += " with a threshold"
+        if counts:
+            text += "; " + ", ".join(f"{n} {s}" for s, n in counts.items())
+        if result.dropped:
+            text += f"; {result.dropped} somas outside the head left out"
+        if statuses and counts.get("outside field", 0) == len(statuses):
+            text += (". Every neuron lies partly outside the field's domain: choose other vertices or a "
+                     "head model that contains them")
+        elif (~ok).any():
+            text += (". Vertices nearest to a neuron without a threshold are drawn at the top of the colour "
+                     "range")
+        return text + "."
+
+    def _on_done(self, cancelled: bool):
+        if not cancelled:
+            self.progress.value = 100
+        self._set_status(self._summary(cancelled))
+        self._update_activation()
+
+    def _on_error(self, err):
+        self.progress.value = 0
+        kept = f" Kept: {', '.join(self._done_now)}." if self._done_now else ""
+        self._set_status(f"The computation stopped with an error: {type(err).__name__}: {err}.{kept}")
+
+    def _on_finished(self):
+        self._worker = None
+        self.compute_button.enabled, self.cancel_button.enabled = True, False
+
+    # --- activation ---------------------------------------------------------------------------
+    def activated_fraction(self, cell: str, percent: float) -> float | None:
+        """Fraction of the computed neurons of ``cell`` activated at ``percent`` % MSO: threshold at most
+        ``percent`` % of :data:`MC_B35_MAX_DIDT_A_PER_US`. Counted: neurons with a threshold or not
+        bracketed (no threshold in the search range); those outside the field or failed are not. None
+        when there are none."""
+        result = self.cell_results.get(cell)
+        if result is None:
+            return None
+        counted = [r for r in result.results if r.ok or r.status == "not bracketed"]
+        if not counted:
+            return None
+        limit = float(percent) / 100.0 * MC_B35_MAX_DIDT_A_PER_US
+        return sum(1 for r in counted if r.ok and r.threshold_amplitude <= limit) / len(counted)
+
+    def _update_activation(self, *_):
+        percent = float(self.mso.value)
+        lines = []
+        for name, result in self.cell_results.items():
+            fraction = self.activated_fraction(name, percent)
+            lines.append(f"{name}: " + ("no neuron with a known outcome" if fraction is None else
+                                        f"{100 * fraction:.0f} % of the neurons activated"))
+            layer = self._layer(ROLE_NEURON_SOMAS, name)
+            if layer is not None and len(layer.data):
+                layer.face_color = self._colours(result, percent)
+        didt = percent / 100 * MC_B35_MAX_DIDT_A_PER_US
+        self.activated.value = (f"At {percent:g} % MSO ({didt:.3g} A/µs): "
+                                + "; ".join(lines)) if lines else ""
+
+    @staticmethod
+    def _colours(result: CellResult, percent: float) -> list[str]:
+        limit = percent / 100.0 * MC_B35_MAX_DIDT_A_PER_US
+        return [NO_THRESHOLD_COLOUR if not np.isfinite(t) else
+                ACTIVATED_COLOUR if t <= limit else NOT_ACTIVATED_COLOUR for t in result.thresholds_a_per_us]
+
+    # --- drawing ------------------------------------------------------------------------------
+    def _layer(self, role, cell):
+        for layer in self._viewer.layers:
+            if layer.metadata.get(ROLE_KEY) == role and layer.metadata.get("cell") == cell:
+                return layer
+        return None
+
+    def _map_values(self, result: CellResult, cortex) -> tuple[np.ndarray, float, int]:
+        """Per cortex vertex: the nearest computed neuron's threshold in the chosen units, missing ones
+        at the top of the range; (values, top, number of vertices without a threshold)."""
+        from scipy.spatial import cKDTree
+
+        thresholds = result.thresholds_a_per_us
+        if self.units.value != UNITS[0]:
+            thresholds = 100.0 * thresholds / MC_B35_MAX_DIDT_A_PER_US
+        computed = np.array([p.vertex for p in result.placements], dtype=np.int64)
+        _, nearest = cKDTree(cortex.vertices_m[computed]).query(cortex.vertices_m)
+        values = thresholds[nearest]
+        finite = np.isfinite(values)
+        top = float(values[finite].max()) if finite.any() else 1.0
+        values = np.where(finite, values, top)
+        return values, top, int((~finite).sum())
+
+    def _redraw_maps(self, *_):
+        for result in self.cell_results.values():
+            if self._layer(ROLE_THRESHOLD_MAP, result.name) is not None:
+                self._draw(result)
+
+    def _draw(self, result: CellResult):
+        job = self._job
+        cortex, ref = job.cortex, job.ref
+        scale, translate = _transform(ref)
+        transform = {"scale": tuple(scale), "translate": tuple(translate)}
+        units = str(self.units.value)
+        values, top, missing = self._map_values(result, cortex)
+        lifted = cortex.vertices_m * 1e3 + LIFT_MM * cortex.vertex_normals
+        name = f"threshold {result.name} ({units})"
+        meta = {ROLE_KEY: ROLE_THRESHOLD_MAP, "cell": result.name, "units": units, "model": result.model,
+                "pulse": result.pulse, "interpolation": "nearest computed neuron's vertex",
+                "neuron_vertices": [int(p.vertex) for p in result.placements],
+                "vertices_without_threshold": missing, "mso_reference_a_per_us": MC_B35_MAX_DIDT_A_PER_US}
+        low = float(np.min(values))
+        limits = (low, top) if top > low else (low, low + 1.0)
+        layer = self._layer(ROLE_THRESHOLD_MAP, result.name)
+        if layer is None:
+            layer = self._viewer.add_surface((lifted, cortex.faces, values), name=name, colormap=_colormap(),
+                                             contrast_limits=limits, shading="smooth", units="mm",
+                                             metadata=meta, **transform)
+        else:
+            layer.data = (lifted, cortex.faces, values)
+            layer.metadata.update(meta)
+            layer.contrast_limits = limits
+            layer.name = name
+            for attr, value in transform.items():
+                setattr(layer, attr, value)
+        # the somas
+        somas = np.array([p.soma_m for p in result.placements], dtype=float).reshape(-1, 3) * 1e3
+        thresholds = result.thresholds_a_per_us
+        features = {"threshold_a_per_us": thresholds,
+                    "threshold_pct_mso": 100.0 * thresholds / MC_B35_MAX_DIDT_A_PER_US,
+                    "status": [r.status for r in result.results]}
+        colours = self._colours(result, float(self.mso.value))
+        meta = {ROLE_KEY: ROLE_NEURON_SOMAS, "cell": result.name, "model": result.model,
+                "pulse": result.pulse,
+                "messages": [r.message for r in result.results]}
+        layer = self._layer(ROLE_NEURON_SOMAS, result.name)
+        if layer is not None:
+            self._viewer.layers.remove(layer)   # the number of points may change: a new layer
+        self._viewer.add_points(somas, name=f"neurons {result.name}", size=0.4, face_color=colours,
+                                border_color="white", features=features, units="mm", metadata=meta,
+                                **transform)
