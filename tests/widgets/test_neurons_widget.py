@@ -242,3 +242,42 @@ def test_worker_run_and_cancel(viewer_or_skip, qtbot, tmp_path):
     qtbot.waitUntil(lambda: widget._worker is None, timeout=60000)
     assert "Cancel" in widget.status.value
     assert widget.compute_button.enabled
+
+
+def test_threshold_maps_on_the_synthetic_rat(viewer_or_skip, rat_head, tmp_path):
+    """The issue's check: threshold maps in the viewer on the synthetic rat (its meshes at the seed's
+    resolution, the 1C model so that the test stays short, ball-and-stick cells at L5 depth under the
+    coil placed at the seed grid's centre)."""
+    rat, _, meshes = rat_head
+    viewer = viewer_or_skip()
+    for name in ("cortex", "body"):
+        surface = meshes.surfaces[name]
+        viewer.add_surface((surface.vertices_m * 1e3, surface.faces), name=f"{name} surface",
+                           metadata={ROLE_KEY: "surface", "surface": name})
+    coil_widget = CoilPlacementWidget(viewer)
+    lm = rat.landmarks_mm
+    coil_widget.add_landmarks_layer().data = np.array(
+        [lm["bregma"], lm["lambda"], rat.stereotaxic_to_volume([0.0, 15.0, -3.0])])
+    coil_widget.skull_layer.value = None
+    assert coil_widget.set_frame() is not None, coil_widget.status.value
+    grid = coil_widget.show_grid()
+    assert coil_widget.place_at(grid.scalp_points_mm[len(grid.scalp_points_mm) // 2]) is not None
+    field = FieldWidget(viewer)
+    assert "1C" in field.build_models(["1C"], blocking=True), field.status.value
+    widget = NeuronsWidget(viewer)
+    widget.n_neurons.value = 8
+    widget.cache_dir = tmp_path / "cache"
+    done = widget.compute(blocking=True)
+    assert list(done) == ["ball-and-stick"], widget.status.value
+    results = widget.results["ball-and-stick"]
+    thresholds = np.array([r.threshold_amplitude if r.ok else np.nan for r in results], float)   # A/us
+    assert np.isfinite(thresholds).sum() >= 4, [r.status for r in results]
+    assert np.all((thresholds[np.isfinite(thresholds)] > 1.0) & (thresholds[np.isfinite(thresholds)] < 1e6))
+    (surface,) = _with_role(viewer, "neuron_threshold_map")
+    cortex = meshes.surfaces["cortex"]
+    assert len(surface.vertex_values) == cortex.n_vertices
+    assert np.nanmin(surface.vertex_values) == pytest.approx(np.nanmin(thresholds))
+    (somas,) = _with_role(viewer, "neuron_somas")
+    assert len(somas.data) == len(results)
+    fractions = [widget.activated_fraction("ball-and-stick", p) for p in (0.0, 100.0, 1e3, 1e5)]
+    assert fractions[0] == 0.0 and fractions == sorted(fractions)
