@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import __version__
 from .errors import RatTmsError
+from .progress import forward
 from .fields.head_models import FieldModelError, check_conductivities
 from .project import MANIFEST, SOLVER_CACHE, write_manifest
 
@@ -165,13 +166,9 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
 
     def stage(name, gen, lo, hi):
         t = time.perf_counter()
-        while True:
-            try:
-                fraction, message = next(gen)
-            except StopIteration as done:
-                timings[name] = time.perf_counter() - t
-                return done.value
-            yield lo + (hi - lo) * float(fraction), f"{name}: {message}"
+        value = yield from forward(gen, lo, hi - lo, f"{name}: ")
+        timings[name] = time.perf_counter() - t
+        return value
 
     yield 0.0, "reading the scan"
     t = time.perf_counter()

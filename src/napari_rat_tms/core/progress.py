@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TypeVar
 
-__all__ = ["ProgressCallback", "run_to_completion"]
+__all__ = ["ProgressCallback", "run_to_completion", "forward"]
 
 T = TypeVar("T")
 ProgressCallback = Callable[[float, str], None]
@@ -32,3 +32,23 @@ def run_to_completion(steps: Generator[tuple[float, str], None, T],
     except BaseException:
         steps.close()   # an interrupt (Ctrl-C) in the callback: the generator cleans up now, not at GC
         raise
+
+
+def forward(steps: Generator[tuple[float, str], None, T], start: float = 0.0, span: float = 1.0,
+            prefix: str = "", tag: str | None = None) -> Generator[tuple, None, T]:
+    """Re-yield a sub-step's reports inside a larger one and return its value (use ``yield from``).
+
+    Each ``(fraction, message)`` becomes ``(start + span * fraction, prefix + message)``, or
+    ``(tag, start + span * fraction, prefix + message)`` with a ``tag`` (the widgets' workers tag
+    their progress items). Closing the outer generator (a Cancel) closes ``steps`` too.
+    """
+    try:
+        while True:
+            try:
+                fraction, message = next(steps)
+            except StopIteration as done:
+                return done.value
+            value = start + span * float(fraction)
+            yield (value, prefix + message) if tag is None else (tag, value, prefix + message)
+    finally:
+        steps.close()

@@ -46,7 +46,6 @@ the surfaces they were built from, for the Study dock. Physics is in SI units in
 from __future__ import annotations
 
 import time
-import warnings
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,14 +64,16 @@ from magicgui.widgets import (
     SpinBox,
 )
 
-from ..core.coils import CoilDipoles, load_coil, merged_dipoles
+from ..core.coils import CoilDipoles, merged_dipoles
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
 from ..core.fields.export import FIELD_EXPORT_FORMATS, field_provenance, write_surface_field
 from ..core.fields.roi import RoiStatistics, maximum_location, roi_statistics, vertices_in_labels
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
+from ..core.progress import forward
 from ..viewer.layers import ROLE_KEY, layer_with_role, surface_in_frame_of
+from ._running import run_steps
 from .model_store import COIL_ROLE, coil_state, models_for
 
 __all__ = ["FieldWidget", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
@@ -114,13 +115,7 @@ def _run_build(surfaces: dict, kinds: list[str], up, cache_dir):
         try:
             # "auto": on a machine with a CUDA GPU (and PyTorch) each coil move costs milliseconds
             steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir, device="auto")
-            while True:
-                try:
-                    fraction, message = next(steps)
-                except StopIteration as done:
-                    model = done.value
-                    break
-                yield "progress", (i + float(fraction)) / n, f"{kind}: {message}"
+            model = yield from forward(steps, i / n, 1 / n, f"{kind}: ", tag="progress")
         except _USER_ERRORS as err:
             yield "failed", kind, err
             continue
@@ -186,6 +181,16 @@ def _shift(layer, ref) -> np.ndarray | None:
     return np.zeros(3) if np.allclose(shift, 0.0) else shift
 
 
+def _shifted_placement(p: CoilPlacement, shift) -> CoilPlacement:
+    """The placement translated by ``shift`` (mm): from a coil layer's data coordinates to another
+    layer's (see :func:`_shift`)."""
+    if not np.any(shift):
+        return p
+    return CoilPlacement(p.centre_mm + shift, p.axis, p.current_direction, p.orientation_deg,
+                         None if p.scalp_point_mm is None else p.scalp_point_mm + shift, p.gap_mm,
+                         p.didt_a_per_us)
+
+
 def _shifted_frame(frame: StereotaxicFrame, shift) -> StereotaxicFrame:
     if not np.any(shift):
         return frame
@@ -219,7 +224,6 @@ class FieldWidget(Container):
         self._built: list[str] = []
         self._failed: dict[str, str] = {}
         self._pending: list[str] = []
-        self._coils: dict = {}           # coil source -> CoilDipoles
         self._geometry: dict = {}        # id(cortex surface) -> (surface, lifted mm, normals, arrows)
         self._coil_layers = weakref.WeakSet()   # coil layers whose data event is followed
         self._busy = False
@@ -479,39 +483,14 @@ class FieldWidget(Container):
         self._build_note = f"Building {', '.join(to_build)}{dropped}..."
         self.progress.value = 0
         self._set_status()
+        self.build_button.enabled, self.cancel_button.enabled = False, True
+        worker = run_steps(_run_build, (dict(surfaces), to_build, up, cache_dir), blocking=blocking,
+                           on_yield=self._on_yield, on_done=self._on_done, on_error=self._on_error,
+                           on_finished=self._on_finished, cancel_requested=lambda: self._cancel_requested)
         if blocking:
-            return self._build_blocking(surfaces, to_build, up, cache_dir)
-        from napari.qt.threading import create_worker
-
-        worker = create_worker(_run_build, dict(surfaces), to_build, up, cache_dir)
-        worker.yielded.connect(self._on_yield)
-        worker.returned.connect(lambda *_: self._on_done(cancelled=False))
-        worker.aborted.connect(lambda: self._on_done(cancelled=True))
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        self.build_button.enabled, self.cancel_button.enabled = False, True
-        worker.start()
-        return worker
-
-    def _build_blocking(self, surfaces, kinds, up, cache_dir) -> dict[str, FieldModel]:
-        self.build_button.enabled, self.cancel_button.enabled = False, True
-        steps = _run_build(surfaces, kinds, up, cache_dir)
-        cancelled = False
-        try:
-            for item in steps:
-                self._on_yield(item)
-                if self._cancel_requested:
-                    cancelled = True
-                    break
-        except Exception as err:   # same as the worker's errored signal
-            self._on_error(err)
             return {kind: models_for(self._viewer).models[kind] for kind in self._built}
-        finally:
-            steps.close()
-            self.build_button.enabled, self.cancel_button.enabled = True, False
-        self._on_done(cancelled)
-        return {kind: models_for(self._viewer).models[kind] for kind in self._built}
+        self._worker = worker
+        return worker
 
     def cancel(self, *_):
         """Stop the build after the current step; the models already built are kept."""
@@ -645,15 +624,6 @@ class FieldWidget(Container):
         return (self._update_worker is not None or self._queued is not None or self._timer.isActive()
                 or self._settle_timer.isActive())
 
-    def _coil(self, source):
-        coil = self._coils.get(source)
-        if coil is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                coil, _ = load_coil(source)
-            self._coils[source] = coil
-        return coil
-
     def _shown_model(self, store) -> FieldModel | None:
         models = store.ordered()
         if not models:
@@ -681,10 +651,7 @@ class FieldWidget(Container):
                              "surfaces of the same scan as the cortex.")
         if not np.any(shift):
             return placement, frame
-        moved = CoilPlacement(placement.centre_mm + shift, placement.axis, placement.current_direction,
-                              placement.orientation_deg,
-                              None if placement.scalp_point_mm is None else placement.scalp_point_mm + shift,
-                              placement.gap_mm, placement.didt_a_per_us)
+        moved = _shifted_placement(placement, shift)
         if state.frame is not None:   # the registry's frame is already in the models' frame
             frame = _shifted_frame(frame, shift)
         return moved, frame
@@ -716,7 +683,7 @@ class FieldWidget(Container):
             return None
         try:
             placement, frame = self._placement_in_model_frame(state, ref)
-            coil = self._coil(state.coil_source)
+            coil = store.coil(state.coil_source)
             if preview:
                 merged = self._preview_coil(state.coil_source, coil)
                 preview, coil = merged is not coil, merged

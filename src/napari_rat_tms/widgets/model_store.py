@@ -8,6 +8,7 @@ long as the viewer lives.
 
 from __future__ import annotations
 
+import warnings
 import weakref
 from dataclasses import dataclass
 
@@ -36,6 +37,18 @@ class ViewerModels:
         self.surfaces: dict = {}          # name -> TriangleSurface (metres), as used for the models
         self.surface_layers: dict = {}    # name -> napari layer the surface came from
         self.frame: StereotaxicFrame | None = None
+        self._coils: dict = {}            # coil source -> CoilDipoles, loaded once per viewer
+
+    def coil(self, source):
+        """The :class:`~napari_rat_tms.core.coils.CoilDipoles` of a coil source (preset name or file),
+        loaded once for this viewer (its warnings were shown by the Coil placement dock)."""
+        coil = self._coils.get(source)
+        if coil is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                coil, _ = load_coil(source)
+            self._coils[source] = coil
+        return coil
 
     def ordered(self) -> dict[str, FieldModel]:
         """The built models in the seed's order (the reference, 3C, first when built)."""

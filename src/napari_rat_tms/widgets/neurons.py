@@ -64,11 +64,11 @@ from magicgui.widgets import (
     SpinBox,
 )
 
-from ..core.coils import MC_B35_MAX_DIDT_A_PER_US, load_coil
+from ..core.coils import MC_B35_MAX_DIDT_A_PER_US
 from ..core.errors import RatTmsError
-from ..core.placement import CoilPlacement
 from ..viewer.layers import ROLE_KEY
-from .field import _shift, _spread_indices, _transform
+from ._running import run_steps
+from .field import _shift, _shifted_placement, _spread_indices, _transform
 from .model_store import coil_state, models_for
 
 __all__ = ["NeuronsWidget", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "BALL_AND_STICK", "default_cache_dir"]
@@ -146,22 +146,12 @@ class _Job:
     model: str
 
 
-def _drive(steps, start: float, span: float, prefix: str):
-    """Forward a (fraction, message) generator's progress; return its value."""
-    while True:
-        try:
-            fraction, message = next(steps)
-        except StopIteration as done:
-            return done.value
-        yield "progress", start + span * float(fraction), f"{prefix}: {message}"
-
-
 def _run_compute(job: _Job):
     """Worker generator: yields ``("progress", fraction, message)``, then ``("cell", CellResult)`` or
     ``("failed", name, message)`` for each cell type."""
     from ..core.bem.points_field import PlacementField
     from ..core.neurons import iter_run_thresholds, place_neurons, threshold_tasks
-    from ..core.progress import run_to_completion
+    from ..core.progress import forward, run_to_completion
 
     conductor = job.conductor
     # one BEM solve for this placement, shared by every cell type's compartments
@@ -199,9 +189,9 @@ def _run_compute(job: _Job):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")   # points near a boundary: less accurate, not wrong
                     computed["points"] = points
-                    computed["E"] = yield from _drive(
+                    computed["E"] = yield from forward(
                         placement_field.iter_at(points), start, 0.3 * span,
-                        f"{prefix}: E-field at {len(points)} compartments")
+                        f"{prefix}: E-field at {len(points)} compartments: ", tag="progress")
 
             def field_fn(points):
                 points = np.asarray(points, dtype=float)
@@ -213,11 +203,10 @@ def _run_compute(job: _Job):
                     return run_to_completion(placement_field.iter_at(points))
 
             tasks = threshold_tasks(cell.spec, placements, field_fn, job.pulse, inside=inside)
+            # Cancel closes the steps (forward): the pending Dask futures are cancelled, the finished cached
             steps = iter_run_thresholds(tasks, processes=job.processes, cache_dir=job.cache_dir)
-            try:
-                results = yield from _drive(steps, start + 0.3 * span, 0.7 * span, f"{prefix}: thresholds")
-            finally:
-                steps.close()     # Cancel: the pending Dask futures are cancelled, the finished cached
+            results = yield from forward(steps, start + 0.3 * span, 0.7 * span, f"{prefix}: thresholds: ",
+                                         tag="progress")
         except _USER_ERRORS as err:
             yield "failed", cell.name, f"{type(err).__name__}: {err}"
             continue
@@ -239,7 +228,6 @@ class NeuronsWidget(Container):
         self._viewer = napari_viewer
         self._worker = None
         self._cancel_requested = False
-        self._coils: dict = {}
         self._note = ""
         self.results: dict[str, list] = {}
         self.cell_results: dict[str, CellResult] = {}
@@ -363,15 +351,6 @@ class NeuronsWidget(Container):
     def _set_status(self, text: str):
         self.status.value = text
 
-    def _coil(self, source):
-        coil = self._coils.get(source)
-        if coil is None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                coil, _ = load_coil(source)
-            self._coils[source] = coil
-        return coil
-
     def _prepare(self) -> _Job | str:
         """The job, or the reason it cannot run."""
         store = models_for(self._viewer)
@@ -398,13 +377,9 @@ class NeuronsWidget(Container):
         if shift is None:
             return ("The coil layer and the cortex layer have different scales: place the coil on the same "
                     "scan.")
-        p = state.placement
-        if np.any(shift):
-            p = CoilPlacement(p.centre_mm + shift, p.axis, p.current_direction, p.orientation_deg,
-                              None if p.scalp_point_mm is None else p.scalp_point_mm + shift, p.gap_mm,
-                              p.didt_a_per_us)
+        p = _shifted_placement(state.placement, shift)
         try:
-            coil = p.place(self._coil(state.coil_source))
+            coil = p.place(store.coil(state.coil_source))
         except (*_USER_ERRORS, TypeError, KeyError) as err:
             return f"Cannot load the coil {state.coil_source!r}: {err}"
         vertices = _spread_indices(cortex.vertices_m * 1e3, int(self.n_neurons.value))
@@ -434,33 +409,12 @@ class NeuronsWidget(Container):
         self._set_status(f"Computing {', '.join(self._pending)} with the {job.model} model "
                          f"({len(job.vertices)} neurons each)...")
         self.compute_button.enabled, self.cancel_button.enabled = False, True
+        worker = run_steps(_run_compute, (job,), blocking=blocking, on_yield=self._on_yield,
+                           on_done=self._on_done, on_error=self._on_error, on_finished=self._on_finished,
+                           cancel_requested=lambda: self._cancel_requested)
         if blocking:
-            steps = _run_compute(job)
-            cancelled = False
-            try:
-                for item in steps:
-                    self._on_yield(item)
-                    if self._cancel_requested:
-                        cancelled = True
-                        break
-            except Exception as err:   # as the worker's errored signal
-                self._on_error(err)
-            else:
-                self._on_done(cancelled)
-            finally:
-                steps.close()
-                self.compute_button.enabled, self.cancel_button.enabled = True, False
             return dict(self._done_now)
-        from napari.qt.threading import create_worker
-
-        worker = create_worker(_run_compute, job)
-        worker.yielded.connect(self._on_yield)
-        worker.returned.connect(lambda *_: self._on_done(cancelled=False))
-        worker.aborted.connect(lambda: self._on_done(cancelled=True))
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
         self._worker = worker
-        worker.start()
         return worker
 
     def cancel(self, *_):

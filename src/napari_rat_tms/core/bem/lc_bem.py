@@ -37,6 +37,7 @@ import numpy as np
 import scipy.linalg
 
 from ..parallel import kernel_section
+from ..progress import forward
 from . import integrals
 
 __all__ = ["StackedSurfaces", "potential_matrix", "iter_potential_matrix", "source_matrix_rows",
@@ -190,14 +191,7 @@ def iter_transfer_matrix(stack: StackedSurfaces, points_m: np.ndarray, sigma_at_
     info = {} if info is None else info
     n = stack.n_vertices
     yield 0.0, f"assembling the {n} x {n} BEM matrix"
-    assembly = iter_potential_matrix(stack)
-    while True:
-        try:
-            fraction, message = next(assembly)
-        except StopIteration as done:
-            matrix = done.value
-            break
-        yield 0.25 * fraction, message
+    matrix = yield from forward(iter_potential_matrix(stack), 0.0, 0.25)
     yield 0.25, "factorising the BEM matrix"
     if device == "cuda":
         import torch

@@ -24,6 +24,7 @@ import numpy as np
 import scipy.linalg
 
 from ..coils.dipoles import CoilDipoles, primary_efield
+from ..progress import forward
 from . import lc_bem
 from .conductor import VolumeConductor
 
@@ -53,14 +54,7 @@ class PlacementField:
         stack = self._stack
         n = stack.n_vertices
         yield 0.0, f"assembling the {n} x {n} BEM matrix"
-        assembly = lc_bem.iter_potential_matrix(stack)
-        while True:
-            try:
-                fraction, message = next(assembly)
-            except StopIteration as done:
-                matrix = done.value
-                break
-            yield 0.3 * fraction, message
+        matrix = yield from forward(lc_bem.iter_potential_matrix(stack), 0.0, 0.3)
         yield 0.3, "factorising the BEM matrix"
         lu_piv = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
         del matrix
@@ -78,22 +72,18 @@ class PlacementField:
         self._g = g
         yield 1.0, "solved"
 
-    def iter_at(self, points_m, *, chunk: int = 512):
+    def iter_at(self, points_m, *, chunk: int = 512, block_rows: int = 1024):
         """Yield ``(fraction, message)``; return E (V/m, (P, 3)) at ``points_m`` (solved first if
-        needed). Points outside the head are refused (:func:`.solver.check_evaluation_points`)."""
+        needed). Points outside the head are refused (:func:`.solver.check_evaluation_points`)
+        before the solve."""
         from .solver import check_evaluation_points
 
         points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
+        yield 0.0, f"checking {len(points)} points"
         sigma = check_evaluation_points(self.conductor, points)
         base = 0.0 if self.solved else 0.6    # the share of the progress the solve takes
         if not self.solved:
-            steps = self.iter_solve()
-            while True:
-                try:
-                    fraction, message = next(steps)
-                except StopIteration:
-                    break
-                yield 0.6 * fraction, message
+            yield from forward(self.iter_solve(block_rows=block_rows), 0.0, base)
         out = primary_efield(points, self.coil, self.didt_a_per_s)
         chunks = list(range(0, len(points), chunk))
         for k, start in enumerate(chunks):
@@ -110,27 +100,10 @@ class PlacementField:
 def iter_efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_per_s: float, points_m, *,
                           chunk: int = 512, block_rows: int = 1024):
     """Yield ``(fraction, message)``; return E (V/m, (P, 3)) at ``points_m`` for ``coil`` (placed, the
-    model's frame, metres). Points outside the head are refused (:func:`.solver.check_evaluation_points`)."""
-    from .solver import check_evaluation_points
-
-    points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
-    yield 0.0, f"checking {len(points)} points"
-    check_evaluation_points(conductor, points)     # before the solve: a point in air is refused at once
+    model's frame, metres). Points outside the head are refused (:func:`.solver.check_evaluation_points`)
+    before the solve."""
     field = PlacementField(conductor, coil, didt_a_per_s)
-    steps = field.iter_solve(block_rows=block_rows)
-    while True:
-        try:
-            fraction, message = next(steps)
-        except StopIteration:
-            break
-        yield 0.02 + 0.58 * fraction, message
-    evaluation = field.iter_at(points, chunk=chunk)
-    while True:
-        try:
-            fraction, message = next(evaluation)
-        except StopIteration as done:
-            return done.value
-        yield 0.6 + 0.4 * fraction, message
+    return (yield from field.iter_at(points_m, chunk=chunk, block_rows=block_rows))
 
 
 def efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_per_s: float, points_m,

@@ -67,6 +67,16 @@ def _columns(surface: TriangleSurface, efield: np.ndarray) -> tuple[np.ndarray, 
     return data, names
 
 
+def _refuse_existing(targets, overwrite: bool) -> None:
+    """FileExistsError before anything is written when one of ``targets`` exists (unless ``overwrite``)."""
+    if overwrite:
+        return
+    for target in targets:
+        if target.exists():
+            raise FileExistsError(f"{target} exists: choose another name or allow overwriting "
+                                  "(nothing was written)")
+
+
 def _json(value) -> str:
     return json.dumps(value, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
 
@@ -94,11 +104,7 @@ def write_surface_field(path, surface: TriangleSurface, efield_v_per_m, *, prove
     data, names = _columns(surface, efield)
     sidecar = path.with_name(path.name + ".json")
     targets = [path] + ([sidecar] if suffix == ".vtk" else [])
-    if not overwrite:
-        for target in targets:
-            if target.exists():
-                raise FileExistsError(f"{target} exists: choose another name or allow overwriting "
-                                      "(nothing was written)")
+    _refuse_existing(targets, overwrite)
     if suffix == ".csv":
         def write(tmp):
             lines = [f"# {key}: {_json(value)}" for key, value in provenance.items()]
@@ -167,11 +173,7 @@ def write_volume_field(path, efield_grid, like, *, provenance: dict | None = Non
     provenance = dict(provenance or field_provenance())
     sidecar = path.with_name(path.name + ".json")
     targets = [path] + ([sidecar] if suffix == ".npy" else [])
-    if not overwrite:
-        for target in targets:
-            if target.exists():
-                raise FileExistsError(f"{target} exists: choose another name or allow overwriting "
-                                      "(nothing was written)")
+    _refuse_existing(targets, overwrite)
     if suffix == ".npy":
         def save(tmp):
             with open(tmp, "wb") as out:
