@@ -169,6 +169,23 @@ def test_threshold_map_of_ball_and_stick_cells(viewer_or_skip, tmp_path):
     assert len(_with_role(viewer, "neuron_somas")) == 1
 
 
+def test_neurons_under_the_coil(viewer_or_skip, tmp_path):
+    """"Neurons on: under the coil": every neuron at a vertex where |E| (the 1C model, this placement)
+    is at least half its maximum, one of them at the maximum."""
+    from napari_rat_tms.widgets.neurons import WHERE
+
+    viewer, coil_widget, widget = _scene(viewer_or_skip)
+    widget.cache_dir = tmp_path / "cache"
+    widget.where.value = WHERE[1]
+    done = widget.compute(blocking=True)
+    assert list(done) == ["ball-and-stick"], widget.status.value
+    model = models_for(viewer).models["1C"]
+    norm = np.linalg.norm(model.efield(coil_widget.placement.place(coil_widget.coil), 1e6), axis=1)
+    vertices = np.array([p.vertex for p in done["ball-and-stick"].placements])
+    assert len(vertices) == N
+    assert np.all(norm[vertices] >= 0.5 * norm.max()) and int(np.argmax(norm)) in vertices
+
+
 def test_user_errors_give_a_status_and_no_layer(viewer_or_skip, tmp_path):
     viewer, coil_widget, widget = _scene(viewer_or_skip, kinds=())
     n_layers = len(viewer.layers)

@@ -69,6 +69,7 @@ from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
 from ..core.fields.export import FIELD_EXPORT_FORMATS, field_provenance, write_surface_field
 from ..core.fields.roi import RoiStatistics, maximum_location, roi_statistics, vertices_in_labels
+from ..core.meshes.sampling import spread_indices
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
 from ..core.progress import forward
@@ -151,19 +152,6 @@ def _compute_field(request: _FieldRequest):
     except _USER_ERRORS:
         target = None
     return efield, magnitude, peak, target, time.perf_counter() - start
-
-
-def _spread_indices(points: np.ndarray, n: int) -> np.ndarray:
-    """``n`` indices of ``points`` spread evenly (farthest-point sampling from the first point)."""
-    if len(points) <= n:
-        return np.arange(len(points))
-    chosen = np.empty(n, dtype=np.int64)
-    chosen[0] = 0
-    distance = np.linalg.norm(points - points[0], axis=1)
-    for k in range(1, n):
-        chosen[k] = int(np.argmax(distance))
-        distance = np.minimum(distance, np.linalg.norm(points - points[chosen[k]], axis=1))
-    return np.sort(chosen)
 
 
 def _transform(layer) -> tuple[np.ndarray, np.ndarray]:
@@ -636,7 +624,7 @@ class FieldWidget(Container):
         if cached is None or cached[0] is not cortex:
             vertices = cortex.vertices_m * 1e3
             normals = cortex.vertex_normals
-            arrows = _spread_indices(vertices, N_ARROWS)
+            arrows = spread_indices(vertices, N_ARROWS)
             cached = (cortex, vertices + LIFT_MM * normals, normals, arrows)
             self._geometry = {id(cortex): cached}
         return cached[1:]

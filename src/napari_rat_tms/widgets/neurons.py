@@ -8,9 +8,11 @@ Neuron thresholds; issue 8, build item 5).
    available) and, with a morphology folder, one per ``.asc``/``.swc`` file in it, at the depth of
    its layer (:func:`~napari_rat_tms.core.neurons.cortex.layer_of_cell` of the file name, e.g.
    ``L23_PC_...`` -> L2/3; a name without a layer is placed at L5 depth and the checkbox says so).
-3. Choose N: N cortex vertices spread evenly over the cortex (farthest-point sampling), one neuron
-   per vertex and cell type, its somatodendritic axis along the local normal, its azimuth about the
-   axis from the golden-angle sequence (spread, reproducible).
+3. Choose N and where: N cortex vertices spread evenly (farthest-point sampling) over the whole
+   cortex, or under the coil (the vertices where |E| is at least half its maximum for the current
+   placement, the first one at the maximum); one neuron per vertex and cell type, its
+   somatodendritic axis along the local normal, its azimuth about the axis from the golden-angle
+   sequence (spread, reproducible).
 4. "Compute thresholds": in a worker (progress, Cancel), for each cell type:
    :func:`~napari_rat_tms.core.neurons.place_neurons` (somas outside the head are left out),
    the E-field at every compartment of every neuron from ONE BEM solve of the current placement
@@ -46,7 +48,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,26 +67,32 @@ from magicgui.widgets import (
 
 from ..core.coils import MC_B35_MAX_DIDT_A_PER_US
 from ..core.errors import RatTmsError
+from ..core.neurons.placement_thresholds import (
+    BALL_AND_STICK,
+    MORPHOLOGY_SUFFIXES,
+    UNIT_DIDT_A_PER_S,
+    CellType,
+    CellTypeThresholds,
+    neuron_vertices,
+)
 from ..viewer.layers import ROLE_KEY
 from ._running import run_steps
-from .field import _shift, _shifted_placement, _spread_indices, _transform
+from .field import _shift, _shifted_placement, _transform
 from .model_store import coil_state, models_for
 
 __all__ = ["NeuronsWidget", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "BALL_AND_STICK", "default_cache_dir"]
 
 ROLE_THRESHOLD_MAP = "neuron_threshold_map"
 ROLE_NEURON_SOMAS = "neuron_somas"
-#: The name of the simplified cell (its layers are "threshold ball-and-stick (A/us)", ...).
-BALL_AND_STICK = "ball-and-stick"
 #: viridis reversed (napari has no "viridis_r"): low thresholds (easily activated) bright yellow.
 COLORMAP = "viridis_r"
 #: The threshold map is drawn this far (mm) outside the cortex (the E-field map is at 0.05 mm).
 LIFT_MM = 0.1
-#: dI/dt (A/s) of the field given to the engine: 1 A/us, so that thresholds are in A/us.
-UNIT_DIDT_A_PER_S = 1e6
 GOLDEN_ANGLE_RAD = math.pi * (3.0 - math.sqrt(5.0))
-MORPHOLOGY_SUFFIXES = (".asc", ".swc")
 UNITS = ("A/us", "% MSO")
+#: Where the neurons go: the whole cortex, or the vertices where |E| >= HOTSPOT_FRACTION x its maximum.
+WHERE = ("the whole cortex", "under the coil (|E| ≥ 50 % of its maximum)")
+HOTSPOT_FRACTION = 0.5
 ACTIVATED_COLOUR, NOT_ACTIVATED_COLOUR, NO_THRESHOLD_COLOUR = "red", "gray", "black"
 
 _USER_ERRORS = (RatTmsError, ValueError, OSError)
@@ -104,36 +111,11 @@ def default_cache_dir() -> Path:
     return Path(root) / "napari-rat-tms" / "thresholds"
 
 
-@dataclass
-class _CellType:
-    name: str
-    spec: object            # CellSpec
-    layer: str              # cortical layer of its soma
-
-
-@dataclass
-class CellResult:
-    """The thresholds of one cell type: the neurons' placements and results, in the same order."""
-
-    name: str
-    layer: str
-    placements: list
-    results: list
-    pulse: str
-    model: str
-    dropped: int = 0        # somas outside the head, left out
-
-    @property
-    def thresholds_a_per_us(self) -> np.ndarray:
-        return np.array([r.threshold_amplitude if r.ok and r.threshold_amplitude is not None else np.nan
-                         for r in self.results], dtype=float)
-
-
 @dataclass(eq=False)
 class _Job:
     """What one computation needs, gathered and checked in the viewer's thread."""
 
-    cells: list
+    cells: list             # CellType
     cortex: object          # TriangleSurface (metres, the cortex layer's data frame)
     ref: object             # the cortex layer
     conductor: object
@@ -147,79 +129,23 @@ class _Job:
 
 
 def _run_compute(job: _Job):
-    """Worker generator: yields ``("progress", fraction, message)``, then ``("cell", CellResult)`` or
-    ``("failed", name, message)`` for each cell type."""
-    from ..core.bem.points_field import PlacementField
-    from ..core.neurons import iter_run_thresholds, place_neurons, threshold_tasks
-    from ..core.progress import forward, run_to_completion
+    """Worker generator: :func:`~napari_rat_tms.core.neurons.placement_thresholds.
+    iter_placement_thresholds` for the job."""
+    from ..core.neurons.placement_thresholds import iter_placement_thresholds
 
-    conductor = job.conductor
-    # one BEM solve for this placement, shared by every cell type's compartments
-    placement_field = PlacementField(conductor, job.coil, UNIT_DIDT_A_PER_S)
-
-    def inside(points):
-        return conductor.conductivity_at(np.asarray(points, float).reshape(-1, 3)) > 0
-
-    n = len(job.cells)
-    for i, cell in enumerate(job.cells):
-        start, span = i / n, 1.0 / n
-        prefix = f"{cell.name} ({i + 1}/{n})"
-        try:
-            yield "progress", start, f"{prefix}: placing {len(job.vertices)} neurons at {cell.layer} depth"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                placements = place_neurons(job.cortex, cell.layer, vertices=job.vertices,
-                                           azimuths_rad=job.azimuths, inside=inside)
-            dropped = len(job.vertices) - len(placements)
-            if not placements:
-                yield "failed", cell.name, (f"every soma ({len(job.vertices)}) lies outside the head at "
-                                            f"{cell.layer} depth")
-                continue
-            # the compartments' positions: a first pass records the points the field is needed at
-            recorded = []
-
-            def record(points):
-                recorded.append(np.array(points, dtype=float))
-                return np.zeros_like(recorded[-1])
-
-            threshold_tasks(cell.spec, placements, record, job.pulse, inside=inside)
-            computed = {}
-            if recorded:
-                points = recorded[0]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")   # points near a boundary: less accurate, not wrong
-                    computed["points"] = points
-                    computed["E"] = yield from forward(
-                        placement_field.iter_at(points), start, 0.3 * span,
-                        f"{prefix}: E-field at {len(points)} compartments: ", tag="progress")
-
-            def field_fn(points):
-                points = np.asarray(points, dtype=float)
-                if "points" in computed and points.shape == computed["points"].shape \
-                        and np.array_equal(points, computed["points"]):
-                    return computed["E"]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return run_to_completion(placement_field.iter_at(points))
-
-            tasks = threshold_tasks(cell.spec, placements, field_fn, job.pulse, inside=inside)
-            # Cancel closes the steps (forward): the pending Dask futures are cancelled, the finished cached
-            steps = iter_run_thresholds(tasks, processes=job.processes, cache_dir=job.cache_dir)
-            results = yield from forward(steps, start + 0.3 * span, 0.7 * span, f"{prefix}: thresholds: ",
-                                         tag="progress")
-        except _USER_ERRORS as err:
-            yield "failed", cell.name, f"{type(err).__name__}: {err}"
-            continue
-        yield "cell", CellResult(cell.name, cell.layer, placements, results, job.pulse, job.model, dropped)
+    return (yield from iter_placement_thresholds(
+        job.conductor, job.coil, job.cortex, job.cells, job.vertices, azimuths_rad=job.azimuths,
+        pulse=job.pulse, processes=job.processes, cache_dir=job.cache_dir, model=job.model))
 
 
 class NeuronsWidget(Container):
     """The neuron-thresholds dock (module docstring).
 
     Public API (tests, scripts): :meth:`compute` (``blocking=True`` runs in the calling thread and
-    returns the dict cell name -> :class:`CellResult`), :meth:`cancel`, :meth:`activated_fraction`;
+    returns the dict cell name -> :class:`CellTypeThresholds`), :meth:`cancel`,
+    :meth:`activated_fraction`;
     :attr:`results` (cell name -> list of :class:`~napari_rat_tms.core.neurons.NeuronThreshold`),
-    :attr:`cell_results` (cell name -> :class:`CellResult`), :attr:`status` (Label),
+    :attr:`cell_results` (cell name -> :class:`CellTypeThresholds`), :attr:`status` (Label),
     :attr:`cache_dir` (None: no cache).
     """
 
@@ -230,7 +156,7 @@ class NeuronsWidget(Container):
         self._cancel_requested = False
         self._note = ""
         self.results: dict[str, list] = {}
-        self.cell_results: dict[str, CellResult] = {}
+        self.cell_results: dict[str, CellTypeThresholds] = {}
         self._failed: dict[str, str] = {}
         self._morphology_paths: list[Path] = []
         self._done_now: dict = {}
@@ -246,6 +172,7 @@ class NeuronsWidget(Container):
         self.browse_button = PushButton(text="Choose folder…")
         self.morphology_boxes = Container(labels=False)
         self.n_neurons = SpinBox(label="neurons per cell type", value=30, min=1, max=5000)
+        self.where = ComboBox(label="neurons on", choices=list(WHERE), value=WHERE[0])
         self.pulse = ComboBox(label="pulse", choices=["monophasic", "biphasic"], value="monophasic")
         self.use_dask = CheckBox(text="use Dask (LocalCluster of worker processes)", value=False)
         self.compute_button = PushButton(text="Compute thresholds")
@@ -262,14 +189,16 @@ class NeuronsWidget(Container):
         self.folder.tooltip = ("A folder of .asc/.swc morphologies (e.g. ../shared/data/neurons): one cell "
                                "type each.")
         self.n_neurons.tooltip = ("Cortex vertices spread evenly (farthest-point sampling), one neuron per "
-                                  "vertex "
-                                  "and cell type; the map gives every vertex its nearest neuron's threshold.")
+                                  "vertex and cell type; the map gives every vertex its nearest neuron's "
+                                  "threshold.")
+        self.where.tooltip = ("Under the coil: the neurons spread over the vertices where |E| is at least "
+                              "half its maximum for the current placement (the lowest thresholds).")
         self.use_dask.tooltip = "Off: the neurons one after the other in napari's process (fine for small N)."
 
         self.extend([self.model_choice, self.model_note, self.ball_and_stick, self.folder, self.browse_button,
-                     self.morphology_boxes, self.n_neurons, self.pulse, self.use_dask, self.compute_button,
-                     self.cancel_button, self.progress, self.units, self.mso, self.mso_note, self.activated,
-                     self.status])
+                     self.morphology_boxes, self.n_neurons, self.where, self.pulse, self.use_dask,
+                     self.compute_button, self.cancel_button, self.progress, self.units, self.mso,
+                     self.mso_note, self.activated, self.status])
 
         self.compute_button.changed.connect(lambda *_: self.compute())
         self.cancel_button.changed.connect(self.cancel)
@@ -323,12 +252,12 @@ class NeuronsWidget(Container):
         if folder:
             self.folder.value = folder
 
-    def _cell_types(self) -> list[_CellType] | str:
+    def _cell_types(self) -> list[CellType] | str:
         from ..core.neurons import CellSpec
 
         cells = []
         if self.ball_and_stick.value:
-            cells.append(_CellType(BALL_AND_STICK, CellSpec("ball_and_stick"), "L5"))
+            cells.append(CellType(BALL_AND_STICK, CellSpec("ball_and_stick"), "L5"))
         text = str(self.folder.value).strip()
         if text:
             folder = Path(text).expanduser()
@@ -341,7 +270,7 @@ class NeuronsWidget(Container):
                 self._refresh_morphologies()
             for box, path in zip(self.morphology_boxes, self._morphology_paths):
                 if box.value:
-                    cells.append(_CellType(path.stem, CellSpec("morphology", path=str(path)),
+                    cells.append(CellType(path.stem, CellSpec("morphology", path=str(path)),
                                            self._layer_of(path)[0]))
         if not cells:
             return "No cell type is chosen: tick the ball-and-stick cell or a morphology."
@@ -382,7 +311,12 @@ class NeuronsWidget(Container):
             coil = p.place(store.coil(state.coil_source))
         except (*_USER_ERRORS, TypeError, KeyError) as err:
             return f"Cannot load the coil {state.coil_source!r}: {err}"
-        vertices = _spread_indices(cortex.vertices_m * 1e3, int(self.n_neurons.value))
+        if self.where.value == WHERE[0]:
+            vertices = neuron_vertices(cortex, int(self.n_neurons.value))
+        else:
+            norm = np.linalg.norm(model.efield(coil, UNIT_DIDT_A_PER_S), axis=1)
+            vertices = neuron_vertices(cortex, int(self.n_neurons.value), efield_norm=norm,
+                                       min_fraction_of_peak=HOTSPOT_FRACTION)
         azimuths = np.mod(GOLDEN_ANGLE_RAD * np.arange(len(vertices)), 2 * np.pi)
         return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, str(self.pulse.value),
                     bool(self.use_dask.value), self.cache_dir, kind)
@@ -391,8 +325,8 @@ class NeuronsWidget(Container):
         """Compute the thresholds of the chosen cell types for the current coil placement.
 
         ``blocking=False``: in a napari worker (returns it); ``blocking=True``: in the calling thread,
-        returns the dict cell name -> :class:`CellResult` of this run. None when nothing can run (the
-        reason is in the status). Errors never raise: they go to the status."""
+        returns the dict cell name -> :class:`CellTypeThresholds` of this run. None when nothing can
+        run (the reason is in the status). Errors never raise: they go to the status."""
         if self._worker is not None:
             self._set_status("A computation is going on: wait for it or cancel it.")
             return None
@@ -402,7 +336,7 @@ class NeuronsWidget(Container):
             return None
         self._job = job
         self._cancel_requested = False
-        self._done_now: dict[str, CellResult] = {}
+        self._done_now: dict[str, CellTypeThresholds] = {}
         self._failed = {}
         self._pending = [cell.name for cell in job.cells]
         self.progress.value = 0
@@ -462,7 +396,7 @@ class NeuronsWidget(Container):
             parts.append("Nothing was computed.")
         return "\n".join(parts)
 
-    def _describe(self, result: CellResult) -> str:
+    def _describe(self, result: CellTypeThresholds) -> str:
         thresholds = result.thresholds_a_per_us
         ok = np.isfinite(thresholds)
         statuses = [r.status for r in result.results]
@@ -511,11 +445,7 @@ class NeuronsWidget(Container):
         result = self.cell_results.get(cell)
         if result is None:
             return None
-        counted = [r for r in result.results if r.ok or r.status == "not bracketed"]
-        if not counted:
-            return None
-        limit = float(percent) / 100.0 * MC_B35_MAX_DIDT_A_PER_US
-        return sum(1 for r in counted if r.ok and r.threshold_amplitude <= limit) / len(counted)
+        return result.activated_fraction(float(percent) / 100.0 * MC_B35_MAX_DIDT_A_PER_US)
 
     def _update_activation(self, *_):
         percent = float(self.mso.value)
@@ -532,7 +462,7 @@ class NeuronsWidget(Container):
                                 + "; ".join(lines)) if lines else ""
 
     @staticmethod
-    def _colours(result: CellResult, percent: float) -> list[str]:
+    def _colours(result: CellTypeThresholds, percent: float) -> list[str]:
         limit = percent / 100.0 * MC_B35_MAX_DIDT_A_PER_US
         return [NO_THRESHOLD_COLOUR if not np.isfinite(t) else
                 ACTIVATED_COLOUR if t <= limit else NOT_ACTIVATED_COLOUR for t in result.thresholds_a_per_us]
@@ -544,7 +474,7 @@ class NeuronsWidget(Container):
                 return layer
         return None
 
-    def _map_values(self, result: CellResult, cortex) -> tuple[np.ndarray, float, int]:
+    def _map_values(self, result: CellTypeThresholds, cortex) -> tuple[np.ndarray, float, int]:
         """Per cortex vertex: the nearest computed neuron's threshold in the chosen units, missing ones
         at the top of the range; (values, top, number of vertices without a threshold)."""
         from scipy.spatial import cKDTree
@@ -565,7 +495,7 @@ class NeuronsWidget(Container):
             if self._layer(ROLE_THRESHOLD_MAP, result.name) is not None:
                 self._draw(result)
 
-    def _draw(self, result: CellResult):
+    def _draw(self, result: CellTypeThresholds):
         job = self._job
         cortex, ref = job.cortex, job.ref
         scale, translate = _transform(ref)

@@ -8,7 +8,10 @@ Pure Python core (no Qt or napari):
 * :mod:`.cells`: :class:`NeuronCell` and its builders (straight myelinated axon, ball-and-stick,
   reconstructed ``.asc``/``.swc`` cells with adult-rat scaling and myelination);
 * :mod:`.threshold`: activation thresholds by bracketing and bisection;
-* :mod:`.direction_map`: the uniform-field estimator (threshold versus field direction).
+* :mod:`.direction_map`: the uniform-field estimator (threshold versus field direction);
+* :mod:`.cortex`: neurons placed in a head model's cortex, the field at their compartments;
+* :mod:`.population`: many thresholds in parallel with Dask, cached and resumable;
+* :mod:`.placement_thresholds`: threshold maps of one coil placement, per cell type.
 
 The NEURON-dependent names are imported on first use, so that ``waveforms`` and
 ``quasipotentials`` work without starting NEURON.
@@ -51,6 +54,13 @@ _LAZY = {
     "ThresholdTask": "population",
     "NeuronThreshold": "population",
     "threshold_tasks": "population",
+    "CompartmentPoints": "population",
+    "compartment_points": "population",
+    "tasks_from_field": "population",
+    "CellType": "placement_thresholds",
+    "CellTypeThresholds": "placement_thresholds",
+    "cell_types": "placement_thresholds",
+    "iter_placement_thresholds": "placement_thresholds",
     "run_thresholds": "population",
     "iter_run_thresholds": "population",
 }

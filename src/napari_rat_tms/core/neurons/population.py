@@ -70,6 +70,9 @@ __all__ = [
     "CellSpec",
     "ThresholdTask",
     "NeuronThreshold",
+    "CompartmentPoints",
+    "compartment_points",
+    "tasks_from_field",
     "threshold_tasks",
     "iter_run_thresholds",
     "run_thresholds",
@@ -420,6 +423,82 @@ def compute_task(task: ThresholdTask, key: str | None = None) -> NeuronThreshold
 
 
 # ---------------------------------------------------------------------- tasks from placements
+@dataclass(frozen=True, eq=False)
+class CompartmentPoints:
+    """Where the head-model field is needed for one cell type's neurons (:func:`compartment_points`).
+
+    ``points_m``: (P, 3) head frame, metres: every segment of every placement, placement after
+    placement (``n_segments`` each); ``inside``: (P,) which of them lie where the field is defined
+    (those to evaluate); ``cell_name``; ``build_error``: the message when the cell could not be built
+    (then ``points_m`` is empty and every task fails with ``"failed: morphology"``).
+    """
+
+    cell: CellSpec
+    placements: tuple
+    points_m: np.ndarray
+    inside: np.ndarray
+    n_segments: int
+    cell_name: str = ""
+    build_error: str | None = None
+
+    @property
+    def points_to_evaluate(self) -> np.ndarray:
+        """The points the field must be computed at (``points_m[inside]``)."""
+        return self.points_m[self.inside]
+
+
+def compartment_points(cell: CellSpec, placements: Sequence[CorticalNeuronPlacement], *,
+                       inside=None) -> CompartmentPoints:
+    """The head-frame positions of the segments of ``cell`` at each placement (builds the cell here,
+    in NEURON, once). ``inside``: optional ``TriangleSurface`` or ``points -> bool`` telling which
+    points have a field (:func:`threshold_tasks`)."""
+    from .cells import MorphologyError
+    from .cortex import cell_points_in_head
+
+    if not isinstance(cell, CellSpec):
+        raise TypeError(f"cell must be a CellSpec, got {type(cell).__name__}")
+    placements = tuple(placements)
+    try:
+        built = _cell_for(cell)
+    except MorphologyError as exc:
+        return CompartmentPoints(cell, placements, np.zeros((0, 3)), np.zeros(0, bool), 0,
+                                 build_error=str(exc))
+    positions_um = built.segment_positions_um()
+    n = len(positions_um)
+    if not placements:
+        return CompartmentPoints(cell, placements, np.zeros((0, 3)), np.zeros(0, bool), n, built.name)
+    points = np.concatenate([cell_points_in_head(positions_um, p) for p in placements])
+    check = _inside_predicate(inside)
+    mask = np.ones(len(points), dtype=bool) if check is None else np.asarray(check(points), bool).reshape(-1)
+    return CompartmentPoints(cell, placements, points, mask, n, built.name)
+
+
+def tasks_from_field(points: CompartmentPoints, efield_v_per_m, pulse: TmsPulse | str = "monophasic", *,
+                     threshold_kwargs: dict | None = None) -> list[ThresholdTask]:
+    """One task per placement from the field at ``points.points_to_evaluate`` ((Q, 3) V/m, head
+    frame, in that order). A placement with compartments outside the field's domain (not inside, or
+    a non-finite field) gets a task whose result will be ``"outside field"``."""
+    kwargs = dict(threshold_kwargs or {})
+    pulse = _resolve_pulse(pulse)
+    cell = points.cell
+    if points.build_error is not None:
+        return [ThresholdTask(cell, None, pulse, p, kwargs) for p in points.placements]
+    evaluated = np.asarray(efield_v_per_m, dtype=float).reshape(-1, 3)
+    if len(evaluated) != int(points.inside.sum()):
+        raise ValueError(f"efield_v_per_m has {len(evaluated)} rows for {int(points.inside.sum())} points")
+    efield = np.full(points.points_m.shape, np.nan)
+    efield[points.inside] = evaluated
+    n = points.n_segments
+    tasks = []
+    for k, p in enumerate(points.placements):
+        try:
+            f = _to_cell_frame(efield[k * n:(k + 1) * n], p, f"{points.cell_name} at {p.label()}")
+            tasks.append(ThresholdTask(cell, f, pulse, p, kwargs))
+        except FieldOutsideDomainError as exc:
+            tasks.append(ThresholdTask(cell, None, pulse, p, kwargs, field_error=str(exc)))
+    return tasks
+
+
 def threshold_tasks(cell: CellSpec, placements: Sequence[CorticalNeuronPlacement],
                     field_fn: Callable, pulse: TmsPulse | str = "monophasic", *, inside=None,
                     threshold_kwargs: dict | None = None) -> list[ThresholdTask]:
@@ -433,53 +512,32 @@ def threshold_tasks(cell: CellSpec, placements: Sequence[CorticalNeuronPlacement
     non-finite field, or ``field_fn`` raising ``ConductorModelError`` for its points alone) gets a
     task whose result will be ``"outside field"`` with the count in the message; the others run.
     Builds the cell in this process (NEURON) to know its segments; a cell that cannot be built
-    gives tasks whose results will be ``"failed: morphology"``.
+    gives tasks whose results will be ``"failed: morphology"``. The two steps separately (to
+    evaluate the field with progress, or once for several cell types): :func:`compartment_points`,
+    then :func:`tasks_from_field`.
     """
     from ..errors import ConductorModelError
-    from .cells import MorphologyError
 
-    if not isinstance(cell, CellSpec):
-        raise TypeError(f"cell must be a CellSpec, got {type(cell).__name__}")
-    placements = list(placements)
+    points = compartment_points(cell, placements, inside=inside)
     kwargs = dict(threshold_kwargs or {})
     pulse = _resolve_pulse(pulse)
+    evaluate = points.points_to_evaluate
+    if points.build_error is not None or not len(evaluate):
+        return tasks_from_field(points, np.zeros((len(evaluate), 3)) * np.nan, pulse, threshold_kwargs=kwargs)
     try:
-        built = _cell_for(cell)
-    except MorphologyError:
-        return [ThresholdTask(cell, None, pulse, p, kwargs) for p in placements]
-    positions_um = built.segment_positions_um()
-    name = built.name
-    n = len(positions_um)
-    if not placements:
-        return []
-    from .cortex import cell_points_in_head
-
-    points = np.concatenate([cell_points_in_head(positions_um, p) for p in placements])
-    check = _inside_predicate(inside)
-    efield = np.full(points.shape, np.nan)
-    mask = np.ones(len(points), dtype=bool) if check is None else np.asarray(check(points), bool).reshape(-1)
-    fields: list = [None] * len(placements)
-    errors: list = [None] * len(placements)
-    if mask.any():
-        try:
-            efield[mask] = np.asarray(field_fn(points[mask]), dtype=float).reshape(-1, 3)
-        except ConductorModelError:
-            # some neurons reach outside the head: sample each one alone to find which
-            for k, p in enumerate(placements):
-                try:
-                    fields[k] = field_at_cell(positions_um, p, field_fn, name=f"{name} at {p.label()}")
-                except FieldOutsideDomainError as exc:
-                    errors[k] = str(exc)
-            return [ThresholdTask(cell, f, pulse, p, kwargs, field_error=e)
-                    for p, f, e in zip(placements, fields, errors)]
-    tasks = []
-    for k, p in enumerate(placements):
-        try:
-            f = _to_cell_frame(efield[k * n:(k + 1) * n], p, f"{name} at {p.label()}")
-            tasks.append(ThresholdTask(cell, f, pulse, p, kwargs))
-        except FieldOutsideDomainError as exc:
-            tasks.append(ThresholdTask(cell, None, pulse, p, kwargs, field_error=str(exc)))
-    return tasks
+        evaluated = field_fn(evaluate)
+    except ConductorModelError:
+        # some neurons reach outside the head: sample each one alone to find which
+        positions_um = _cell_for(cell).segment_positions_um()
+        tasks = []
+        for p in points.placements:
+            try:
+                f = field_at_cell(positions_um, p, field_fn, name=f"{points.cell_name} at {p.label()}")
+                tasks.append(ThresholdTask(cell, f, pulse, p, kwargs))
+            except FieldOutsideDomainError as exc:
+                tasks.append(ThresholdTask(cell, None, pulse, p, kwargs, field_error=str(exc)))
+        return tasks
+    return tasks_from_field(points, evaluated, pulse, threshold_kwargs=kwargs)
 
 
 # ---------------------------------------------------------------------- the cache
