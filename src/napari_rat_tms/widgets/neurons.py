@@ -73,6 +73,7 @@ from ..core.neurons.placement_thresholds import (
     UNIT_DIDT_A_PER_S,
     CellType,
     CellTypeThresholds,
+    cell_types,
     neuron_vertices,
 )
 from ..viewer.layers import ROLE_KEY
@@ -93,6 +94,8 @@ UNITS = ("A/us", "% MSO")
 #: Where the neurons go: the whole cortex, or the vertices where |E| >= HOTSPOT_FRACTION x its maximum.
 WHERE = ("the whole cortex", "under the coil (|E| ≥ 50 % of its maximum)")
 HOTSPOT_FRACTION = 0.5
+#: The channel sets (core/neurons/cells.py): thresholds agree within 1 % for the shared cells.
+CHANNELS = {"reduced (Na + Kv3.1; fast)": "reduced", "full (Hay et al. 2011)": "hay2011"}
 ACTIVATED_COLOUR, NOT_ACTIVATED_COLOUR, NO_THRESHOLD_COLOUR = "red", "gray", "black"
 
 _USER_ERRORS = (RatTmsError, ValueError, OSError)
@@ -174,6 +177,7 @@ class NeuronsWidget(Container):
         self.n_neurons = SpinBox(label="neurons per cell type", value=30, min=1, max=5000)
         self.where = ComboBox(label="neurons on", choices=list(WHERE), value=WHERE[0])
         self.pulse = ComboBox(label="pulse", choices=["monophasic", "biphasic"], value="monophasic")
+        self.channels = ComboBox(label="ion channels", choices=list(CHANNELS), value=next(iter(CHANNELS)))
         self.use_dask = CheckBox(text="use Dask (LocalCluster of worker processes)", value=False)
         self.compute_button = PushButton(text="Compute thresholds")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
@@ -193,12 +197,15 @@ class NeuronsWidget(Container):
                                   "threshold.")
         self.where.tooltip = ("Under the coil: the neurons spread over the vertices where |E| is at least "
                               "half its maximum for the current placement (the lowest thresholds).")
+        self.channels.tooltip = ("Reduced: transient Na+ and Kv3.1 in soma and axon, passive dendrites. "
+                                 "Full: the 12 mechanisms of Hay et al. 2011 with Markram et al. 2015's L5 "
+                                 "densities (slower; thresholds within 1 % for the shared cells).")
         self.use_dask.tooltip = "Off: the neurons one after the other in napari's process (fine for small N)."
 
         self.extend([self.model_choice, self.model_note, self.ball_and_stick, self.folder, self.browse_button,
-                     self.morphology_boxes, self.n_neurons, self.where, self.pulse, self.use_dask,
-                     self.compute_button, self.cancel_button, self.progress, self.units, self.mso,
-                     self.mso_note, self.activated, self.status])
+                     self.morphology_boxes, self.n_neurons, self.where, self.pulse, self.channels,
+                     self.use_dask, self.compute_button, self.cancel_button, self.progress, self.units,
+                     self.mso, self.mso_note, self.activated, self.status])
 
         self.compute_button.changed.connect(lambda *_: self.compute())
         self.cancel_button.changed.connect(self.cancel)
@@ -253,11 +260,8 @@ class NeuronsWidget(Container):
             self.folder.value = folder
 
     def _cell_types(self) -> list[CellType] | str:
-        from ..core.neurons import CellSpec
-
-        cells = []
-        if self.ball_and_stick.value:
-            cells.append(CellType(BALL_AND_STICK, CellSpec("ball_and_stick"), "L5"))
+        channels = CHANNELS[self.channels.value]
+        cells = cell_types([], ball_and_stick=bool(self.ball_and_stick.value), channels=channels)
         text = str(self.folder.value).strip()
         if text:
             folder = Path(text).expanduser()
@@ -268,10 +272,8 @@ class NeuronsWidget(Container):
                 return f"The morphology folder {folder} has no .asc or .swc file."
             if self._morphology_paths != files:
                 self._refresh_morphologies()
-            for box, path in zip(self.morphology_boxes, self._morphology_paths):
-                if box.value:
-                    cells.append(CellType(path.stem, CellSpec("morphology", path=str(path)),
-                                           self._layer_of(path)[0]))
+            chosen = [path for box, path in zip(self.morphology_boxes, self._morphology_paths) if box.value]
+            cells.extend(cell_types(chosen, ball_and_stick=False, channels=channels))
         if not cells:
             return "No cell type is chosen: tick the ball-and-stick cell or a morphology."
         return cells

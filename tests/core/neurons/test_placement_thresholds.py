@@ -88,6 +88,13 @@ def test_cell_types_from_files_and_folders(tmp_path):
     assert [t.layer_known for t in types] == [True, True, True, False]
     assert types[1].spec == CellSpec("morphology", path=str(tmp_path / "L23_PC_x.swc"))
     assert [t.name for t in cell_types([tmp_path / "L6_TPC_y.asc"], ball_and_stick=False)] == ["L6_TPC_y"]
+    # the channel set goes into every spec (the reduced default stays implicit: same cache keys as before)
+    full = cell_types([tmp_path / "L6_TPC_y.asc"], channels="hay2011")
+    assert all(t.spec.kwargs == {"biophysics": {"channels": "hay2011"}} for t in full)
+    assert full[0].spec.build().biophysics.channels == "hay2011"
+    assert all(t.spec.kwargs == {} for t in types)
+    with pytest.raises(ValueError, match="channels must be one of"):
+        cell_types([], channels="hh")
 
 
 def test_two_step_tasks_equal_threshold_tasks():

@@ -1,11 +1,24 @@
 """The package's NMODL ion-channel mechanisms: compiled on first use, cached, loaded once.
 
-The ``mechanisms/`` folder holds a reduced mammalian channel set written for this package from the
-published equations (each file's header gives them and their source):
+The ``mechanisms/`` folder holds mammalian channel models written for this package from the
+published equations (each file's header gives them, their source, reference temperature and q10),
+all in the formulation of Hay et al. (2011) PLoS Comput Biol 7:e1002107:
 
-* ``rtms_NaTa_t``: transient Na+ current, Colbert & Pan (2002) kinetics as formulated by Hay et
-  al. (2011) PLoS Comput Biol 7:e1002107;
-* ``rtms_SKv3_1``: fast Kv3.1 K+ current, Rettig et al. (1992) as formulated by Hay et al. (2011).
+* ``rtms_NaTa_t``: transient Na+ current (axon), Colbert & Pan (2002);
+* ``rtms_SKv3_1``: fast Kv3.1 K+ current, Rettig et al. (1992);
+
+the reduced set of ``cells.py``; with them, the full set (``Biophysics(channels="hay2011")``):
+
+* ``rtms_NaTs2_t``: transient Na+ current of soma and dendrites (NaTa_t shifted +6 mV);
+* ``rtms_Nap_Et2``: persistent Na+ current, Magistretti & Alonso (1999);
+* ``rtms_K_Pst``, ``rtms_K_Tst``: slow and fast inactivating K+ currents, Korngreen & Sakmann (2000);
+* ``rtms_SK_E2``: Ca2+-activated SK K+ current, Kohler et al. (1996);
+* ``rtms_Ca_HVA``: high-voltage-activated Ca2+ current, Reuveni et al. (1993);
+* ``rtms_Ca_LVAst``: low-voltage-activated Ca2+ current, Avery & Johnston (1996);
+* ``rtms_CaDynamics_E2``: submembrane [Ca2+]_i with first-order removal (Hay et al. 2011);
+* ``rtms_Ih``: hyperpolarisation-activated cation current, Kole et al. (2006) (non-specific,
+  own reversal potential -45 mV);
+* ``rtms_Im``: M-type K+ current, Adams et al. (1982).
 
 The passive leak is NEURON's built-in ``pas`` and the field coupling NEURON's ``extracellular``.
 
@@ -46,7 +59,8 @@ __all__ = [
 ]
 
 #: Names (NEURON SUFFIX) of the package's density mechanisms.
-MECHANISM_NAMES = ("rtms_NaTa_t", "rtms_SKv3_1")
+MECHANISM_NAMES = ("rtms_CaDynamics_E2", "rtms_Ca_HVA", "rtms_Ca_LVAst", "rtms_Ih", "rtms_Im", "rtms_K_Pst",
+                   "rtms_K_Tst", "rtms_NaTa_t", "rtms_NaTs2_t", "rtms_Nap_Et2", "rtms_SK_E2", "rtms_SKv3_1")
 
 MOD_DIR = Path(__file__).with_name("mechanisms")
 

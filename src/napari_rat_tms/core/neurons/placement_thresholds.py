@@ -63,13 +63,22 @@ class CellType:
     layer_known: bool = True
 
 
-def cell_types(morphologies: Sequence = (), *, ball_and_stick: bool = True) -> list[CellType]:
+def cell_types(morphologies: Sequence = (), *, ball_and_stick: bool = True,
+               channels: str = "reduced") -> list[CellType]:
     """The ball-and-stick cell (L5 depth) and one cell type per ``.asc``/``.swc`` file, at the depth
     of the layer its name gives (:func:`.cortex.layer_of_cell`, e.g. ``L23_PC_...`` -> L2/3; L5 when
-    the name has none, with ``layer_known=False``). A folder is expanded to its morphology files."""
+    the name has none, with ``layer_known=False``). A folder is expanded to its morphology files.
+    ``channels``: the channel set of every cell (:data:`.cells.CHANNEL_SETS`)."""
+    from .cells import CHANNEL_SETS
     from .cortex import layer_of_cell
 
-    out = [CellType(BALL_AND_STICK, CellSpec("ball_and_stick"), "L5")] if ball_and_stick else []
+    if channels not in CHANNEL_SETS:
+        raise ValueError(f"channels must be one of {CHANNEL_SETS}, got {channels!r}")
+    # the default set is left implicit, so that its specs (and cached thresholds) stay as before
+    kwargs = {} if channels == "reduced" else {"biophysics": {"channels": channels}}
+    out = []
+    if ball_and_stick:
+        out.append(CellType(BALL_AND_STICK, CellSpec("ball_and_stick", kwargs=kwargs), "L5"))
     files = []
     for item in morphologies:
         path = Path(item).expanduser()
@@ -83,7 +92,7 @@ def cell_types(morphologies: Sequence = (), *, ball_and_stick: bool = True) -> l
             layer, known = layer_of_cell(path.stem), True
         except ValueError:
             layer, known = "L5", False
-        out.append(CellType(path.stem, CellSpec("morphology", path=str(path)), layer, known))
+        out.append(CellType(path.stem, CellSpec("morphology", path=str(path), kwargs=kwargs), layer, known))
     return out
 
 

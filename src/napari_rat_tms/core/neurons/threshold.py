@@ -19,6 +19,16 @@ compartments rejects a single compartment pushed over 0 mV by the field itself w
 regenerative, propagating response. The **site of activation** is the detection segment that
 crossed first at the lowest activating amplitude found (the threshold).
 
+The first site says where the action potential starts, which is meaningful for cells whose axon
+is long compared with its electrotonic length. For an electrotonically compact axon it can
+mislead: a 600-1,500 um straight myelinated axon (2 um; ``straight_myelinated_axon``) in a +z
+field at threshold depolarises almost uniformly for ~1 ms after the pulse (the Na+ charge that
+entered at the depolarised +z end spreads along the whole axon), then every node crosses 0 mV
+within tens of microseconds, and node[0] at -z happens to be first (0.8-1.1 ms after the onset).
+The pulse's first phase alone gives the +z end for 1,000 and 1,500 um; from 2,000 um on, the +z
+end, which the field points to, fires first with the full pulse too (measured, the module's tests
+use 2,000 um). Read the first site of short axons with the crossing time.
+
 **Search**: from ``initial_v_per_m`` (peak |E| over the segments), the amplitude is multiplied
 (or divided) by ``bracket_factor`` until the response changes, which brackets the threshold
 between a non-activating ``low`` and an activating ``high``; bisection then halves ``[low, high]``
