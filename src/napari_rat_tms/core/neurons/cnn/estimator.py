@@ -1,0 +1,174 @@
+"""Fast thresholds of many neurons at once from their local E-field: the trained CNNs (seed 000).
+
+:class:`CnnThresholdEstimator` holds one network per cell type (and one for the population median,
+:data:`.dataset.POPULATION_MEDIAN`), loaded from model cards and weights (:func:`.networks.load_model`).
+
+**Units** (the neurons dock's, ``widgets/neurons.py``): the estimate is the **threshold amplitude**,
+the multiplier of the field function's field at threshold, like
+:attr:`..population.NeuronThreshold.threshold_amplitude`: with the field for dI/dt = 1 A/us (the
+dock's ``UNIT_DIDT_A_PER_S``) it is the threshold dI/dt in A/us; divide by the stimulator's maximum
+dI/dt and multiply by 100 for % MSO. The result also gives ``T_soma`` (V/m), the field magnitude
+at the soma at threshold (``amplitude x |E_soma|``).
+
+**Fallback**: a cell type without a network but with a uniform-field direction map
+(:class:`..direction_map.DirectionMap`, given to the estimator) is estimated from the field at the
+soma (:func:`..direction_map.estimate`); the result says so (``method == "uniform-field"``, its
+``note``) and a :class:`CnnFallbackWarning` is issued. A cell type with neither raises ``KeyError``.
+
+**Bad input**: grids come as :class:`.local_field.LocalFieldSamples` (their outside points are
+already 0 with mask 0, :mod:`.local_field`) or as raw arrays (:meth:`CnnThresholdEstimator.predict_arrays`);
+a field value that is NaN/inf inside the tissue raises :class:`.local_field.MissingFieldError`; a grid
+other than the network's raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..cortex import CorticalNeuronPlacement
+from .local_field import LocalFieldGrid, LocalFieldSamples, check_finite_inside, sample_local_fields
+
+__all__ = ["CnnFallbackWarning", "ThresholdEstimate", "CnnThresholdEstimator"]
+
+
+class CnnFallbackWarning(UserWarning):
+    """A cell type had no trained network: its thresholds come from the uniform-field estimator."""
+
+
+@dataclass(frozen=True)
+class ThresholdEstimate:
+    """Estimated thresholds of ``M`` neurons of one cell type (module docstring for the units).
+
+    ``threshold_amplitude``: (M,) multiplier of the sampled field at threshold (A/us for a field at
+    1 A/us; ``inf`` where the uniform-field map has no threshold); ``threshold_soma_v_per_m``: (M,)
+    ``|E_soma|`` at threshold (V/m); ``method``: ``"cnn"`` or ``"uniform-field"``; ``note``: why the
+    fallback was used (empty for the CNN); ``seconds``: the prediction's time (sampling excluded).
+    """
+
+    cell_type: str
+    threshold_amplitude: np.ndarray
+    threshold_soma_v_per_m: np.ndarray
+    method: str
+    note: str = ""
+    seconds: float = 0.0
+
+    @property
+    def fallback(self) -> bool:
+        return self.method != "cnn"
+
+
+class CnnThresholdEstimator:
+    """Thresholds from trained CNNs, with the uniform-field estimator as the fallback (module docstring).
+
+    ``models``: cell type -> ``(network, card)`` (:func:`.networks.load_model`); ``direction_maps``:
+    cell type -> :class:`..direction_map.DirectionMap` for the fallback.
+    """
+
+    def __init__(self, models: Mapping | None = None, direction_maps: Mapping | None = None):
+        self.models = dict(models or {})
+        self.direction_maps = dict(direction_maps or {})
+        for name, (_, card) in self.models.items():
+            if card.get("cell_type", name) != name:
+                raise ValueError(f"the network given for {name!r} was trained for {card.get('cell_type')!r}")
+
+    @classmethod
+    def from_directory(cls, directory, direction_maps: Mapping | None = None) -> CnnThresholdEstimator:
+        """Every model card (``*.json`` with its ``.pt``) in ``directory``, keyed by its cell type."""
+        from .networks import MODEL_CARD_FORMAT, load_model
+
+        models = {}
+        for card_path in sorted(Path(directory).glob("*.json")):
+            try:
+                is_card = json.loads(card_path.read_text()).get("format") == MODEL_CARD_FORMAT
+            except (OSError, ValueError, AttributeError):
+                is_card = False
+            if is_card:
+                model, card = load_model(card_path)
+                models[card["cell_type"]] = (model, card)
+        return cls(models, direction_maps)
+
+    @property
+    def cell_types(self) -> list[str]:
+        """Cell types with a network or a direction map."""
+        return sorted(set(self.models) | set(self.direction_maps))
+
+    def has_network(self, cell_type: str) -> bool:
+        return cell_type in self.models
+
+    def grid(self, cell_type: str) -> LocalFieldGrid | None:
+        """The grid the cell type's network was trained on (None without a network)."""
+        if cell_type not in self.models:
+            return None
+        return LocalFieldGrid.from_dict(self.models[cell_type][1]["input"]["grid"])
+
+    def predict(self, cell_type: str, samples: LocalFieldSamples) -> ThresholdEstimate:
+        """Thresholds of the neurons whose local fields are ``samples``
+        (:func:`.local_field.sample_local_fields`)."""
+        if not isinstance(samples, LocalFieldSamples):
+            raise TypeError(f"samples must be LocalFieldSamples, got {type(samples).__name__}")
+        return self._predict(cell_type, samples.network_input(), samples.e_soma_v_per_m, samples.grid)
+
+    def predict_arrays(self, cell_type: str, inputs, e_soma_v_per_m, grid: LocalFieldGrid | None = None
+                       ) -> ThresholdEstimate:
+        """Thresholds from raw network inputs (M, 4, n, n, n) (normalised channels and mask) or
+        (M, 3, n, n, n) (every point inside), and the cell-frame field at the somas ``e_soma_v_per_m``
+        (M, 3) V/m. NaN/inf at a point inside raises :class:`.local_field.MissingFieldError`."""
+        inputs = np.asarray(inputs, dtype=np.float32)
+        if inputs.ndim != 5 or inputs.shape[1] not in (3, 4):
+            raise ValueError(f"inputs must be (M, 4, n, n, n) or (M, 3, n, n, n), got {inputs.shape}")
+        mask = inputs[:, 3] > 0.5 if inputs.shape[1] == 4 else None
+        check_finite_inside(inputs[:, :3], mask)
+        if inputs.shape[1] == 3:
+            inputs = np.concatenate([inputs, np.ones_like(inputs[:, :1])], axis=1)
+        else:
+            inputs = inputs.copy()
+            inputs[:, :3][~np.broadcast_to(mask[:, None], inputs[:, :3].shape)] = 0.0   # outside: 0 (policy)
+        n = inputs.shape[-1]
+        if grid is None:
+            grid = self.grid(cell_type) or LocalFieldGrid(n)
+        return self._predict(cell_type, inputs, np.asarray(e_soma_v_per_m, float).reshape(-1, 3), grid)
+
+    def _predict(self, cell_type, inputs, e_soma, grid) -> ThresholdEstimate:
+        if len(e_soma) != len(inputs):
+            raise ValueError(f"{len(inputs)} grids but {len(e_soma)} soma fields")
+        norm = np.linalg.norm(e_soma, axis=1)
+        if not np.all(np.isfinite(norm)) or np.any(norm == 0):
+            raise ValueError("the field at every soma must be finite and non-zero")
+        start = time.perf_counter()
+        if cell_type in self.models:
+            model, card = self.models[cell_type]
+            expected = LocalFieldGrid.from_dict(card["input"]["grid"])
+            if expected != grid:
+                raise ValueError(f"{cell_type}: the network was trained on the grid {expected}, the samples "
+                                 f"are on {grid}")
+            t_soma = np.exp(model.predict_log_threshold(inputs))
+            return ThresholdEstimate(cell_type, t_soma / norm, t_soma, "cnn", "", time.perf_counter() - start)
+        if cell_type in self.direction_maps:
+            from ..direction_map import estimate
+
+            amplitude = np.atleast_1d(np.asarray(estimate(self.direction_maps[cell_type], e_soma), float))
+            networks = ", ".join(sorted(self.models)) or "none"
+            note = (f"no trained CNN for {cell_type!r} (networks: {networks}): thresholds from the "
+                    "uniform-field estimator (direction map and the field at the soma)")
+            warnings.warn(note, CnnFallbackWarning, stacklevel=3)
+            return ThresholdEstimate(cell_type, amplitude, amplitude * norm, "uniform-field", note,
+                                     time.perf_counter() - start)
+        raise KeyError(f"no trained CNN and no direction map for {cell_type!r}; available: "
+                       f"{', '.join(self.cell_types) or 'none'}")
+
+    def estimate(self, cell_type: str, placements: Sequence[CorticalNeuronPlacement], field_fn: Callable, *,
+                 inside=None, grid: LocalFieldGrid | None = None, max_outside_fraction: float = 0.5
+                 ) -> ThresholdEstimate:
+        """Sample the local fields of ``placements`` (:func:`.local_field.sample_local_fields`, one
+        ``field_fn`` call) and predict their thresholds. ``grid``: default the network's (or 9^3, 1.5 mm)."""
+        grid = grid or self.grid(cell_type) or LocalFieldGrid()
+        samples = sample_local_fields(placements, field_fn, grid, inside=inside,
+                                      max_outside_fraction=max_outside_fraction)
+        return self._predict(cell_type, samples.network_input(), samples.e_soma_v_per_m, grid)

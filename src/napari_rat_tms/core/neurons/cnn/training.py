@@ -1,0 +1,322 @@
+"""Training the threshold CNNs: a split by group, Adam, early stopping, metrics and the model card.
+
+**Split** (:func:`split_by_group`; nothing leaks): the test set holds every record of the **test
+heads** (heads never seen in training) and every record of the **test coil placements** (placement
+ids never seen in training, on any head); the validation set (early stopping) holds the records of
+other placement ids, chosen at random (seeded) among the rest; training gets what is left. The
+groups ``<head>/<placement>`` of the three sets are disjoint, no test head and no test or
+validation placement id appears in training (:meth:`Split.check`, which every training run calls).
+
+**Training** (:func:`train_network`): the network of :mod:`.networks` regresses the standardised
+``log(T_soma)`` (mean squared error), Adam, mini-batches shuffled by a seeded generator, early
+stopping when the validation loss has not improved for ``patience`` epochs (the weights of the best
+epoch are kept). Seeded (``torch.manual_seed``), single-process.
+
+**Metrics** (:func:`threshold_metrics`, seed 000's): on the thresholds themselves (the amplitude
+``T_soma / |E_soma|``, equivalently ``T_soma``: the same ratio), MAPE = mean ``|pred - true| /
+true`` in %, and Pearson's R between predicted and true thresholds; for the train, validation and
+test sets, and for the uniform-field estimator (:mod:`..direction_map`) on the same test neurons
+when its map is given.
+
+**Model card** (JSON next to the weights, :meth:`TrainedModel.save`): cell type, seed paper,
+input and output definitions, data (dataset, index SHA-256, record counts, heads, placements),
+split (the groups of each set), training settings and loss history, metrics, versions (Python,
+numpy, torch, the package, NEURON), and a **check subset**: up to ``subset_size`` test records
+saved as ``<name>.subset.npz`` with the metrics the saved network reaches on them, which
+:func:`verify_saved_model` recomputes after loading (the shipped weights check themselves).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .dataset import TrainingData
+from .networks import NetworkConfig, ThresholdCNN, load_model, save_model, torch
+
+__all__ = ["Split", "split_by_group", "threshold_metrics", "TrainedModel", "train_network",
+           "verify_saved_model", "SEED_PAPER"]
+
+SEED_PAPER = ("Aberra AS, Lopez A, Grill WM, Peterchev AV (2023). Rapid estimation of cortical neuron "
+              "activation thresholds by transcranial magnetic stimulation using convolutional neural "
+              "networks. NeuroImage 275:120184")
+
+
+def threshold_metrics(predicted, true) -> dict:
+    """``{"n", "mape_percent", "pearson_r", "max_ape_percent"}`` of predicted vs true thresholds (positive;
+    non-finite pairs are left out and counted in ``"n_excluded"``)."""
+    p = np.asarray(predicted, float).reshape(-1)
+    t = np.asarray(true, float).reshape(-1)
+    ok = np.isfinite(p) & np.isfinite(t) & (t > 0)
+    p, t = p[ok], t[ok]
+    out = {"n": int(ok.sum()), "n_excluded": int((~ok).sum())}
+    if not len(t):
+        return out | {"mape_percent": None, "pearson_r": None, "max_ape_percent": None}
+    ape = np.abs(p - t) / t * 100
+    r = None
+    if len(t) > 1 and np.std(p) > 0 and np.std(t) > 0:
+        r = float(np.corrcoef(p, t)[0, 1])
+    return out | {"mape_percent": float(ape.mean()), "pearson_r": r, "max_ape_percent": float(ape.max())}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Record indices of the three sets and what defined them (module docstring)."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    test_heads: tuple
+    test_placements: tuple
+    validation_placements: tuple
+    seed: int
+    groups: dict = field(default_factory=dict)     # set name -> sorted "<head>/<placement>" groups
+
+    def check(self, head_ids, placement_ids) -> None:
+        """Raise ``AssertionError`` if a group, a test head or a held-out placement id leaks into training."""
+        head_ids, placement_ids = np.asarray(head_ids, str), np.asarray(placement_ids, str)
+        sets = {"train": self.train, "validation": self.validation, "test": self.test}
+        groups = {name: {f"{h}/{p}" for h, p in zip(head_ids[i], placement_ids[i])}
+                  for name, i in sets.items()}
+        names = list(sets)
+        for a in range(3):
+            for b in range(a + 1, 3):
+                common = groups[names[a]] & groups[names[b]]
+                assert not common, f"groups in both {names[a]} and {names[b]}: {sorted(common)[:5]}"
+        all_index = np.concatenate(list(sets.values()))
+        assert len(np.unique(all_index)) == len(all_index), "a record is in two sets"
+        train_heads, train_placements = set(head_ids[self.train]), set(placement_ids[self.train])
+        assert not train_heads & set(self.test_heads), "a test head is in the training set"
+        assert not train_placements & set(self.test_placements), "a test placement is in the training set"
+        assert not train_placements & set(self.validation_placements), "a validation placement is in training"
+
+    def as_dict(self) -> dict:
+        return {"method": "by group: test heads and test coil placements held out; validation placements "
+                          "held out of training", "seed": self.seed, "test_heads": list(self.test_heads),
+                "test_placements": list(self.test_placements),
+                "validation_placements": list(self.validation_placements),
+                "n": {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)},
+                "groups": self.groups}
+
+
+def split_by_group(head_ids, placement_ids, *, test_heads=(), test_placements=None,
+                   test_fraction: float = 0.2, validation_fraction: float = 0.2, seed: int = 0) -> Split:
+    """Split records by head and coil placement (module docstring). ``head_ids``, ``placement_ids``: one per
+    record. ``test_heads``: heads held out entirely. ``test_placements``: placement ids held out (None:
+    ``round(test_fraction * #placements)`` of them at random, at least one when ``test_fraction > 0``).
+    ``validation_fraction``: the share of placement ids (at least one) for early stopping."""
+    head_ids, placement_ids = np.asarray(head_ids, str), np.asarray(placement_ids, str)
+    if head_ids.shape != placement_ids.shape or head_ids.ndim != 1:
+        raise ValueError("head_ids and placement_ids must be 1-D, one per record")
+    rng = np.random.default_rng(seed)
+    heads, placements = sorted(set(head_ids)), sorted(set(placement_ids))
+    test_heads = tuple(sorted(set(str(h) for h in test_heads)))
+    unknown = set(test_heads) - set(heads)
+    if unknown:
+        raise ValueError(f"test heads {sorted(unknown)} have no records (heads: {heads})")
+    if test_placements is None:
+        k = int(round(test_fraction * len(placements)))
+        k = max(k, 1) if test_fraction > 0 else 0
+        test_placements = tuple(sorted(rng.choice(placements, size=min(k, len(placements)), replace=False)))
+    else:
+        test_placements = tuple(sorted(set(str(p) for p in test_placements)))
+    rest = [p for p in placements if p not in test_placements]
+    k = max(1, int(round(validation_fraction * len(placements))))
+    if len(rest) < 2 or k >= len(rest):
+        raise ValueError(f"too few coil placements to split: {len(placements)} placement ids, "
+                         f"{len(test_placements)} held out for testing; training and validation need at "
+                         "least one each of the rest")
+    validation_placements = tuple(sorted(rng.choice(rest, size=k, replace=False)))
+    is_test = np.isin(head_ids, test_heads) | np.isin(placement_ids, test_placements)
+    is_validation = ~is_test & np.isin(placement_ids, validation_placements)
+    is_train = ~is_test & ~is_validation
+    index = {"train": np.flatnonzero(is_train), "validation": np.flatnonzero(is_validation),
+             "test": np.flatnonzero(is_test)}
+    for name in ("train", "validation"):
+        if not len(index[name]):
+            raise ValueError(f"the {name} set is empty: every record of the training heads is held out")
+    groups = {name: sorted({f"{head_ids[i]}/{placement_ids[i]}" for i in idx}) for name, idx in index.items()}
+    split = Split(index["train"], index["validation"], index["test"], test_heads, test_placements,
+                  validation_placements, int(seed), groups)
+    split.check(head_ids, placement_ids)
+    return split
+
+
+@dataclass
+class TrainedModel:
+    """A trained network, its split, loss history and model card (module docstring)."""
+
+    model: ThresholdCNN
+    card: dict
+    split: Split
+    data: TrainingData
+
+    def predict_threshold_soma(self, inputs) -> np.ndarray:
+        return np.exp(self.model.predict_log_threshold(inputs))
+
+    def save(self, path, subset_size: int = 16) -> tuple[Path, Path]:
+        """Write ``<path>.pt``, ``<path>.json`` (the card) and ``<path>.subset.npz`` (the check subset: up to
+        ``subset_size`` test records, or validation ones without a test set)."""
+        path = Path(path)
+        base = path.with_suffix("") if path.suffix in (".pt", ".json") else path
+        pool = self.split.test if len(self.split.test) else self.split.validation
+        chosen = np.sort(np.random.default_rng(self.split.seed).choice(
+            pool, size=min(subset_size, len(pool)), replace=False))
+        sub = self.data.subset(chosen)
+        predicted = self.predict_threshold_soma(sub.inputs)
+        subset_file = base.with_name(base.name + ".subset.npz")
+        subset_file.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(subset_file, inputs=sub.inputs, threshold_soma_v_per_m=sub.threshold_soma_v_per_m,
+                            e_soma_v_per_m=sub.e_soma_v_per_m, record_ids=sub.record_ids)
+        card = dict(self.card)
+        card["check_subset"] = {"file": subset_file.name, "record_ids": sub.record_ids.tolist(),
+                                "from": "test" if len(self.split.test) else "validation",
+                                "metrics": threshold_metrics(predicted, sub.threshold_soma_v_per_m),
+                                "predicted_threshold_soma_v_per_m": predicted.tolist()}
+        self.card = card
+        return save_model(self.model, card, base)
+
+
+def verify_saved_model(path, rtol: float = 1e-4) -> dict:
+    """Load a saved model and its check subset, recompute the subset's metrics and compare them with the
+    card's (relative tolerance ``rtol``). Returns the recomputed metrics; ``AssertionError`` on a mismatch."""
+    model, card = load_model(path)
+    subset = card.get("check_subset")
+    if not subset:
+        raise ValueError(f"{path}: its model card has no check subset")
+    base = Path(path).with_suffix("") if Path(path).suffix in (".pt", ".json") else Path(path)
+    with np.load(base.with_name(subset["file"]), allow_pickle=False) as data:
+        inputs, true = np.array(data["inputs"]), np.array(data["threshold_soma_v_per_m"])
+    predicted = np.exp(model.predict_log_threshold(inputs))
+    metrics = threshold_metrics(predicted, true)
+    np.testing.assert_allclose(predicted, subset["predicted_threshold_soma_v_per_m"], rtol=rtol)
+    for key in ("mape_percent", "pearson_r"):
+        if subset["metrics"].get(key) is not None:
+            assert math.isclose(metrics[key], subset["metrics"][key], rel_tol=rtol, abs_tol=1e-6), (
+                f"{key}: {metrics[key]} recomputed, {subset['metrics'][key]} recorded")
+    return metrics
+
+
+def _versions(data: TrainingData) -> dict:
+    from .... import __version__
+
+    versions = {"python": platform.python_version(), "numpy": np.__version__, "torch": torch.__version__,
+                "napari-rat-tms": __version__}
+    if isinstance(data.source.get("versions"), dict):
+        versions["dataset"] = data.source["versions"]
+    return versions
+
+
+def _uniform_field_metrics(direction_map, data: TrainingData, index) -> dict:
+    from ..direction_map import estimate
+
+    if not len(index):
+        return threshold_metrics([], [])
+    amplitude = np.atleast_1d(estimate(direction_map, data.e_soma_v_per_m[index]))
+    metrics = threshold_metrics(amplitude, data.threshold_amplitude[index])
+    return metrics | {"map_cell_name": direction_map.cell_name}
+
+
+def train_network(data: TrainingData, split: Split | None = None, *, config: NetworkConfig | None = None,
+                  epochs: int = 200, batch_size: int = 64, learning_rate: float = 1e-3,
+                  weight_decay: float = 0.0, patience: int = 20, seed: int = 0, test_heads=(),
+                  test_placements=None, direction_map=None, progress=None) -> TrainedModel:
+    """Train one network on ``data`` (one cell type, or the population median) and fill its model card.
+
+    ``split``: default :func:`split_by_group` of ``data``'s groups with ``test_heads``,
+    ``test_placements`` and ``seed``. ``config``: :class:`.networks.NetworkConfig` (its ``grid_n`` is
+    set from the data). ``direction_map``: the cell type's :class:`..direction_map.DirectionMap`, for
+    the uniform-field estimator's metrics on the same test neurons. ``progress(fraction, message)``:
+    called after each epoch. Returns a :class:`TrainedModel` (the best epoch's weights, eval mode).
+    """
+    if len(data) < 4:
+        raise ValueError(f"{data.cell_type}: {len(data)} records are too few to train on")
+    if split is None:
+        split = split_by_group(data.head_ids, data.placement_ids, test_heads=test_heads,
+                               test_placements=test_placements, seed=seed)
+    split.check(data.head_ids, data.placement_ids)
+    config = config or NetworkConfig()
+    if config.grid_n != data.grid.n:
+        config = NetworkConfig(**(config.as_dict() | {"grid_n": data.grid.n, "channels": config.channels}))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = ThresholdCNN(config)
+    log_t = np.log(data.threshold_soma_v_per_m)
+    if not np.all(np.isfinite(log_t)):
+        raise ValueError(f"{data.cell_type}: the targets must be positive and finite")
+    model.set_target_scale(log_t[split.train])
+    mean, std = float(model.target_mean), float(model.target_std)
+    x = torch.from_numpy(np.ascontiguousarray(data.inputs, dtype=np.float32))
+    z = torch.from_numpy(((log_t - mean) / std).astype(np.float32))
+    optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    loss_fn = torch.nn.MSELoss()
+
+    def evaluate(index) -> float:
+        model.eval()
+        with torch.inference_mode():
+            return float(loss_fn(model.standardised(x[index]), z[index]))
+
+    history = {"train_loss": [], "validation_loss": []}
+    best = (math.inf, -1, None)
+    start = time.perf_counter()
+    train_index = np.asarray(split.train)
+    for epoch in range(int(epochs)):
+        model.train()
+        order = rng.permutation(train_index)
+        for s in range(0, len(order), batch_size):
+            batch = order[s:s + batch_size]
+            if len(batch) < 2:     # BatchNorm needs two samples
+                continue
+            optimiser.zero_grad()
+            loss = loss_fn(model.standardised(x[batch]), z[batch])
+            loss.backward()
+            optimiser.step()
+        train_loss, validation_loss = evaluate(train_index), evaluate(split.validation)
+        history["train_loss"].append(train_loss)
+        history["validation_loss"].append(validation_loss)
+        if validation_loss < best[0]:
+            best = (validation_loss, epoch, copy.deepcopy(model.state_dict()))
+        if progress is not None:
+            progress((epoch + 1) / epochs, f"{data.cell_type}: epoch {epoch + 1}: train loss "
+                                           f"{train_loss:.4g}, validation loss {validation_loss:.4g}")
+        if epoch - best[1] >= patience:
+            break
+    model.load_state_dict(best[2])
+    model.eval()
+    seconds = time.perf_counter() - start
+    trained = TrainedModel(model, {}, split, data)
+    metrics = {}
+    for name in ("train", "validation", "test"):
+        index = getattr(split, name)
+        predicted = trained.predict_threshold_soma(data.inputs[index]) if len(index) else np.zeros(0)
+        metrics[name] = threshold_metrics(predicted, data.threshold_soma_v_per_m[index])
+    if direction_map is not None:
+        metrics["test_uniform_field"] = _uniform_field_metrics(direction_map, data, split.test)
+    trained.card = {
+        "cell_type": data.cell_type, "paper": SEED_PAPER,
+        "input": {"grid": data.grid.as_dict(),
+                  "frame": "cell frame (+z somatodendritic axis), centred at the soma",
+                  "channels": ["E_x / |E_soma|", "E_y / |E_soma|", "E_z / |E_soma|",
+                               "mask (1 inside the tissue)"],
+                  "outside": "field channels 0 and mask 0 outside the tissue"},
+        "output": "log(T_soma / (1 V/m)); T_soma = threshold amplitude x |E_soma| (V/m); amplitude = "
+                  "T_soma / |E_soma| (A/us for a field at dI/dt = 1 A/us)",
+        "data": dict(data.source) | {"n_records": len(data), "heads": sorted(set(data.head_ids)),
+                                     "placements": sorted(set(data.placement_ids))},
+        "split": split.as_dict(),
+        "training": {"loss": "MSE of the standardised log threshold", "optimiser": "Adam",
+                     "learning_rate": learning_rate, "weight_decay": weight_decay, "batch_size": batch_size,
+                     "max_epochs": int(epochs), "epochs_run": len(history["train_loss"]),
+                     "best_epoch": best[1],
+                     "patience": patience, "seed": seed, "seconds": seconds, "history": history,
+                     "target_mean": mean, "target_std": std},
+        "metrics": metrics,
+        "versions": _versions(data),
+    }
+    return trained

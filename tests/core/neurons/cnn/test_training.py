@@ -1,0 +1,121 @@
+"""Networks and training (networks.py, training.py) on synthetic data: no NEURON, seconds.
+
+Synthetic data: random linear fields on the 9^3 grid (cell frame, normalised), with a threshold that is a
+known smooth function of the field along the somatodendritic axis; groups: 2 heads x 6 placements.
+Oracles: the loss history (training lowers it), the split's groups (disjoint, nothing held out leaks),
+the saved files reloaded (the same predictions and metrics as recorded)."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch",
+                            reason="the threshold CNNs need PyTorch (pip install 'napari-rat-tms[cnn]')")
+
+from napari_rat_tms.core.neurons.cnn.dataset import TrainingData  # noqa: E402
+from napari_rat_tms.core.neurons.cnn.local_field import LocalFieldGrid  # noqa: E402
+from napari_rat_tms.core.neurons.cnn.networks import NetworkConfig, ThresholdCNN, load_model  # noqa: E402
+from napari_rat_tms.core.neurons.cnn.training import (split_by_group, threshold_metrics,  # noqa: E402
+                                                      train_network, verify_saved_model)
+
+TINY = NetworkConfig(channels=(4, 8), hidden=16)
+
+
+def synthetic_data(m=240, n=9, seed=1, cell_type="synthetic") -> TrainingData:
+    rng = np.random.default_rng(seed)
+    grid = LocalFieldGrid(n, 1.5)
+    offsets = grid.offsets_m() * 1e3                                  # mm
+    direction = rng.normal(size=(m, 3))
+    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
+    gradient = rng.normal(scale=0.3, size=(m, 3, 3))                  # per mm, relative to |E_soma|
+    field = direction[:, None, :] + np.einsum("mij,pj->mpi", gradient, offsets)
+    inputs = np.zeros((m, 4, n, n, n), np.float32)
+    inputs[:, :3] = field.transpose(0, 2, 1).reshape(m, 3, n, n, n)
+    inputs[:, 3] = 1.0
+    # threshold: low when the field points down the axis (-z), raised by the axial gradient
+    log_t = np.log(150.0) + 0.8 * direction[:, 2] + 0.5 * gradient[:, 2, 2]
+    e_soma = direction * rng.uniform(50, 150, size=(m, 1))
+    heads = np.where(np.arange(m) % 2 == 0, "ratA", "ratB")
+    placements = np.array([f"P{k % 6}" for k in range(m // 2) for _ in range(2)])
+    return TrainingData(cell_type, grid, inputs, np.exp(log_t), e_soma, heads, placements,
+                        np.array([f"s:{k}" for k in range(m)]), {"dataset": "synthetic"})
+
+
+def test_network_shapes_and_output_scale():
+    model = ThresholdCNN(TINY)
+    model.set_target_scale(np.log([100.0, 200.0, 400.0]))
+    x = torch.zeros((5, 4, 9, 9, 9))
+    assert model(x).shape == (5,)
+    out = model.predict_log_threshold(np.zeros((7, 4, 9, 9, 9), np.float32))
+    assert out.shape == (7,) and out.dtype == np.float64
+    with pytest.raises(ValueError, match="inputs must be"):
+        model.predict_log_threshold(np.zeros((2, 3, 9, 9, 9)))
+    assert float(model.target_mean) == pytest.approx(np.log([100.0, 200.0, 400.0]).mean(), rel=1e-6)
+
+
+def test_split_groups_are_disjoint_and_held_out_groups_never_train():
+    data = synthetic_data()
+    split = split_by_group(data.head_ids, data.placement_ids, test_heads=["ratB"], test_placements=["P5"],
+                           seed=3)
+    sets = {"train": split.train, "validation": split.validation, "test": split.test}
+    groups = {k: {f"{h}/{p}" for h, p in zip(data.head_ids[i], data.placement_ids[i])}
+              for k, i in sets.items()}
+    assert not groups["train"] & groups["test"] and not groups["train"] & groups["validation"]
+    assert not groups["validation"] & groups["test"]
+    assert "ratB" not in set(data.head_ids[split.train]) and "P5" not in set(data.placement_ids[split.train])
+    assert set(data.placement_ids[split.validation]).isdisjoint(data.placement_ids[split.train])
+    assert sorted(np.concatenate(list(sets.values()))) == list(range(len(data)))
+    assert set(data.head_ids[split.test]) == {"ratA", "ratB"}            # ratB entirely, and ratA's P5
+    assert split.as_dict()["groups"]["test"] == sorted(groups["test"])
+    # a leak is caught
+    bad = type(split)(np.concatenate([split.train, split.test[:1]]), split.validation, split.test[1:],
+                      split.test_heads, split.test_placements, split.validation_placements, 0)
+    with pytest.raises(AssertionError):
+        bad.check(data.head_ids, data.placement_ids)
+    with pytest.raises(ValueError, match="too few coil placements"):
+        split_by_group(["a", "a"], ["P0", "P1"], test_placements=["P0"])
+
+
+def test_metrics():
+    m = threshold_metrics([110.0, 90.0, 200.0], [100.0, 100.0, 200.0])
+    assert m["mape_percent"] == pytest.approx(20 / 3) and m["n"] == 3
+    assert m["max_ape_percent"] == pytest.approx(10)
+    assert m["pearson_r"] == pytest.approx(np.corrcoef([110, 90, 200], [100, 100, 200])[0, 1])
+
+
+def test_training_lowers_the_loss_and_saved_weights_reproduce_the_card(tmp_path):
+    data = synthetic_data(m=192)
+    trained = train_network(data, config=TINY, epochs=12, batch_size=32, learning_rate=3e-3, patience=25,
+                            seed=0, test_heads=["ratB"], test_placements=["P5"])
+    history = trained.card["training"]["history"]
+    assert history["train_loss"][-1] < 0.5 * history["train_loss"][0]
+    assert min(history["validation_loss"]) < history["validation_loss"][0]
+    metrics = trained.card["metrics"]
+    assert metrics["test"]["n"] == len(trained.split.test) and metrics["test"]["mape_percent"] < 60
+    # seeded: the same run gives the same weights
+    small = data.subset(np.arange(96))
+    again = train_network(small, config=TINY, epochs=2, batch_size=32, seed=0, test_heads=["ratB"],
+                          test_placements=["P5"])
+    once = train_network(small, config=TINY, epochs=2, batch_size=32, seed=0, test_heads=["ratB"],
+                         test_placements=["P5"])
+    for a, b in zip(again.model.state_dict().values(), once.model.state_dict().values()):
+        assert torch.equal(a, b)
+    weights, card_path = trained.save(tmp_path / "models" / "synthetic", subset_size=12)
+    assert weights.is_file() and card_path.is_file()
+    assert (tmp_path / "models" / "synthetic.subset.npz").is_file()
+    card = json.loads(card_path.read_text())
+    for key in ("cell_type", "paper", "input", "output", "data", "split", "training", "metrics", "versions",
+                "check_subset", "architecture"):
+        assert key in card
+    assert card["versions"]["torch"] == torch.__version__ and card["split"]["test_heads"] == ["ratB"]
+    assert len(card["check_subset"]["record_ids"]) == 12
+    recomputed = verify_saved_model(card_path)
+    recorded = card["check_subset"]["metrics"]["mape_percent"]
+    assert recomputed["mape_percent"] == pytest.approx(recorded, rel=1e-6)
+    model, _ = load_model(weights)
+    test = data.subset(trained.split.test)
+    np.testing.assert_allclose(np.exp(model.predict_log_threshold(test.inputs)),
+                               trained.predict_threshold_soma(test.inputs), rtol=1e-6)
+    assert threshold_metrics(np.exp(model.predict_log_threshold(test.inputs)), test.threshold_soma_v_per_m)[
+        "mape_percent"] == pytest.approx(card["metrics"]["test"]["mape_percent"], rel=1e-5)
