@@ -186,6 +186,24 @@ def test_neurons_under_the_coil(viewer_or_skip, tmp_path):
     assert np.all(norm[vertices] >= 0.5 * norm.max()) and int(np.argmax(norm)) in vertices
 
 
+def test_uniform_field_estimate_in_the_dock(viewer_or_skip, tmp_path):
+    """"Thresholds by: uniform-field estimate": the same map layers, drawn from the estimates, the
+    method in the status and the layer's metadata; the direction map cached with the thresholds."""
+    from napari_rat_tms.widgets.neurons import METHOD_CHOICES
+
+    viewer, coil_widget, widget = _scene(viewer_or_skip)
+    widget.cache_dir = tmp_path / "cache"
+    widget.method.value = next(k for k, v in METHOD_CHOICES.items() if v == "uniform-field")
+    done = widget.compute(blocking=True)
+    assert list(done) == ["ball-and-stick"], widget.status.value
+    result = done["ball-and-stick"]
+    assert result.method == "uniform-field" and "uniform-field estimate" in widget.status.value
+    assert np.isfinite(result.thresholds_a_per_us).sum() >= 2, [r.message for r in result.results]
+    (surface,) = _with_role(viewer, "neuron_threshold_map")
+    assert surface.metadata["method"] == "uniform-field"
+    assert list((tmp_path / "cache" / "direction_maps").glob("*.npz"))
+
+
 def test_user_errors_give_a_status_and_no_layer(viewer_or_skip, tmp_path):
     viewer, coil_widget, widget = _scene(viewer_or_skip, kinds=())
     n_layers = len(viewer.layers)

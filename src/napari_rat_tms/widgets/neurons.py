@@ -94,6 +94,10 @@ UNITS = ("A/us", "% MSO")
 #: Where the neurons go: the whole cortex, or the vertices where |E| >= HOTSPOT_FRACTION x its maximum.
 WHERE = ("the whole cortex", "under the coil (|E| ≥ 50 % of its maximum)")
 HOTSPOT_FRACTION = 0.5
+#: How the thresholds are obtained (core/neurons/placement_thresholds.py, METHODS).
+METHOD_CHOICES = {"NEURON (ground truth)": "neuron",
+                  "uniform-field estimate (fast)": "uniform-field",
+                  "CNN estimate (fast)": "cnn"}
 #: The channel sets (core/neurons/cells.py): thresholds agree within 1 % for the shared cells.
 CHANNELS = {"reduced (Na + Kv3.1; fast)": "reduced", "full (Hay et al. 2011)": "hay2011"}
 ACTIVATED_COLOUR, NOT_ACTIVATED_COLOUR, NO_THRESHOLD_COLOUR = "red", "gray", "black"
@@ -129,6 +133,7 @@ class _Job:
     processes: bool
     cache_dir: Path | None
     model: str
+    method: str = "neuron"
 
 
 def _run_compute(job: _Job):
@@ -138,7 +143,8 @@ def _run_compute(job: _Job):
 
     return (yield from iter_placement_thresholds(
         job.conductor, job.coil, job.cortex, job.cells, job.vertices, azimuths_rad=job.azimuths,
-        pulse=job.pulse, processes=job.processes, cache_dir=job.cache_dir, model=job.model))
+        pulse=job.pulse, processes=job.processes, cache_dir=job.cache_dir, model=job.model,
+        method=job.method))
 
 
 class NeuronsWidget(Container):
@@ -178,6 +184,8 @@ class NeuronsWidget(Container):
         self.where = ComboBox(label="neurons on", choices=list(WHERE), value=WHERE[0])
         self.pulse = ComboBox(label="pulse", choices=["monophasic", "biphasic"], value="monophasic")
         self.channels = ComboBox(label="ion channels", choices=list(CHANNELS), value=next(iter(CHANNELS)))
+        self.method = ComboBox(label="thresholds by", choices=list(METHOD_CHOICES),
+                               value=next(iter(METHOD_CHOICES)))
         self.use_dask = CheckBox(text="use Dask (LocalCluster of worker processes)", value=False)
         self.compute_button = PushButton(text="Compute thresholds")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
@@ -200,12 +208,16 @@ class NeuronsWidget(Container):
         self.channels.tooltip = ("Reduced: transient Na+ and Kv3.1 in soma and axon, passive dendrites. "
                                  "Full: the 12 mechanisms of Hay et al. 2011 with Markram et al. 2015's L5 "
                                  "densities (slower; thresholds within 1 % for the shared cells).")
+        self.method.tooltip = ("NEURON: every neuron simulated (seconds each). Uniform-field estimate: "
+                               "each cell type's threshold-direction map (computed once with NEURON, cached) "
+                               "applied to the field at the soma. CNN: the shipped networks on the local "
+                               "field; cell types without one use the uniform-field estimate.")
         self.use_dask.tooltip = "Off: the neurons one after the other in napari's process (fine for small N)."
 
         self.extend([self.model_choice, self.model_note, self.ball_and_stick, self.folder, self.browse_button,
                      self.morphology_boxes, self.n_neurons, self.where, self.pulse, self.channels,
-                     self.use_dask, self.compute_button, self.cancel_button, self.progress, self.units,
-                     self.mso, self.mso_note, self.activated, self.status])
+                     self.method, self.use_dask, self.compute_button, self.cancel_button, self.progress,
+                     self.units, self.mso, self.mso_note, self.activated, self.status])
 
         self.compute_button.changed.connect(lambda *_: self.compute())
         self.cancel_button.changed.connect(self.cancel)
@@ -321,7 +333,7 @@ class NeuronsWidget(Container):
                                        min_fraction_of_peak=HOTSPOT_FRACTION)
         azimuths = np.mod(GOLDEN_ANGLE_RAD * np.arange(len(vertices)), 2 * np.pi)
         return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, str(self.pulse.value),
-                    bool(self.use_dask.value), self.cache_dir, kind)
+                    bool(self.use_dask.value), self.cache_dir, kind, METHOD_CHOICES[self.method.value])
 
     def compute(self, blocking: bool = False):
         """Compute the thresholds of the chosen cell types for the current coil placement.
@@ -403,7 +415,12 @@ class NeuronsWidget(Container):
         ok = np.isfinite(thresholds)
         statuses = [r.status for r in result.results]
         counts = {s: statuses.count(s) for s in dict.fromkeys(statuses) if s != "ok"}
-        text = f"{result.name} ({result.model}, {result.pulse}): {int(ok.sum())}/{len(statuses)} neurons"
+        how = "" if result.method == "neuron" else f", {result.method} estimate"
+        fallback = sum(1 for r in result.results if "no trained CNN" in r.message)
+        if fallback:
+            how += " (no trained CNN for this cell type: uniform-field estimate)"
+        text = (f"{result.name} ({result.model}, {result.pulse}{how}): {int(ok.sum())}/{len(statuses)} "
+                "neurons")
         if ok.any():
             low, mid = float(thresholds[ok].min()), float(np.median(thresholds[ok]))
             mso = 100.0 / MC_B35_MAX_DIDT_A_PER_US
@@ -507,6 +524,7 @@ class NeuronsWidget(Container):
         lifted = cortex.vertices_m * 1e3 + LIFT_MM * cortex.vertex_normals
         name = f"threshold {result.name} ({units})"
         meta = {ROLE_KEY: ROLE_THRESHOLD_MAP, "cell": result.name, "units": units, "model": result.model,
+                "method": result.method,
                 "pulse": result.pulse, "interpolation": "nearest computed neuron's vertex",
                 "neuron_vertices": [int(p.vertex) for p in result.placements],
                 "vertices_without_threshold": missing, "mso_reference_a_per_us": MC_B35_MAX_DIDT_A_PER_US}

@@ -166,3 +166,51 @@ def _only_cells(items):
         elif item[0] == "cell":
             out.append(item[1])
     return out
+
+
+def test_fast_estimates_match_the_estimators_and_approach_neuron(tmp_path, monkeypatch):
+    """method="uniform-field": the direction map (computed once, then read from the cache) applied to
+    the BEM field at each soma in the cell frame, equal to estimate() on that field computed by another
+    path; close to NEURON's thresholds for the ball-and-stick (a near-uniform field over the cell).
+    method="cnn" without a network for the cell type: the uniform-field estimate, and the results say so."""
+    from napari_rat_tms.core.neurons import direction_map as dm
+    from napari_rat_tms.core.neurons.direction_map import estimate
+    from napari_rat_tms.core.neurons.placement_thresholds import direction_map_for
+
+    conductor, coil, cortex = _scene()
+    vertices = np.argsort(-cortex.vertices_m[:, 2])[:3]
+    cells = cell_types([])
+    cache = tmp_path / "cache"
+
+    def run(method):
+        items = list(iter_placement_thresholds(conductor, coil, cortex, cells, vertices, cache_dir=cache,
+                                               method=method))
+        (result,) = [item[1] for item in items if item[0] == "cell"]
+        return result
+
+    fast = run("uniform-field")
+    assert len(list((cache / "direction_maps").glob("*.npz"))) == 1
+    dmap = direction_map_for(cells[0].spec, cache_dir=cache)
+    somas = np.array([p.soma_m for p in fast.placements])
+    e_head = efield_at_points(conductor, coil, UNIT_DIDT_A_PER_S, somas)
+    e_cell = np.array([e @ p.rotation_matrix for e, p in zip(e_head, fast.placements)])
+    expected = np.atleast_1d(estimate(dmap, e_cell))
+    ok = np.isfinite(expected)
+    np.testing.assert_allclose(fast.thresholds_a_per_us[ok], expected[ok], rtol=1e-6)
+    assert all("uniform-field estimate" in r.message for r in fast.results)
+
+    neuron = run("neuron").thresholds_a_per_us
+    both = np.isfinite(neuron) & np.isfinite(fast.thresholds_a_per_us)
+    assert both.any()
+    assert np.median(np.abs(fast.thresholds_a_per_us[both] / neuron[both] - 1)) < 0.25
+
+    # the map is read from the cache: computing another one would fail here
+    def refuse(*args, **kwargs):
+        raise AssertionError("the direction map was computed again")
+
+    monkeypatch.setattr(dm, "direction_map_steps", refuse)
+    cnn = run("cnn")
+    np.testing.assert_allclose(cnn.thresholds_a_per_us, fast.thresholds_a_per_us)
+    assert all("no trained CNN" in r.message for r in cnn.results if r.ok)
+    with pytest.raises(ValueError, match="method must be one of"):
+        run("guess")

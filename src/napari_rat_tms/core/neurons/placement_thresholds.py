@@ -15,6 +15,19 @@ benchmarks:
 :func:`iter_placement_thresholds` follows the package's progress convention with tagged items:
 ``("progress", fraction, message)``, then per cell type ``("cell", CellTypeThresholds)`` or
 ``("failed", name, message)`` (a cell type that cannot be placed or built does not stop the others).
+
+**Fast estimates** instead of NEURON (:func:`iter_placement_thresholds` with ``method``):
+
+* ``"uniform-field"``: the uniform-field estimator of seed 000 (:mod:`.direction_map`): each cell
+  type's threshold-versus-direction map, computed once with NEURON (7 polar x 6 azimuthal
+  directions, 32 thresholds; minutes for a reconstructed cell) and cached on disk
+  (:func:`direction_map_for`), applied with the field at each soma: one field evaluation per neuron;
+* ``"cnn"``: the cell type's trained network (:mod:`.cnn`), fed with the 9 x 9 x 9 local field grid
+  around each neuron; a cell type without a network falls back to the uniform-field estimate and
+  its results say so (``message``).
+
+Their results are :class:`~.population.NeuronThreshold` like NEURON's, with ``message`` naming the
+method; a neuron whose map has no threshold in its direction is ``"not bracketed"``.
 """
 
 from __future__ import annotations
@@ -41,7 +54,15 @@ __all__ = [
     "cell_types",
     "neuron_vertices",
     "iter_placement_thresholds",
+    "METHODS",
+    "direction_map_for",
+    "iter_direction_map_for",
 ]
+
+#: How thresholds are obtained: NEURON (ground truth) or one of the fast estimators.
+METHODS = ("neuron", "uniform-field", "cnn")
+#: Direction grid of the dock's uniform-field maps (polar angles incl. the poles x azimuths).
+MAP_POLAR, MAP_AZIMUTH = 7, 6
 
 #: dI/dt (A/s) of the field given to the engine: 1 A/us, so that thresholds are in A/us.
 UNIT_DIDT_A_PER_S = 1e6
@@ -127,7 +148,8 @@ def neuron_vertices(cortex, n: int, *, efield_norm=None, min_fraction_of_peak: f
 class CellTypeThresholds:
     """The thresholds of one cell type for one placement: placements and results in the same order.
 
-    ``dropped``: somas outside the head, left out. ``results``:
+    ``dropped``: somas outside the head, left out; ``method``: how the thresholds were obtained
+    (:data:`METHODS`; for ``"cnn"`` the results' messages say which neurons fell back). ``results``:
     :class:`~.population.NeuronThreshold` (``threshold_amplitude`` in A/us).
     """
 
@@ -138,6 +160,7 @@ class CellTypeThresholds:
     pulse: str
     model: str
     dropped: int = 0
+    method: str = "neuron"
 
     @property
     def thresholds_a_per_us(self) -> np.ndarray:
@@ -160,10 +183,76 @@ class CellTypeThresholds:
         return sum(1 for r in counted if r.ok and r.threshold_amplitude <= didt_a_per_us) / len(counted)
 
 
+def _map_key(spec: CellSpec, pulse) -> str:
+    import hashlib
+    import json
+
+    from .population import _resolve_pulse, _versions
+
+    pulse = _resolve_pulse(pulse)
+    payload = {"cell": spec.key_dict(), "pulse": pulse.metadata(), "grid": [MAP_POLAR, MAP_AZIMUTH],
+               "rel_tol": 0.01, "versions": list(_versions())}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def iter_direction_map_for(spec: CellSpec, pulse="monophasic", *, cache_dir: Path | None = None):
+    """The uniform-field direction map of ``spec`` (a ``(fraction, message)`` generator returning a
+    :class:`.direction_map.DirectionMap`): read from ``cache_dir`` when it was computed before for
+    the same cell (its file's SHA-256), pulse and package version, else computed with NEURON in this
+    process (``MAP_POLAR`` x ``MAP_AZIMUTH`` directions, 1 %) and written there."""
+    from .direction_map import direction_map_steps, load_direction_map
+    from .population import _NEURON_LOCK, _cell_for, _resolve_pulse
+
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / "direction_maps" / f"{_map_key(spec, pulse)}.npz"
+        if path.is_file():
+            try:
+                return load_direction_map(path)
+            except ValueError:
+                pass                                 # unreadable: computed again
+    with _NEURON_LOCK:
+        cell = _cell_for(spec)
+        dmap = yield from direction_map_steps(cell, _resolve_pulse(pulse), n_polar=MAP_POLAR,
+                                              n_azimuth=MAP_AZIMUTH, rel_tol=0.01)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp.npz")
+        dmap.save(tmp)
+        tmp.replace(path)
+    return dmap
+
+
+def direction_map_for(spec: CellSpec, pulse="monophasic", *, cache_dir: Path | None = None):
+    """Blocking form of :func:`iter_direction_map_for`."""
+    from ..progress import run_to_completion
+
+    return run_to_completion(iter_direction_map_for(spec, pulse, cache_dir=cache_dir))
+
+
+def _estimated_results(cell: CellType, placements, amplitudes, method: str, note: str) -> list:
+    from .population import NeuronThreshold
+
+    out = []
+    for p, a in zip(placements, np.asarray(amplitudes, float)):
+        label = f"{cell.name} at {p.label()}"
+        if np.isnan(a):
+            out.append(NeuronThreshold(key="", label=label, status="outside field", cell_name=cell.name,
+                                       message=f"{method} estimate: no finite field at the soma"))
+        elif np.isfinite(a) and a > 0:
+            out.append(NeuronThreshold(key="", label=label, status="ok", message=f"{method} estimate{note}",
+                                       cell_name=cell.name, threshold_amplitude=float(a)))
+        else:
+            out.append(NeuronThreshold(key="", label=label, status="not bracketed", cell_name=cell.name,
+                                       message=f"{method} estimate: no threshold in this field direction"))
+    return out
+
+
 def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType], vertices, *,
                               azimuths_rad=None, pulse: str = "monophasic", processes: bool = False,
                               cache_dir: Path | None = None, model: str = "", client=None,
-                              scheduler_address: str | None = None, threshold_kwargs: dict | None = None):
+                              scheduler_address: str | None = None, threshold_kwargs: dict | None = None,
+                              method: str = "neuron", estimator=None):
     """Thresholds of ``cells`` at the cortex ``vertices`` for one coil placement (module docstring).
 
     ``conductor``: the head model's :class:`~napari_rat_tms.core.bem.conductor.VolumeConductor`;
@@ -171,8 +260,13 @@ def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType]
     metres); ``cortex``: the cortex ``TriangleSurface`` (same frame); ``vertices``: cortex vertex
     indices, one neuron per vertex and cell type; ``azimuths_rad``: the rotation of each about its
     axis. ``processes``/``client``/``scheduler_address``/``cache_dir``: as
-    :func:`.population.iter_run_thresholds`. ``model``: a name recorded in the results.
+    :func:`.population.iter_run_thresholds` (``cache_dir`` also keeps the direction maps).
+    ``model``: a name recorded in the results. ``method``: one of :data:`METHODS` (module
+    docstring); ``estimator``: the :class:`.cnn.CnnThresholdEstimator` of ``"cnn"`` (default: the
+    package's shipped networks, :func:`.cnn.shipped_estimator`).
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     from ..bem.points_field import PlacementField
     from .cortex import place_neurons
     from .population import compartment_points, iter_run_thresholds, tasks_from_field
@@ -199,6 +293,12 @@ def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType]
                 yield "failed", cell.name, (f"every soma ({len(vertices)}) lies outside the head at "
                                             f"{cell.layer} depth")
                 continue
+            if method != "neuron":
+                results = yield from _iter_estimates(cell, placements, placement_field, inside, method,
+                                                     estimator, pulse, cache_dir, start, span, prefix)
+                yield "cell", CellTypeThresholds(cell.name, cell.layer, placements, results, str(pulse),
+                                                 model, dropped, method)
+                continue
             points = compartment_points(cell.spec, placements, inside=inside)
             evaluate = points.points_to_evaluate
             efield = np.zeros((0, 3))
@@ -220,3 +320,36 @@ def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType]
             continue
         yield "cell", CellTypeThresholds(cell.name, cell.layer, placements, results, str(pulse), model,
                                          dropped)
+
+
+def _iter_estimates(cell, placements, placement_field, inside, method, estimator, pulse, cache_dir, start,
+                    span, prefix):
+    """The fast estimates of one cell type's neurons (module docstring); returns their results."""
+    from ..progress import run_to_completion
+    from .direction_map import estimate
+
+    def field_fn(points):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return run_to_completion(placement_field.iter_at(np.asarray(points, float)))
+
+    dmap = yield from forward(iter_direction_map_for(cell.spec, pulse, cache_dir=cache_dir), start,
+                              0.6 * span, f"{prefix}: uniform-field map (once per cell type): ",
+                              tag="progress")
+    if method == "cnn":
+        if estimator is None:
+            from .cnn import shipped_estimator
+
+            estimator = shipped_estimator()
+        estimator.direction_maps[cell.name] = dmap
+        yield "progress", start + 0.6 * span, f"{prefix}: local fields of {len(placements)} neurons (CNN)"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = estimator.estimate(cell.name, placements, field_fn, inside=inside)
+        note = f" ({result.note})" if result.fallback else ""
+        return _estimated_results(cell, placements, result.threshold_amplitude, result.method, note)
+    yield "progress", start + 0.6 * span, f"{prefix}: the field at {len(placements)} somas"
+    somas = np.array([p.soma_m for p in placements], dtype=float).reshape(-1, 3)
+    e_head = field_fn(somas)
+    e_cell = np.einsum("kij,ki->kj", np.array([p.rotation_matrix for p in placements]), e_head)
+    return _estimated_results(cell, placements, np.atleast_1d(estimate(dmap, e_cell)), "uniform-field", "")

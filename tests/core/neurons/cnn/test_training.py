@@ -75,6 +75,12 @@ def test_split_groups_are_disjoint_and_held_out_groups_never_train():
         bad.check(data.head_ids, data.placement_ids)
     with pytest.raises(ValueError, match="too few coil placements"):
         split_by_group(["a", "a"], ["P0", "P1"], test_placements=["P0"])
+    # validation placements named rather than drawn
+    named = split_by_group(data.head_ids, data.placement_ids, test_heads=["ratB"], test_placements=["P5"],
+                           validation_placements=["P2"])
+    assert set(data.placement_ids[named.validation]) == {"P2"} and named.validation_placements == ("P2",)
+    with pytest.raises(ValueError, match="both a validation and a test"):
+        split_by_group(data.head_ids, data.placement_ids, test_placements=["P5"], validation_placements=["P5"])
 
 
 def test_metrics():

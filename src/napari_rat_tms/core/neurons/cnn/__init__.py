@@ -45,6 +45,7 @@ _LAZY = {
     "CnnThresholdEstimator": "estimator",
     "ThresholdEstimate": "estimator",
     "CnnFallbackWarning": "estimator",
+    "shipped_estimator": "estimator",
 }
 
 __all__ = list(_LAZY)

@@ -172,3 +172,16 @@ class CnnThresholdEstimator:
         samples = sample_local_fields(placements, field_fn, grid, inside=inside,
                                       max_outside_fraction=max_outside_fraction)
         return self._predict(cell_type, samples.network_input(), samples.e_soma_v_per_m, grid)
+
+
+#: Where the package's trained networks lie (``<cell type>.pt`` + model card ``.json`` + check subset).
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+
+
+def shipped_estimator(direction_maps: Mapping | None = None) -> CnnThresholdEstimator:
+    """An estimator with the networks shipped in the package (:data:`WEIGHTS_DIR`; each model card
+    says on what data they were trained and how well they did); cell types without one fall back to
+    ``direction_maps``."""
+    if WEIGHTS_DIR.is_dir():
+        return CnnThresholdEstimator.from_directory(WEIGHTS_DIR, direction_maps)
+    return CnnThresholdEstimator({}, direction_maps)

@@ -106,11 +106,13 @@ class Split:
 
 
 def split_by_group(head_ids, placement_ids, *, test_heads=(), test_placements=None,
-                   test_fraction: float = 0.2, validation_fraction: float = 0.2, seed: int = 0) -> Split:
+                   test_fraction: float = 0.2, validation_fraction: float = 0.2, seed: int = 0,
+                   validation_placements=None) -> Split:
     """Split records by head and coil placement (module docstring). ``head_ids``, ``placement_ids``: one per
     record. ``test_heads``: heads held out entirely. ``test_placements``: placement ids held out (None:
     ``round(test_fraction * #placements)`` of them at random, at least one when ``test_fraction > 0``).
-    ``validation_fraction``: the share of placement ids (at least one) for early stopping."""
+    ``validation_fraction``: the share of placement ids (at least one) for early stopping, drawn at
+    random unless ``validation_placements`` names them."""
     head_ids, placement_ids = np.asarray(head_ids, str), np.asarray(placement_ids, str)
     if head_ids.shape != placement_ids.shape or head_ids.ndim != 1:
         raise ValueError("head_ids and placement_ids must be 1-D, one per record")
@@ -132,7 +134,12 @@ def split_by_group(head_ids, placement_ids, *, test_heads=(), test_placements=No
         raise ValueError(f"too few coil placements to split: {len(placements)} placement ids, "
                          f"{len(test_placements)} held out for testing; training and validation need at "
                          "least one each of the rest")
-    validation_placements = tuple(sorted(rng.choice(rest, size=k, replace=False)))
+    if validation_placements is None:
+        validation_placements = tuple(sorted(rng.choice(rest, size=k, replace=False)))
+    else:
+        validation_placements = tuple(sorted(set(str(p) for p in validation_placements)))
+        if set(validation_placements) & set(test_placements):
+            raise ValueError("a placement cannot be both a validation and a test placement")
     is_test = np.isin(head_ids, test_heads) | np.isin(placement_ids, test_placements)
     is_validation = ~is_test & np.isin(placement_ids, validation_placements)
     is_train = ~is_test & ~is_validation
