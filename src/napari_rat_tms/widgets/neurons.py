@@ -419,6 +419,9 @@ class NeuronsWidget(Container):
         fallback = sum(1 for r in result.results if "no trained CNN" in r.message)
         if fallback:
             how += " (no trained CNN for this cell type: uniform-field estimate)"
+        elif result.method == "cnn":
+            held_out = next((r.message for r in result.results if "held-out" in r.message), "")
+            how += held_out[held_out.find(" ("):] if held_out else ""
         text = (f"{result.name} ({result.model}, {result.pulse}{how}): {int(ok.sum())}/{len(statuses)} "
                 "neurons")
         if ok.any():

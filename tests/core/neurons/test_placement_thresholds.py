@@ -214,3 +214,35 @@ def test_fast_estimates_match_the_estimators_and_approach_neuron(tmp_path, monke
     assert all("no trained CNN" in r.message for r in cnn.results if r.ok)
     with pytest.raises(ValueError, match="method must be one of"):
         run("guess")
+
+
+def test_cnn_estimates_come_from_the_network_and_carry_its_held_out_error(tmp_path):
+    """method="cnn" with a network for the cell type (an untrained one: this checks the plumbing,
+    not the accuracy): the thresholds equal the estimator's own prediction on the same neurons and
+    the results carry the held-out error its card records."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+    from napari_rat_tms.core.neurons.cnn import (CnnThresholdEstimator, LocalFieldGrid, NetworkConfig,
+                                                 ThresholdCNN)
+
+    torch.manual_seed(0)
+    model = ThresholdCNN(NetworkConfig(channels=(4,), hidden=4)).eval()
+    card = {"cell_type": BALL_AND_STICK, "input": {"grid": LocalFieldGrid().as_dict()},
+            "metrics": {"test": {"mape_percent": 12.5, "n": 40}}}
+    estimator = CnnThresholdEstimator({BALL_AND_STICK: (model, card)})
+    conductor, coil, cortex = _scene()
+    vertices = np.argsort(-cortex.vertices_m[:, 2])[:3]
+    items = list(iter_placement_thresholds(conductor, coil, cortex, cell_types([]), vertices,
+                                           cache_dir=tmp_path, method="cnn", estimator=estimator))
+    (result,) = [item[1] for item in items if item[0] == "cell"]
+    assert result.method == "cnn"
+    assert all("MAPE 12.5 %" in r.message and r.ok for r in result.results)
+
+    def field(points):
+        return efield_at_points(conductor, coil, UNIT_DIDT_A_PER_S, points)
+
+    def inside(points):
+        return conductor.conductivity_at(np.asarray(points, float).reshape(-1, 3)) > 0
+
+    expected = estimator.estimate(BALL_AND_STICK, result.placements, field, inside=inside)
+    assert expected.method == "cnn"
+    np.testing.assert_allclose(result.thresholds_a_per_us, expected.threshold_amplitude, rtol=1e-5)

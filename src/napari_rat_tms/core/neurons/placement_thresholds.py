@@ -346,7 +346,12 @@ def _iter_estimates(cell, placements, placement_field, inside, method, estimator
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = estimator.estimate(cell.name, placements, field_fn, inside=inside)
-        note = f" ({result.note})" if result.fallback else ""
+        if result.fallback:
+            note = f" ({result.note})"
+        else:
+            test = estimator.models[cell.name][1].get("metrics", {}).get("test", {})
+            note = (f" (network's error on held-out data: MAPE {test['mape_percent']:.1f} %, "
+                    f"{test.get('n')} neurons)" if test.get("mape_percent") is not None else "")
         return _estimated_results(cell, placements, result.threshold_amplitude, result.method, note)
     yield "progress", start + 0.6 * span, f"{prefix}: the field at {len(placements)} somas"
     somas = np.array([p.soma_m for p in placements], dtype=float).reshape(-1, 3)
