@@ -85,6 +85,9 @@ def main(argv=None):
     parser.add_argument("--weights", default=None, type=Path)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--channels", default="16,32,64")
+    parser.add_argument("--test-head", default=TEST_HEAD, help="'none': no held-out head")
+    parser.add_argument("--test-placement", default=TEST_PLACEMENT)
+    parser.add_argument("--validation-placement", default=VALIDATION_PLACEMENT)
     args = parser.parse_args(argv)
     import torch
 
@@ -103,8 +106,9 @@ def main(argv=None):
     print(f"records by status: {json.dumps(statuses)}")
     cell_types = sorted({r["cell_type"] for r in dataset.records} - {POPULATION_MEDIAN})
     config = NetworkConfig(channels=tuple(int(c) for c in args.channels.split(",")), hidden=32)
-    print(f"split: test = head {TEST_HEAD} + placement {TEST_PLACEMENT} of head rat; validation = "
-          f"{VALIDATION_PLACEMENT}; network {config}")
+    test_heads = [] if args.test_head == "none" else [args.test_head]
+    print(f"split: test = head {args.test_head} + placement {args.test_placement} of head rat; validation = "
+          f"{args.validation_placement}; network {config}")
     for name in [*cell_types, POPULATION_MEDIAN]:
         data = dataset.training_data(name)
         dmap = None
@@ -115,8 +119,9 @@ def main(argv=None):
                   f"{np.min(t):.0f}-{np.max(t[np.isfinite(t)]):.0f} V/m")
         else:
             print(f"\n{name}:")
-        split = split_by_group(data.head_ids, data.placement_ids, test_heads=[TEST_HEAD],
-                               test_placements=[TEST_PLACEMENT], validation_placements=[VALIDATION_PLACEMENT])
+        split = split_by_group(data.head_ids, data.placement_ids, test_heads=test_heads,
+                               test_placements=[args.test_placement],
+                               validation_placements=[args.validation_placement])
         t0 = time.perf_counter()
         trained = train_network(data, split, config=config, epochs=args.epochs, batch_size=32,
                                 learning_rate=2e-3, patience=40, seed=0, direction_map=dmap)
@@ -126,8 +131,9 @@ def main(argv=None):
               f"{m['validation']['n']}, test {m['test']['n']}); {card['training']['epochs_run']} epochs "
               f"(best {card['training']['best_epoch']}), {time.perf_counter() - t0:.0f} s")
         test = trained.split.test
-        subsets = (("test (all)", test), (f"  head {TEST_HEAD}", test[data.head_ids[test] == TEST_HEAD]),
-                   (f"  placement {TEST_PLACEMENT}, head rat", test[data.head_ids[test] != TEST_HEAD]),
+        held = data.head_ids[test] == args.test_head
+        subsets = (("test (all)", test), (f"  head {args.test_head}", test[held]),
+                   (f"  placement {args.test_placement}, head rat", test[~held]),
                    ("train", trained.split.train))
         for label, index in subsets:
             if not len(index):
