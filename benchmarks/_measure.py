@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import psutil
 
 
@@ -42,3 +43,21 @@ class PeakMemory:
     def peak_gib(self) -> float:
         """Peak above the start, 2^30 bytes."""
         return (self.peak - self.baseline) / 2**30
+
+
+def median_time(fn, repeats) -> float:
+    """Median wall time (s) of ``repeats`` calls of ``fn()``."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def format_metrics(m) -> str:
+    """``MAPE x %, R y, n z`` of a threshold_metrics dict ("n/a" without one)."""
+    if not m or m.get("mape_percent") is None:
+        return "n/a"
+    r = "n/a" if m.get("pearson_r") is None else f"{m['pearson_r']:.3f}"
+    return f"MAPE {m['mape_percent']:5.1f} %, R {r}, n {m['n']}"

@@ -41,7 +41,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _measure import PeakMemory, median_time  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 from napari_rat_tms.core.bem import lc_bem  # noqa: E402
 from napari_rat_tms.core.bem.solver import build_solver  # noqa: E402
@@ -92,15 +92,6 @@ def _frame(rat, surfaces):
     return frame_from_landmarks(lm["bregma"], lm["lambda"], rat.stereotaxic_to_volume([0.0, 15.0, -3.0]),
                                 m_to_mm(skull.vertices_m).mean(axis=0), skull=skull,
                                 eyes_mm=[lm["left_eye"], lm["right_eye"]])
-
-
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def main(argv=None):

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _measure import format_metrics as _fmt  # noqa: E402  (benchmarks/ is on sys.path as a script)
+from _measure import median_time as _median_time  # noqa: E402
 
 from napari_rat_tms.core.bem.sphere_model import sphere_efield
 from napari_rat_tms.core.coils import mc_b35
@@ -89,22 +91,6 @@ def _coil(x_mm, y_mm, orientation_deg, top_m):
     c, s = np.cos(np.radians(orientation_deg)), np.sin(np.radians(orientation_deg))
     rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ np.diag([1.0, -1.0, -1.0])
     return mc_b35("low").transformed(rotation, [x_mm * 1e-3, y_mm * 1e-3, top_m + 4e-3])
-
-
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
-
-
-def _fmt(m):
-    if not m or m.get("mape_percent") is None:
-        return "n/a"
-    r = "n/a" if m.get("pearson_r") is None else f"{m['pearson_r']:.3f}"
-    return f"MAPE {m['mape_percent']:5.1f} %, R {r}, n {m['n']}"
 
 
 def main():

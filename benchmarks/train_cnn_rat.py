@@ -29,25 +29,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _measure import format_metrics as _fmt  # noqa: E402  (benchmarks/ is on sys.path as a script)
+from _measure import median_time as _median_time  # noqa: E402
 
 NEURONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "neurons"
 TEST_HEAD, TEST_PLACEMENT, VALIDATION_PLACEMENT = "rat-0.9", "P5", "P4"
-
-
-def _fmt(m):
-    if not m or m.get("mape_percent") is None:
-        return "n/a"
-    r = "n/a" if m.get("pearson_r") is None else f"{m['pearson_r']:.3f}"
-    return f"MAPE {m['mape_percent']:5.1f} %, R {r}, n {m['n']}"
-
-
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
 
 
 def _neuron_seconds(data_dir: Path, records) -> list[float]:
