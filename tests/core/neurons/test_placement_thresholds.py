@@ -246,3 +246,17 @@ def test_cnn_estimates_come_from_the_network_and_carry_its_held_out_error(tmp_pa
     expected = estimator.estimate(BALL_AND_STICK, result.placements, field, inside=inside)
     assert expected.method == "cnn"
     np.testing.assert_allclose(result.thresholds_a_per_us, expected.threshold_amplitude, rtol=1e-5)
+
+    # a network of the same name trained on another cell model is not used: the uniform-field estimate,
+    # and the results say why
+    other = dict(card, data={"cell": {"kind": "ball_and_stick", "kwargs": {"soma_diameter_um": 30.0}}})
+    items = list(iter_placement_thresholds(conductor, coil, cortex, cell_types([]), vertices,
+                                           cache_dir=tmp_path, method="cnn",
+                                           estimator=CnnThresholdEstimator({BALL_AND_STICK: (model, other)})))
+    (refused,) = [item[1] for item in items if item[0] == "cell"]
+    assert all("no trained CNN for this cell model" in r.message and "cell arguments" in r.message
+               for r in refused.results if r.ok)
+    uniform = list(iter_placement_thresholds(conductor, coil, cortex, cell_types([]), vertices,
+                                             cache_dir=tmp_path, method="uniform-field"))
+    (expected_uniform,) = [item[1] for item in uniform if item[0] == "cell"]
+    np.testing.assert_allclose(refused.thresholds_a_per_us, expected_uniform.thresholds_a_per_us)

@@ -322,6 +322,23 @@ def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType]
                                          dropped)
 
 
+def _trained_on_other_cell(estimator, cell: CellType) -> str:
+    """Why the estimator's network named like ``cell`` does not apply to its cell model (its card
+    records the cell spec it was trained on: kind, builder arguments, the morphology file's SHA-256),
+    or "" when it applies (or has no record, or there is no such network)."""
+    if not estimator.has_network(cell.name):
+        return ""
+    trained = estimator.models[cell.name][1].get("data", {}).get("cell")
+    if not trained:
+        return ""
+    here = cell.spec.key_dict()
+    for key, what in (("kind", "cell kind"), ("kwargs", "cell arguments (e.g. the channel set)"),
+                      ("file_sha256", "morphology file content")):
+        if trained.get(key) != here.get(key):
+            return f"different {what}"
+    return ""
+
+
 def _iter_estimates(cell, placements, placement_field, inside, method, estimator, pulse, cache_dir, start,
                     span, prefix):
     """The fast estimates of one cell type's neurons (module docstring); returns their results."""
@@ -342,11 +359,20 @@ def _iter_estimates(cell, placements, placement_field, inside, method, estimator
 
             estimator = shipped_estimator()
         estimator.direction_maps[cell.name] = dmap
+        reason = _trained_on_other_cell(estimator, cell)
+        if reason:      # a network of the same name for another cell model must not be used
+            from .cnn import CnnThresholdEstimator
+
+            others = {k: v for k, v in estimator.models.items() if k != cell.name}
+            estimator = CnnThresholdEstimator(others, estimator.direction_maps)
         yield "progress", start + 0.6 * span, f"{prefix}: local fields of {len(placements)} neurons (CNN)"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = estimator.estimate(cell.name, placements, field_fn, inside=inside)
-        if result.fallback:
+        if reason:
+            note = (f" (no trained CNN for this cell model: the network named {cell.name!r} was trained on "
+                    f"another one, {reason}; uniform-field estimate)")
+        elif result.fallback:
             note = f" ({result.note})"
         else:
             test = estimator.models[cell.name][1].get("metrics", {}).get("test", {})
