@@ -100,13 +100,12 @@ def main(argv=None):
                 warnings.simplefilter("ignore")
                 conductor = head_model(surfaces, kind)
             from napari_rat_tms.core.bem.points_field import PlacementField
-            from napari_rat_tms.core.progress import run_to_completion
 
             start = time.perf_counter()
             field = PlacementField(conductor, coil, UNIT_DIDT_A_PER_S)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                e_cortex = run_to_completion(field.iter_at(cortex.vertices_m))
+                e_cortex = field.at(cortex.vertices_m)
             norm = np.linalg.norm(e_cortex, axis=1)
             solve_s = time.perf_counter() - start
             vertices = neuron_vertices(cortex, args.n, efield_norm=norm, min_fraction_of_peak=0.5)

@@ -48,7 +48,6 @@ from napari_rat_tms.core.neurons.cortex import layer_of_cell, place_neurons
 from napari_rat_tms.core.neurons.placement_thresholds import neuron_vertices
 from napari_rat_tms.core.neurons.population import CellSpec
 from napari_rat_tms.core.placement import CoilPlacement, place_coil_on_scalp
-from napari_rat_tms.core.progress import run_to_completion
 
 SURFACES = {"body": "body", "skull": "skull", "eyes": "eyes", "cortex": "cortex"}
 NEURONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "neurons"
@@ -115,7 +114,7 @@ def main(argv=None):
             def field_fn(points, field=field):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return run_to_completion(field.iter_at(np.asarray(points, float)))
+                    return field.at(points)
 
             fields.append(CoilField(pid, head_id, field_fn, inside))
             if pid == "P0":

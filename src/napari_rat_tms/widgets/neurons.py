@@ -69,11 +69,11 @@ from ..core.coils import MC_B35_MAX_DIDT_A_PER_US
 from ..core.errors import RatTmsError
 from ..core.neurons.placement_thresholds import (
     BALL_AND_STICK,
-    MORPHOLOGY_SUFFIXES,
     UNIT_DIDT_A_PER_S,
     CellType,
     CellTypeThresholds,
     cell_types,
+    morphology_files,
     neuron_vertices,
 )
 from ..viewer.layers import ROLE_KEY
@@ -237,28 +237,15 @@ class NeuronsWidget(Container):
 
     def _morphology_files(self) -> list[Path]:
         text = str(self.folder.value).strip()
-        if not text:
-            return []
-        folder = Path(text).expanduser()
-        if not folder.is_dir():
-            return []
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MORPHOLOGY_SUFFIXES)
-
-    @staticmethod
-    def _layer_of(path: Path) -> tuple[str, bool]:
-        from ..core.neurons.cortex import layer_of_cell
-
-        try:
-            return layer_of_cell(path.stem), True
-        except ValueError:
-            return "L5", False
+        return morphology_files(text) if text else []
 
     def _refresh_morphologies(self, *_):
         self.morphology_boxes.clear()
         self._morphology_paths = []
         for path in self._morphology_files():
-            layer, known = self._layer_of(path)
-            text = f"{path.stem} ({layer})" if known else f"{path.stem} (layer unknown: L5 depth)"
+            (cell,) = cell_types([path], ball_and_stick=False)
+            text = (f"{path.stem} ({cell.layer})" if cell.layer_known
+                    else f"{path.stem} (layer unknown: L5 depth)")
             box = CheckBox(value=True)
             box.text = text        # after creation: magicgui turns "_" into spaces in the text argument
             self._morphology_paths.append(path)
@@ -415,13 +402,7 @@ class NeuronsWidget(Container):
         ok = np.isfinite(thresholds)
         statuses = [r.status for r in result.results]
         counts = {s: statuses.count(s) for s in dict.fromkeys(statuses) if s != "ok"}
-        how = "" if result.method == "neuron" else f", {result.method} estimate"
-        fallback = sum(1 for r in result.results if "no trained CNN" in r.message)
-        if fallback:
-            how += " (no trained CNN for this cell type: uniform-field estimate)"
-        elif result.method == "cnn":
-            held_out = next((r.message for r in result.results if "held-out" in r.message), "")
-            how += held_out[held_out.find(" ("):] if held_out else ""
+        how = "" if result.method == "neuron" else f", {result.method} estimate{result.note}"
         text = (f"{result.name} ({result.model}, {result.pulse}{how}): {int(ok.sum())}/{len(statuses)} "
                 "neurons")
         if ok.any():

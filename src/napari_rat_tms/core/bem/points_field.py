@@ -96,6 +96,12 @@ class PlacementField:
         yield 1.0, "done"
         return out
 
+    def at(self, points_m) -> np.ndarray:
+        """Blocking form of :meth:`iter_at`: E (V/m, (P, 3)) at ``points_m``."""
+        from ..progress import run_to_completion
+
+        return run_to_completion(self.iter_at(points_m))
+
 
 def iter_efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_per_s: float, points_m, *,
                           chunk: int = 512, block_rows: int = 1024):

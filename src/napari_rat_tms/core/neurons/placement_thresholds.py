@@ -52,6 +52,7 @@ __all__ = [
     "MORPHOLOGY_SUFFIXES",
     "UNIT_DIDT_A_PER_S",
     "cell_types",
+    "morphology_files",
     "neuron_vertices",
     "iter_placement_thresholds",
     "METHODS",
@@ -84,6 +85,14 @@ class CellType:
     layer_known: bool = True
 
 
+def morphology_files(folder) -> list[Path]:
+    """The ``.asc``/``.swc`` files of ``folder``, sorted (none when it is not a folder)."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in MORPHOLOGY_SUFFIXES)
+
+
 def cell_types(morphologies: Sequence = (), *, ball_and_stick: bool = True,
                channels: str = "reduced") -> list[CellType]:
     """The ball-and-stick cell (L5 depth) and one cell type per ``.asc``/``.swc`` file, at the depth
@@ -104,8 +113,7 @@ def cell_types(morphologies: Sequence = (), *, ball_and_stick: bool = True,
     for item in morphologies:
         path = Path(item).expanduser()
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and p.suffix.lower() in MORPHOLOGY_SUFFIXES))
+            files.extend(morphology_files(path))
         else:
             files.append(path)
     for path in files:
@@ -149,7 +157,8 @@ class CellTypeThresholds:
     """The thresholds of one cell type for one placement: placements and results in the same order.
 
     ``dropped``: somas outside the head, left out; ``method``: how the thresholds were obtained
-    (:data:`METHODS`; for ``"cnn"`` the results' messages say which neurons fell back). ``results``:
+    (:data:`METHODS`); ``note``: for an estimate, what it rests on (the network's held-out error, or
+    why the CNN fell back to the uniform-field estimate), also in each result's message. ``results``:
     :class:`~.population.NeuronThreshold` (``threshold_amplitude`` in A/us).
     """
 
@@ -161,6 +170,7 @@ class CellTypeThresholds:
     model: str
     dropped: int = 0
     method: str = "neuron"
+    note: str = ""
 
     @property
     def thresholds_a_per_us(self) -> np.ndarray:
@@ -294,10 +304,10 @@ def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType]
                                             f"{cell.layer} depth")
                 continue
             if method != "neuron":
-                results = yield from _iter_estimates(cell, placements, placement_field, inside, method,
-                                                     estimator, pulse, cache_dir, start, span, prefix)
+                results, note = yield from _iter_estimates(cell, placements, placement_field, inside, method,
+                                                           estimator, pulse, cache_dir, start, span, prefix)
                 yield "cell", CellTypeThresholds(cell.name, cell.layer, placements, results, str(pulse),
-                                                 model, dropped, method)
+                                                 model, dropped, method, note)
                 continue
             points = compartment_points(cell.spec, placements, inside=inside)
             evaluate = points.points_to_evaluate
@@ -341,46 +351,45 @@ def _trained_on_other_cell(estimator, cell: CellType) -> str:
 
 def _iter_estimates(cell, placements, placement_field, inside, method, estimator, pulse, cache_dir, start,
                     span, prefix):
-    """The fast estimates of one cell type's neurons (module docstring); returns their results."""
-    from ..progress import run_to_completion
+    """The fast estimates of one cell type's neurons (module docstring); returns ``(results, note)``.
+
+    The CNN runs only where a network applies to the cell model; otherwise (and for
+    ``"uniform-field"``) the direction map, computed or read once, is applied to the field at the
+    somas: neither the map nor the local grids are computed where they are not used."""
     from .direction_map import estimate
 
     def field_fn(points):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return run_to_completion(placement_field.iter_at(np.asarray(points, float)))
+            return placement_field.at(points)
 
-    dmap = yield from forward(iter_direction_map_for(cell.spec, pulse, cache_dir=cache_dir), start,
-                              0.6 * span, f"{prefix}: uniform-field map (once per cell type): ",
-                              tag="progress")
+    note = ""
     if method == "cnn":
         if estimator is None:
             from .cnn import shipped_estimator
 
             estimator = shipped_estimator()
-        estimator.direction_maps[cell.name] = dmap
         reason = _trained_on_other_cell(estimator, cell)
-        if reason:      # a network of the same name for another cell model must not be used
-            from .cnn import CnnThresholdEstimator
-
-            others = {k: v for k, v in estimator.models.items() if k != cell.name}
-            estimator = CnnThresholdEstimator(others, estimator.direction_maps)
-        yield "progress", start + 0.6 * span, f"{prefix}: local fields of {len(placements)} neurons (CNN)"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = estimator.estimate(cell.name, placements, field_fn, inside=inside)
-        if reason:
-            note = (f" (no trained CNN for this cell model: the network named {cell.name!r} was trained on "
-                    f"another one, {reason}; uniform-field estimate)")
-        elif result.fallback:
-            note = f" ({result.note})"
-        else:
+        if estimator.has_network(cell.name) and not reason:
+            yield "progress", start, f"{prefix}: local fields of {len(placements)} neurons (CNN)"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = estimator.estimate(cell.name, placements, field_fn, inside=inside)
             test = estimator.models[cell.name][1].get("metrics", {}).get("test", {})
-            note = (f" (network's error on held-out data: MAPE {test['mape_percent']:.1f} %, "
-                    f"{test.get('n')} neurons)" if test.get("mape_percent") is not None else "")
-        return _estimated_results(cell, placements, result.threshold_amplitude, result.method, note)
+            if test.get("mape_percent") is not None:
+                note = (f" (network's error on held-out data: MAPE {test['mape_percent']:.1f} %, "
+                        f"{test.get('n')} neurons)")
+            return _estimated_results(cell, placements, result.threshold_amplitude, "cnn", note), note
+        # a network of the same name for another cell model must not be used
+        why = (f"the network named {cell.name!r} was trained on another one, {reason}" if reason else
+               f"networks: {', '.join(sorted(estimator.models)) or 'none'}")
+        note = f" (no trained CNN for this cell model: {why}; uniform-field estimate)"
+    dmap = yield from forward(iter_direction_map_for(cell.spec, pulse, cache_dir=cache_dir), start,
+                              0.6 * span, f"{prefix}: uniform-field map (once per cell type): ",
+                              tag="progress")
     yield "progress", start + 0.6 * span, f"{prefix}: the field at {len(placements)} somas"
     somas = np.array([p.soma_m for p in placements], dtype=float).reshape(-1, 3)
     e_head = field_fn(somas)
     e_cell = np.einsum("kij,ki->kj", np.array([p.rotation_matrix for p in placements]), e_head)
-    return _estimated_results(cell, placements, np.atleast_1d(estimate(dmap, e_cell)), "uniform-field", "")
+    amplitudes = np.atleast_1d(estimate(dmap, e_cell))
+    return _estimated_results(cell, placements, amplitudes, "uniform-field", note), note

@@ -94,7 +94,7 @@ class CoilField:
     With a BEM head model (as the neurons dock does; one solve per placement, reused by every call)::
 
         field = PlacementField(conductor, placed_coil, 1e6)          # dI/dt = 1 A/us
-        CoilField("P0", "rat1", lambda p: run_to_completion(field.iter_at(p)),
+        CoilField("P0", "rat1", field.at,
                   inside=lambda p: conductor.conductivity_at(p) > 0)
     """
 
