@@ -1,21 +1,28 @@
 """Threshold CNNs trained on the synthetic rat's data, against NEURON and the uniform-field estimator.
 
-Reads the dataset of ``cnn_rat_dataset.py`` (``--data``): heads ``rat`` and ``rat-0.9``, coil
-placements ``P0``-``P5``, the cell types L2/3 PC, L4 LBC, L5 TTPC and their population median.
+Reads the dataset of ``cnn_rat_dataset.py`` (``--data``): heads ``rat``, ``rat-0.9`` and ``rat-B``
+(differently shaped), coil placements ``P0``-``P5`` (shared sites) and ``Q0``-``Q3`` (own sites,
+random azimuths and depths), the cell types L2/3 PC, L4 LBC, L5 TTPC and their population median.
 
 Split (nothing leaks, :func:`~napari_rat_tms.core.neurons.cnn.training.split_by_group`): **test** =
-every record of head ``rat-0.9`` (a head never seen in training) and placement ``P5`` of head
-``rat`` (a placement never seen); **validation** (early stopping) = placement ``P4``; **train** = the
-other placements of head ``rat``.
+every record of head ``rat-B`` (a head, and a head shape, never seen in training) and of ``rat-B@3C``
+when the data has it (the same head with the 3C BEM model: a head model never trained on), and placement
+``P5`` (a placement never seen, on head ``rat``); **validation** (early stopping) = placements ``P4``
+and ``Q3`` (of the training heads); **train** = the other placements of heads ``rat`` and ``rat-0.9``.
 
 Per cell type, on the same test neurons: the CNN's MAPE and Pearson R against NEURON, beside the
 uniform-field estimator (a direction map of the cell, 7 polar x 6 azimuthal directions, 1 %,
 computed here once and cached in ``<data>/direction_maps``, applied with the field at the soma).
-Speed, same run (medians per neuron): NEURON (the thresholds' own times in the dataset's cache,
-computed by the generation's Dask workers), the CNN (network only, all test neurons in one batch),
-the uniform-field estimate.
+Speed (medians per neuron): the CNN (network only, all test neurons in one batch), the uniform-field
+estimate, NEURON (the thresholds' own times in the dataset's cache, computed by the generation's Dask
+workers); and **end to end in this run** (``--project``, ``--time-neurons`` test neurons of the held-out
+head's first placement, its BEM rebuilt here): NEURON = the field at the compartments plus the threshold
+search (cell already built; the build is printed apart), the CNN = the field on the 9 x 9 x 9 grid plus
+the network. The NEURON thresholds recomputed here are compared with the dataset's (same task keys).
 
 ``--weights DIR`` saves each network with its model card and check subset (``TrainedModel.save``).
+``--compare DIR``: networks saved earlier (e.g. the package's shipped ones before retraining),
+evaluated on the same test neurons (a baseline measured in the same run).
 
     python benchmarks/train_cnn_rat.py --data cnn-rat-data [--weights DIR] [--epochs 300]
 """
@@ -33,7 +40,7 @@ from _measure import format_metrics as _fmt  # noqa: E402  (benchmarks/ is on sy
 from _measure import median_time as _median_time  # noqa: E402
 
 NEURONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "neurons"
-TEST_HEAD, TEST_PLACEMENT, VALIDATION_PLACEMENT = "rat-0.9", "P5", "P4"
+TEST_HEADS, TEST_PLACEMENT, VALIDATION_PLACEMENTS = ("rat-B", "rat-B@3C"), "P5", ("P4", "Q3")
 
 
 def _neuron_seconds(data_dir: Path, records) -> list[float]:
@@ -65,20 +72,76 @@ def _direction_map(data_dir: Path, name: str):
     return dmap, time.perf_counter() - t
 
 
+def _time_end_to_end(project: Path, dataset, name: str, records, trained) -> None:
+    """NEURON and the CNN per neuron, from the BEM to the threshold, for ``records`` (one coil field)."""
+    import cnn_rat_dataset as generation  # noqa: E402  (benchmarks/ on sys.path)
+
+    from napari_rat_tms.core.coils import mc_b35
+    from napari_rat_tms.core.neurons.cnn.local_field import sample_local_fields
+    from napari_rat_tms.core.neurons.cortex import CorticalNeuronPlacement
+    from napari_rat_tms.core.neurons.population import (CellSpec, clear_cell_cache, run_thresholds,
+                                                        threshold_tasks)
+
+    if not records:
+        return
+    head_id, placement_id = records[0]["head_id"], records[0]["placement_id"]
+    records = [r for r in records if (r["head_id"], r["placement_id"]) == (head_id, placement_id)]
+    base, _, model = head_id.partition("@")                            # "rat-B@3C": head rat-B, model 3C
+    heads, project_placement = generation.heads(project, model or "1C", [base])
+    field_fn, inside = generation.coil_field(heads[base], placement_id, mc_b35("high"), project_placement)
+    neurons = [CorticalNeuronPlacement.from_dict(r["neuron"]) for r in records]
+    t = time.perf_counter()
+    field_fn(np.array([n.soma for n in neurons[:1]]))                 # the solve, shared by every neuron
+    solve = time.perf_counter() - t
+    spec = CellSpec("morphology", path=str(NEURONS / f"{name}.asc"))
+    kwargs = dataset.index.get("threshold_kwargs") or {}
+    t = time.perf_counter()
+    tasks = threshold_tasks(spec, neurons, field_fn, "monophasic", inside=inside, threshold_kwargs=kwargs)
+    compartments = (time.perf_counter() - t) / len(tasks)
+    clear_cell_cache()
+    t = time.perf_counter()
+    run_thresholds([tasks[0]], processes=False)                       # builds the cell
+    build = time.perf_counter() - t
+    searches, results = [], []
+    for task in tasks:
+        t = time.perf_counter()
+        results.extend(run_thresholds([task], processes=False))
+        searches.append(time.perf_counter() - t)
+    clear_cell_cache()
+    same = [r.threshold_amplitude / rec["threshold_amplitude"] - 1 for r, rec in zip(results, records)]
+    t = time.perf_counter()
+    samples = sample_local_fields(neurons, field_fn, dataset.grid, inside=inside)
+    grid = (time.perf_counter() - t) / len(neurons)
+    inputs = samples.network_input()
+    net = _median_time(lambda: trained.predict_threshold_soma(inputs), 20) / len(neurons)
+    neuron_total = compartments + float(np.median(searches))
+    print(f"  end to end, this run ({len(neurons)} neurons of {head_id}/{placement_id}; BEM solve "
+          f"{solve:.1f} s shared): NEURON {neuron_total:.2f} s per neuron (field at compartments "
+          f"{compartments:.2f} s + search {np.median(searches):.2f} s; cell build {build:.1f} s once); CNN "
+          f"{1e3 * (grid + net):.1f} ms (grid {1e3 * grid:.1f} ms + network {1e3 * net:.2f} ms): "
+          f"{neuron_total / (grid + net):,.0f}x; thresholds recomputed vs dataset: max |diff| "
+          f"{100 * np.max(np.abs(same)):.2g} %")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="cnn-rat-data", type=Path)
     parser.add_argument("--weights", default=None, type=Path)
+    parser.add_argument("--compare", default=None, type=Path, help="earlier networks to evaluate alongside")
+    parser.add_argument("--project", default=None, type=Path,
+                        help="the dataset's project folder: time NEURON and the CNN end to end in this run")
+    parser.add_argument("--time-neurons", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--channels", default="16,32,64")
-    parser.add_argument("--test-head", default=TEST_HEAD, help="'none': no held-out head")
+    parser.add_argument("--test-heads", nargs="*", default=list(TEST_HEADS),
+                        help="heads held out (those in the data); none: no held-out head")
     parser.add_argument("--test-placement", default=TEST_PLACEMENT)
-    parser.add_argument("--validation-placement", default=VALIDATION_PLACEMENT)
+    parser.add_argument("--validation-placements", nargs="+", default=list(VALIDATION_PLACEMENTS))
     args = parser.parse_args(argv)
     import torch
 
     from napari_rat_tms.core.neurons.cnn.dataset import POPULATION_MEDIAN, ThresholdDataset
-    from napari_rat_tms.core.neurons.cnn.networks import NetworkConfig
+    from napari_rat_tms.core.neurons.cnn.networks import NetworkConfig, load_model
     from napari_rat_tms.core.neurons.cnn.training import split_by_group, threshold_metrics, train_network
     from napari_rat_tms.core.neurons.direction_map import estimate
 
@@ -92,9 +155,11 @@ def main(argv=None):
     print(f"records by status: {json.dumps(statuses)}")
     cell_types = sorted({r["cell_type"] for r in dataset.records} - {POPULATION_MEDIAN})
     config = NetworkConfig(channels=tuple(int(c) for c in args.channels.split(",")), hidden=32)
-    test_heads = [] if args.test_head == "none" else [args.test_head]
-    print(f"split: test = head {args.test_head} + placement {args.test_placement} of head rat; validation = "
-          f"{args.validation_placement}; network {config}")
+    present = {r["head_id"] for r in dataset.records}
+    test_heads = [h for h in args.test_heads if h in present]
+    print(f"split: test = heads {', '.join(test_heads) or 'none'} + placement {args.test_placement} of the "
+          f"other heads; "
+          f"validation = {', '.join(args.validation_placements)}; network {config}")
     for name in [*cell_types, POPULATION_MEDIAN]:
         data = dataset.training_data(name)
         dmap = None
@@ -107,7 +172,7 @@ def main(argv=None):
             print(f"\n{name}:")
         split = split_by_group(data.head_ids, data.placement_ids, test_heads=test_heads,
                                test_placements=[args.test_placement],
-                               validation_placements=[args.validation_placement])
+                               validation_placements=args.validation_placements)
         t0 = time.perf_counter()
         trained = train_network(data, split, config=config, epochs=args.epochs, batch_size=32,
                                 learning_rate=2e-3, patience=40, seed=0, direction_map=dmap)
@@ -117,9 +182,14 @@ def main(argv=None):
               f"{m['validation']['n']}, test {m['test']['n']}); {card['training']['epochs_run']} epochs "
               f"(best {card['training']['best_epoch']}), {time.perf_counter() - t0:.0f} s")
         test = trained.split.test
-        held = data.head_ids[test] == args.test_head
-        subsets = (("test (all)", test), (f"  head {args.test_head}", test[held]),
-                   (f"  placement {args.test_placement}, head rat", test[~held]),
+        stem = name.replace(" ", "_").replace("/", "")
+        earlier = None
+        if args.compare is not None and (args.compare / f"{stem}.pt").is_file():
+            earlier, _ = load_model(args.compare / stem)
+        held = np.isin(data.head_ids[test], test_heads)
+        subsets = (("test (all)", test),
+                   *((f"  head {h}", test[data.head_ids[test] == h]) for h in test_heads),
+                   (f"  placement {args.test_placement}, other heads", test[~held]),
                    ("train", trained.split.train))
         for label, index in subsets:
             if not len(index):
@@ -129,6 +199,10 @@ def main(argv=None):
             if dmap is not None:
                 uni = np.atleast_1d(estimate(dmap, data.e_soma_v_per_m[index]))
                 line += f" | uniform-field {_fmt(threshold_metrics(uni, data.threshold_amplitude[index]))}"
+            if earlier is not None:
+                old = (np.exp(earlier.predict_log_threshold(data.inputs[index]))
+                       / data.e_soma_norm_v_per_m[index])
+                line += f" | earlier CNN {_fmt(threshold_metrics(old, data.threshold_amplitude[index]))}"
             print(line)
         if len(test):
             inputs = data.inputs[test]
@@ -144,8 +218,10 @@ def main(argv=None):
                 line += (f", NEURON {np.median(seconds) * 1e3:.0f} ms (median of {len(seconds)}; "
                          f"{np.median(seconds) / net:,.0f}x the CNN)")
             print(line)
+        if args.project is not None and args.time_neurons > 0 and name != POPULATION_MEDIAN and test_heads:
+            held_records = [r for r in dataset.select(name) if r["head_id"] == test_heads[0]]
+            _time_end_to_end(args.project, dataset, name, held_records[:args.time_neurons], trained)
         if args.weights is not None:
-            stem = name.replace(" ", "_").replace("/", "")
             trained.save(args.weights / stem)
             print(f"  saved {args.weights / stem}.pt")
 

@@ -74,6 +74,7 @@ from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
 from ..core.progress import forward
 from ..viewer.layers import ROLE_KEY, layer_with_role, surface_in_frame_of
+from ._layers import layer_shift, layer_transform
 from ._running import run_steps
 from .model_store import COIL_ROLE, coil_state, models_for
 
@@ -152,38 +153,6 @@ def _compute_field(request: _FieldRequest):
     except _USER_ERRORS:
         target = None
     return efield, magnitude, peak, target, time.perf_counter() - start
-
-
-def _transform(layer) -> tuple[np.ndarray, np.ndarray]:
-    return np.asarray(layer.scale, float)[-3:], np.asarray(layer.translate, float)[-3:]
-
-
-def _shift(layer, ref) -> np.ndarray | None:
-    """What to add to ``layer``'s data coordinates (mm) to get ``ref``'s: zero for layers in the same
-    frame, a translation when only their translations differ, None when their scales differ."""
-    scale, translate = _transform(layer)
-    ref_scale, ref_translate = _transform(ref)
-    if not np.allclose(scale, ref_scale):
-        return None
-    shift = (translate - ref_translate) / ref_scale
-    return np.zeros(3) if np.allclose(shift, 0.0) else shift
-
-
-def _shifted_placement(p: CoilPlacement, shift) -> CoilPlacement:
-    """The placement translated by ``shift`` (mm): from a coil layer's data coordinates to another
-    layer's (see :func:`_shift`)."""
-    if not np.any(shift):
-        return p
-    return CoilPlacement(p.centre_mm + shift, p.axis, p.current_direction, p.orientation_deg,
-                         None if p.scalp_point_mm is None else p.scalp_point_mm + shift, p.gap_mm,
-                         p.didt_a_per_us)
-
-
-def _shifted_frame(frame: StereotaxicFrame, shift) -> StereotaxicFrame:
-    if not np.any(shift):
-        return frame
-    return StereotaxicFrame(frame.origin_mm + shift, frame.right, frame.anterior, frame.dorsal,
-                            {k: np.asarray(v) + shift for k, v in frame.landmarks_mm.items()})
 
 
 def _same_surface(a: TriangleSurface, b: TriangleSurface) -> bool:
@@ -387,8 +356,8 @@ class FieldWidget(Container):
         given), else the registry's."""
         state = coil_state(self._viewer)
         if state is not None and state.frame is not None:
-            shift = None if ref is None else _shift(state.layer, ref)
-            return state.frame if shift is None else _shifted_frame(state.frame, shift)
+            shift = None if ref is None else layer_shift(state.layer, ref)
+            return state.frame if shift is None else state.frame.translated(shift)
         return models_for(self._viewer).frame
 
     @staticmethod
@@ -633,15 +602,15 @@ class FieldWidget(Container):
         """The placement and frame (coil layer's data coordinates) in the models' frame (``ref``'s
         data coordinates); they differ only by a translation when the layers are translated apart."""
         placement, frame = state.placement, state.frame or models_for(self._viewer).frame
-        shift = _shift(state.layer, ref)
+        shift = layer_shift(state.layer, ref)
         if shift is None:
             raise ValueError("the coil layer and the cortex layer have different scales; place the coil on "
                              "surfaces of the same scan as the cortex.")
         if not np.any(shift):
             return placement, frame
-        moved = _shifted_placement(placement, shift)
+        moved = placement.translated(shift)
         if state.frame is not None:   # the registry's frame is already in the models' frame
-            frame = _shifted_frame(frame, shift)
+            frame = frame.translated(shift)
         return moved, frame
 
     def _preview_coil(self, source, coil: CoilDipoles) -> CoilDipoles:
@@ -760,9 +729,9 @@ class FieldWidget(Container):
                 text = self.roi_levels.value.replace(";", ",")
                 levels = [float(v) for v in text.split(",") if v.strip()]
             cortex, ref = shown
-            scale, translate = _transform(ref)
+            scale, translate = layer_transform(ref)
             world = cortex.vertices_m * 1e3 * scale + translate
-            lscale, ltranslate = _transform(labels_layer)
+            lscale, ltranslate = layer_transform(labels_layer)
             inside = vertices_in_labels(world, np.asarray(labels_layer.data), lscale, ltranslate,
                                         label=label or None)
             name = f"{labels_layer.name}" + (f" label {label}" if label else "")
@@ -824,7 +793,7 @@ class FieldWidget(Container):
         from napari.utils.colormaps import ensure_colormap
 
         lifted, normals, arrows = self._geometry_of(cortex)
-        scale, translate = _transform(ref)
+        scale, translate = layer_transform(ref)
         transform = {"scale": tuple(scale), "translate": tuple(translate)}
         state = {"model": model.kind, "units": "V/m", "didt_a_per_us": float(placement.didt_a_per_us),
                  "placement": placement.to_dict(), "coil": request.coil.name, "preview": request.preview}

@@ -77,8 +77,8 @@ from ..core.neurons.placement_thresholds import (
     neuron_vertices,
 )
 from ..viewer.layers import ROLE_KEY
+from ._layers import layer_shift, layer_transform
 from ._running import run_steps
-from .field import _shift, _shifted_placement, _transform
 from .model_store import coil_state, models_for
 
 __all__ = ["NeuronsWidget", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "BALL_AND_STICK", "default_cache_dir"]
@@ -303,11 +303,11 @@ class NeuronsWidget(Container):
         cells = self._cell_types()
         if isinstance(cells, str):
             return cells
-        shift = _shift(state.layer, ref)
+        shift = layer_shift(state.layer, ref)
         if shift is None:
             return ("The coil layer and the cortex layer have different scales: place the coil on the same "
                     "scan.")
-        p = _shifted_placement(state.placement, shift)
+        p = state.placement.translated(shift)
         try:
             coil = p.place(store.coil(state.coil_source))
         except (*_USER_ERRORS, TypeError, KeyError) as err:
@@ -501,7 +501,7 @@ class NeuronsWidget(Container):
     def _draw(self, result: CellTypeThresholds):
         job = self._job
         cortex, ref = job.cortex, job.ref
-        scale, translate = _transform(ref)
+        scale, translate = layer_transform(ref)
         transform = {"scale": tuple(scale), "translate": tuple(translate)}
         units = str(self.units.value)
         values, top, missing = self._map_values(result, cortex)

@@ -16,9 +16,18 @@ the float32 rounding of the stored matrix (a test checks it), and in nested sphe
 matches the analytic solution anywhere inside (another test). Cost: the assembly and
 factorisation of a model's precomputation, plus one single-layer pass (N x F) and the field
 operators at the points (P x F per chunk); memory ``8 N^2`` plus ``24 * chunk * (N + F)``.
+
+The factorised matrix depends on the conductor only, not on the coil: the last conductor's
+factorisation is kept (one entry, ``8 N^2`` bytes, released with the conductor or by
+:func:`clear_factorisation_cache`), so the next placement on the same conductor object skips the
+assembly and the factorisation. Measured on the demo's 3C model (N = 7,990, 2 cores): assembly 4 s
+and factorisation 4 s of a 12 s solve; the rest is the single-layer source, which depends on the coil.
 """
 
 from __future__ import annotations
+
+import threading
+import weakref
 
 import numpy as np
 import scipy.linalg
@@ -28,7 +37,29 @@ from ..progress import forward
 from . import lc_bem
 from .conductor import VolumeConductor
 
-__all__ = ["PlacementField", "iter_efield_at_points", "efield_at_points"]
+__all__ = ["PlacementField", "iter_efield_at_points", "efield_at_points", "clear_factorisation_cache"]
+
+_factorisation_lock = threading.Lock()
+_factorisation: list = []     # [(weakref to the conductor, (lu, piv))]: the last conductor's, at most one
+
+
+def _cached_factorisation(conductor):
+    with _factorisation_lock:
+        for ref, lu_piv in _factorisation:
+            if ref() is conductor:
+                return lu_piv
+    return None
+
+
+def _store_factorisation(conductor, lu_piv) -> None:
+    with _factorisation_lock:
+        _factorisation[:] = [(weakref.ref(conductor), lu_piv)]
+
+
+def clear_factorisation_cache() -> None:
+    """Release the kept factorisation of the last conductor (``8 N^2`` bytes)."""
+    with _factorisation_lock:
+        _factorisation.clear()
 
 
 class PlacementField:
@@ -53,11 +84,16 @@ class PlacementField:
         """Yield ``(fraction, message)`` while solving for the boundary potential of this placement."""
         stack = self._stack
         n = stack.n_vertices
-        yield 0.0, f"assembling the {n} x {n} BEM matrix"
-        matrix = yield from forward(lc_bem.iter_potential_matrix(stack), 0.0, 0.3)
-        yield 0.3, "factorising the BEM matrix"
-        lu_piv = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
-        del matrix
+        lu_piv = _cached_factorisation(self.conductor)
+        if lu_piv is None:
+            yield 0.0, f"assembling the {n} x {n} BEM matrix"
+            matrix = yield from forward(lc_bem.iter_potential_matrix(stack), 0.0, 0.3)
+            yield 0.3, "factorising the BEM matrix"
+            lu_piv = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
+            del matrix
+            _store_factorisation(self.conductor, lu_piv)
+        else:
+            yield 0.6, f"the {n} x {n} BEM matrix of this conductor is factorised already"
         conductor = self.conductor
         centroids = np.concatenate([b.surface.face_centroids_m for b in conductor.boundaries])
         normals = np.concatenate([b.surface.face_normals for b in conductor.boundaries])

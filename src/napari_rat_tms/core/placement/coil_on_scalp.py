@@ -124,6 +124,16 @@ class CoilPlacement:
         coil_axes = np.column_stack([c, np.cross([0.0, 0.0, 1.0], c), [0.0, 0.0, 1.0]])
         return self.head_axes @ coil_axes.T
 
+    def translated(self, shift_mm) -> CoilPlacement:
+        """This placement moved by ``shift_mm`` (3,) (e.g. from one image layer's data coordinates to
+        another's); itself when the shift is zero."""
+        shift = np.asarray(shift_mm, float).reshape(3)
+        if not np.any(shift):
+            return self
+        scalp = None if self.scalp_point_mm is None else self.scalp_point_mm + shift
+        return CoilPlacement(self.centre_mm + shift, self.axis, self.current_direction, self.orientation_deg,
+                             scalp, self.gap_mm, self.didt_a_per_us)
+
     def place(self, coil: CoilDipoles) -> CoilDipoles:
         """``coil`` (coil frame, metres) moved to this placement (model frame, metres)."""
         placed = coil.transformed(self.rotation_for(coil), mm_to_m(self.centre_mm))

@@ -75,6 +75,14 @@ class StereotaxicFrame:
         m[:3, 3] = self.origin_mm
         return m
 
+    def translated(self, shift_mm) -> StereotaxicFrame:
+        """This frame (origin and landmarks) moved by ``shift_mm`` (3,); itself when the shift is zero."""
+        shift = np.asarray(shift_mm, float).reshape(3)
+        if not np.any(shift):
+            return self
+        return StereotaxicFrame(self.origin_mm + shift, self.right, self.anterior, self.dorsal,
+                                {k: np.asarray(v) + shift for k, v in self.landmarks_mm.items()})
+
     def to_stereotaxic(self, points_mm) -> np.ndarray:
         """Model-frame points (mm) -> stereotaxic (ML, AP, DV) mm."""
         p = np.asarray(points_mm, dtype=float)

@@ -87,3 +87,29 @@ def test_rerun_computes_nothing_and_a_lost_shard_comes_from_the_cache(dataset_di
     assert summary["thresholds_from_cache"] == 3 and calls
     after = json.loads((directory / "index.json").read_text())
     assert sorted(r["id"] for r in after["records"]) == sorted(r["id"] for r in before["records"])
+
+
+def test_a_placement_can_have_its_own_neurons(dataset_dir, tmp_path):
+    """``CoilField.neuron_set``: each placement of a head with other neurons (sites, azimuths, depths)."""
+    import shutil
+
+    from napari_rat_tms.core.neurons.cnn.dataset import CoilField, generate_dataset
+
+    source, _ = dataset_dir
+    shutil.copytree(source / "thresholds", tmp_path / "thresholds")      # the same tasks: from the cache
+    own = neurons_of("ratA")[1:]
+    fields = [CoilField("P0", "ratA", field_fn_for("ratA", "P0"), brain, neuron_set="ratA:P0"),
+              CoilField("P1", "ratA", field_fn_for("ratA", "P1"), brain)]
+    neurons = {"ratA": {CELL: neurons_of("ratA")}, "ratA:P0": {CELL: own}}
+    summary = generate_dataset(tmp_path, {CELL: CellSpec("ball_and_stick")}, neurons, fields,
+                               threshold_kwargs=THRESHOLD_KWARGS, processes=False)
+    assert summary["thresholds_computed"] == 0 and summary["thresholds_from_cache"] == 2 + 3
+    data = ThresholdDataset(tmp_path)
+    p0 = [r for r in data.select(CELL) if r["placement_id"] == "P0"]
+    p1 = [r for r in data.select(CELL) if r["placement_id"] == "P1"]
+    assert [r["neuron"] for r in p0] == [n.as_dict() for n in own]
+    assert [r["neuron"] for r in p1] == [n.as_dict() for n in neurons_of("ratA")]
+    with pytest.raises(ValueError, match="neuron set 'ratA:P2' is not a key of neurons"):
+        generate_dataset(tmp_path / "other", {CELL: CellSpec("ball_and_stick")}, neurons,
+                         [CoilField("P2", "ratA", field_fn_for("ratA", "P2"), brain, neuron_set="ratA:P2")],
+                         processes=False)

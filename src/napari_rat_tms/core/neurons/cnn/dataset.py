@@ -90,6 +90,9 @@ class CoilField:
     its domain, at amplitude 1 (dI/dt = 1 A/us makes the thresholds A/us). ``inside``: the tissue (a
     ``TriangleSurface`` or ``points -> bool``; None: where the field is finite), for the grids and the
     compartments. ``placement_id``/``head_id``: identify the field (groups of the splits; resumption).
+    ``neuron_set``: the key of this field's neurons in :func:`iter_generate_dataset`'s ``neurons``
+    (default ``head_id``: every placement of a head sees the same neurons; give each placement its
+    own set for other sites, azimuths or depths per placement).
 
     With a BEM head model (as the neurons dock does; one solve per placement, reused by every call)::
 
@@ -102,12 +105,20 @@ class CoilField:
     head_id: str
     field_fn: Callable
     inside: object = None
+    neuron_set: str | None = None
 
     def __post_init__(self):
         for name in ("placement_id", "head_id"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value or "/" in value:
                 raise ValueError(f"{name} must be a non-empty string without '/', got {value!r}")
+        if self.neuron_set is not None and (not isinstance(self.neuron_set, str) or not self.neuron_set):
+            raise ValueError(f"neuron_set must be a non-empty string or None, got {self.neuron_set!r}")
+
+    @property
+    def neurons_key(self) -> str:
+        """The key of this field's neurons in ``neurons`` (``neuron_set``, else ``head_id``)."""
+        return self.head_id if self.neuron_set is None else self.neuron_set
 
 
 def _canonical(value) -> str:
@@ -326,9 +337,9 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
                           n_workers: int | None = None):
     """Generate (or complete) a dataset as a ``(fraction, message)`` generator (module docstring).
 
-    ``cells``: cell type name -> :class:`..population.CellSpec`. ``neurons``: head id -> cell type ->
-    the neurons placed in that head's cortex. ``fields``: the coil fields (each of a head in
-    ``neurons``). ``pulse``, ``threshold_kwargs``: for :func:`..threshold.activation_threshold`.
+    ``cells``: cell type name -> :class:`..population.CellSpec`. ``neurons``: head id (or a coil
+    field's ``neuron_set``) -> cell type -> the neurons placed in that head's cortex. ``fields``: the
+    coil fields (each with its neurons in ``neurons``: :attr:`CoilField.neurons_key`). ``pulse``, ``threshold_kwargs``: for :func:`..threshold.activation_threshold`.
     Dask arguments: :func:`..population.iter_run_thresholds`. Returns a summary dict: ``records``,
     ``shards_computed``, ``shards_skipped``, ``thresholds_computed`` (by NEURON in this run),
     ``thresholds_from_cache``.
@@ -350,8 +361,10 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
             raise ValueError(f"{POPULATION_MEDIAN!r} is reserved for the population records")
     fields = list(fields)
     for f in fields:
-        if f.head_id not in neurons:
-            raise ValueError(f"coil field {f.placement_id!r} is on head {f.head_id!r}, which has no neurons")
+        if f.neurons_key not in neurons:
+            what = f"head {f.head_id!r}" if f.neuron_set is None else f"neuron set {f.neuron_set!r}"
+            raise ValueError(f"coil field {f.placement_id!r} (head {f.head_id!r}) has no neurons: {what} is "
+                             f"not a key of neurons ({', '.join(map(repr, neurons)) or 'empty'})")
     if len({(f.head_id, f.placement_id) for f in fields}) != len(fields):
         raise ValueError("two coil fields have the same (head_id, placement_id)")
     index = _load_index(directory, grid, pulse, kwargs)
@@ -365,7 +378,7 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
             where = f"{cf.head_id}/{cf.placement_id} ({i + 1}/{len(fields)})"
             todo, shard_keys = [], {}
             for cell_type, spec in cells.items():
-                placements = list(neurons[cf.head_id].get(cell_type, ()))
+                placements = list(neurons[cf.neurons_key].get(cell_type, ()))
                 shard = _shard_name(cf.head_id, cf.placement_id, cell_type)
                 key = hashlib.sha256(_canonical({
                     "format": FORMAT_VERSION, "cache": pop.CACHE_FORMAT, "cell": spec.key_dict(),

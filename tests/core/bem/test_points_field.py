@@ -1,0 +1,81 @@
+"""PlacementField: the factorised BEM matrix is reused for the next placement on the same conductor."""
+
+import gc
+
+import numpy as np
+import pytest
+
+from napari_rat_tms.core.bem import lc_bem
+from napari_rat_tms.core.bem import points_field as pf
+from napari_rat_tms.core.bem.conductor import nested_spheres
+from napari_rat_tms.core.bem.sphere_model import sphere_efield
+from napari_rat_tms.core.coils import mc_b35
+from napari_rat_tms.core.placement import CoilPlacement
+
+CENTRE_M = np.array([0.012, 0.012, 0.012])
+
+
+def _conductor():
+    return nested_spheres([0.0095, 0.0105, 0.012], [0.33, 0.0066, 0.33], subdivisions=2, center_m=CENTRE_M)
+
+
+def _coil(orientation_deg):
+    angle = np.radians(orientation_deg)
+    current = np.array([np.sin(angle), np.cos(angle), 0.0])
+    placement = CoilPlacement(CENTRE_M * 1e3 + [0.0, 0.0, 12.5], np.array([0.0, 0.0, -1.0]), current,
+                              orientation_deg, None, 0.0, 50.0)
+    return placement.place(mc_b35("low"))
+
+
+def _points(n=40):
+    rng = np.random.default_rng(1)
+    d = rng.normal(size=(n, 3))
+    return CENTRE_M + d / np.linalg.norm(d, axis=1)[:, None] * rng.uniform(0, 0.008, (n, 1))
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    pf.clear_factorisation_cache()
+    yield
+    pf.clear_factorisation_cache()
+
+
+def test_second_placement_on_the_same_conductor_reuses_the_factorisation(monkeypatch):
+    points = _points()
+    fresh_second = pf.PlacementField(_conductor(), _coil(60.0), 5e7).at(points)   # own assembly
+    conductor = _conductor()
+    first = pf.PlacementField(conductor, _coil(0.0), 5e7).at(points)
+
+    def refuse(stack):
+        raise AssertionError("the BEM matrix was assembled again")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(lc_bem, "iter_potential_matrix", refuse)
+    steps = pf.PlacementField(conductor, _coil(60.0), 5e7).iter_at(points)
+    messages = []
+    try:
+        while True:
+            messages.append(next(steps)[1])
+    except StopIteration as done:
+        second = done.value
+    assert any("factorised already" in m for m in messages)
+    # the same numbers as a field that assembled and factorised its own matrix
+    np.testing.assert_allclose(second, fresh_second, rtol=1e-10, atol=1e-12 * np.abs(fresh_second).max())
+    # and physics: another orientation is another field, each close to the analytic sphere's
+    assert np.linalg.norm(second - first) > 0.1 * np.linalg.norm(first)
+    analytic = sphere_efield(points, _coil(60.0), 5e7, CENTRE_M)
+    assert np.linalg.norm(second - analytic) / np.linalg.norm(analytic) < 0.03     # 2-subdivision spheres
+
+
+def test_only_the_last_conductor_is_kept_and_released_with_it(monkeypatch):
+    points = _points(5)
+    a = _conductor()
+    pf.PlacementField(a, _coil(0.0), 5e7).at(points)
+    assert pf._cached_factorisation(a) is not None
+    b = _conductor()
+    pf.PlacementField(b, _coil(0.0), 5e7).at(points)
+    assert pf._cached_factorisation(a) is None and pf._cached_factorisation(b) is not None
+    del b
+    gc.collect()
+    assert all(ref() is None for ref, _ in pf._factorisation)       # nothing keeps a dead conductor alive
+    assert pf._cached_factorisation(a) is None
