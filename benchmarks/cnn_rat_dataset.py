@@ -28,7 +28,8 @@ axes, scaled with it):
 * ``Q0``-``Q3`` (every head): four other positions (up to 3.5 mm anterior/posterior and 2 mm left/
   right) and orientations (30, 120, 75, 160 degrees). **Own sites**: each placement chooses its
   ``--own-sites`` neurons on its own field, with a random azimuth (uniform) and a random soma depth
-  (the layer's +-0.1 mm) per neuron, from a generator seeded by the head and placement ids.
+  (the layer's +-0.1 mm; +-half the depth in L1) per neuron, from a generator seeded by the head and
+  placement ids.
 
 Sites: cortex vertices spread over the region where |E| >= 30 % of its maximum (farthest-point
 sampling). Cell types: the seed's three, L2/3 PC, L4 LBC, L5 TTPC (``../shared/data/neurons`` clone
@@ -147,8 +148,9 @@ def own_neurons(cortex, vertices, head_id, placement_id, inside, cells=CELLS):
     out = {}
     for name in cells:
         layer = layer_of_cell(name)
-        depth = LAYER_DEPTHS_MM[normalise_layer(layer)] + rng.uniform(-DEPTH_JITTER_MM, DEPTH_JITTER_MM,
-                                                                      len(vertices))
+        mid = LAYER_DEPTHS_MM[normalise_layer(layer)]
+        jitter = min(DEPTH_JITTER_MM, 0.5 * mid)                   # L1 (0.08 mm deep): +-0.04 mm
+        depth = mid + rng.uniform(-jitter, jitter, len(vertices))
         out[name] = place_neurons(cortex, layer, vertices=vertices, depth_mm=depth,
                                   azimuths_rad=rng.uniform(0.0, 2 * np.pi, len(vertices)), inside=inside)
     return out

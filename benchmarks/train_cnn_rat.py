@@ -133,6 +133,9 @@ def main(argv=None):
     parser.add_argument("--time-neurons", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--channels", default="16,32,64")
+    parser.add_argument("--lr-plateau", type=int, default=None, help="halve the learning rate after N epochs "
+                        "without a better validation loss")
+    parser.add_argument("--patience", type=int, default=40)
     parser.add_argument("--test-heads", nargs="*", default=list(TEST_HEADS),
                         help="heads held out (those in the data); none: no held-out head")
     parser.add_argument("--test-placement", default=TEST_PLACEMENT)
@@ -170,12 +173,18 @@ def main(argv=None):
                   f"{np.min(t):.0f}-{np.max(t[np.isfinite(t)]):.0f} V/m")
         else:
             print(f"\n{name}:")
-        split = split_by_group(data.head_ids, data.placement_ids, test_heads=test_heads,
-                               test_placements=[args.test_placement],
-                               validation_placements=args.validation_placements)
+        try:
+            split = split_by_group(data.head_ids, data.placement_ids,
+                                   test_heads=[h for h in test_heads if h in set(data.head_ids)],
+                                   test_placements=[args.test_placement],
+                                   validation_placements=args.validation_placements)
+        except ValueError as exc:         # e.g. a cell type whose data is not all generated yet
+            print(f"  skipped: {exc}")
+            continue
         t0 = time.perf_counter()
         trained = train_network(data, split, config=config, epochs=args.epochs, batch_size=32,
-                                learning_rate=2e-3, patience=40, seed=0, direction_map=dmap)
+                                learning_rate=2e-3, patience=args.patience, seed=0, direction_map=dmap,
+                                lr_plateau=args.lr_plateau)
         card = trained.card
         m = card["metrics"]
         print(f"  {len(data)} records with a threshold (train {m['train']['n']}, validation "
@@ -187,7 +196,7 @@ def main(argv=None):
         if args.compare is not None and (args.compare / f"{stem}.pt").is_file():
             earlier, _ = load_model(args.compare / stem)
         held = np.isin(data.head_ids[test], test_heads)
-        subsets = (("test (all)", test),
+        subsets = (("validation", trained.split.validation), ("test (all)", test),
                    *((f"  head {h}", test[data.head_ids[test] == h]) for h in test_heads),
                    (f"  placement {args.test_placement}, other heads", test[~held]),
                    ("train", trained.split.train))

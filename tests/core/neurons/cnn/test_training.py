@@ -125,3 +125,22 @@ def test_training_lowers_the_loss_and_saved_weights_reproduce_the_card(tmp_path)
                                trained.predict_threshold_soma(test.inputs), rtol=1e-6)
     assert threshold_metrics(np.exp(model.predict_log_threshold(test.inputs)), test.threshold_soma_v_per_m)[
         "mape_percent"] == pytest.approx(card["metrics"]["test"]["mape_percent"], rel=1e-5)
+
+
+def test_learning_rate_halves_on_a_validation_plateau(monkeypatch):
+    """``lr_plateau``: ReduceLROnPlateau (x0.5); recorded in the card; the learning rate seen by the
+    optimiser falls once the validation loss stops improving."""
+    data = synthetic_data(m=96)
+    seen = []
+    original = torch.optim.Adam.step
+
+    def step(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    trained = train_network(data, config=TINY, epochs=25, batch_size=32, learning_rate=1e-2, patience=50,
+                            seed=0, test_heads=["ratB"], test_placements=["P5"], lr_plateau=0)
+    assert trained.card["training"]["lr_schedule"].startswith("x0.5 after 0 epochs")
+    assert seen[0] == 1e-2 and min(seen) < 1e-2
+    assert all(any(np.isclose(lr, 1e-2 * 0.5 ** k) for k in range(26)) for lr in set(seen))

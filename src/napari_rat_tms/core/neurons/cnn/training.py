@@ -233,14 +233,17 @@ def _uniform_field_metrics(direction_map, data: TrainingData, index) -> dict:
 def train_network(data: TrainingData, split: Split | None = None, *, config: NetworkConfig | None = None,
                   epochs: int = 200, batch_size: int = 64, learning_rate: float = 1e-3,
                   weight_decay: float = 0.0, patience: int = 20, seed: int = 0, test_heads=(),
-                  test_placements=None, direction_map=None, progress=None) -> TrainedModel:
+                  test_placements=None, direction_map=None, progress=None,
+                  lr_plateau: int | None = None) -> TrainedModel:
     """Train one network on ``data`` (one cell type, or the population median) and fill its model card.
 
     ``split``: default :func:`split_by_group` of ``data``'s groups with ``test_heads``,
     ``test_placements`` and ``seed``. ``config``: :class:`.networks.NetworkConfig` (its ``grid_n`` is
     set from the data). ``direction_map``: the cell type's :class:`..direction_map.DirectionMap`, for
     the uniform-field estimator's metrics on the same test neurons. ``progress(fraction, message)``:
-    called after each epoch. Returns a :class:`TrainedModel` (the best epoch's weights, eval mode).
+    called after each epoch. ``lr_plateau``: halve the learning rate when the validation loss has not
+    improved for that many epochs (``torch.optim.lr_scheduler.ReduceLROnPlateau``; None: constant).
+    Returns a :class:`TrainedModel` (the best epoch's weights, eval mode).
     """
     if len(data) < 4:
         raise ValueError(f"{data.cell_type}: {len(data)} records are too few to train on")
@@ -262,6 +265,10 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
     x = torch.from_numpy(np.ascontiguousarray(data.inputs, dtype=np.float32))
     z = torch.from_numpy(((log_t - mean) / std).astype(np.float32))
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    scheduler = None
+    if lr_plateau is not None:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5,
+                                                               patience=int(lr_plateau))
     loss_fn = torch.nn.MSELoss()
 
     def evaluate(index) -> float:
@@ -287,6 +294,8 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
         train_loss, validation_loss = evaluate(train_index), evaluate(split.validation)
         history["train_loss"].append(train_loss)
         history["validation_loss"].append(validation_loss)
+        if scheduler is not None:
+            scheduler.step(validation_loss)
         if validation_loss < best[0]:
             best = (validation_loss, epoch, copy.deepcopy(model.state_dict()))
         if progress is not None:
@@ -319,6 +328,8 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
         "split": split.as_dict(),
         "training": {"loss": "MSE of the standardised log threshold", "optimiser": "Adam",
                      "learning_rate": learning_rate, "weight_decay": weight_decay, "batch_size": batch_size,
+                     "lr_schedule": (None if lr_plateau is None else
+                                     f"x0.5 after {int(lr_plateau)} epochs without a better validation loss"),
                      "max_epochs": int(epochs), "epochs_run": len(history["train_loss"]),
                      "best_epoch": best[1],
                      "patience": patience, "seed": seed, "seconds": seconds, "history": history,
