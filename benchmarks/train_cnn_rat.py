@@ -144,6 +144,7 @@ def main(argv=None):
     import torch
 
     from napari_rat_tms.core.neurons.cnn.dataset import POPULATION_MEDIAN, ThresholdDataset
+    from napari_rat_tms.core.neurons.cnn.estimator import out_of_training_range
     from napari_rat_tms.core.neurons.cnn.networks import NetworkConfig, load_model
     from napari_rat_tms.core.neurons.cnn.training import split_by_group, threshold_metrics, train_network
     from napari_rat_tms.core.neurons.direction_map import estimate
@@ -204,7 +205,13 @@ def main(argv=None):
             if not len(index):
                 continue
             cnn = trained.predict_threshold_soma(data.inputs[index]) / data.e_soma_norm_v_per_m[index]
+            # as the estimator does: a grid outside the network's training range gets the uniform-field value
+            bad = out_of_training_range(data.inputs[index], card)
+            if bad.any():
+                cnn[bad] = np.atleast_1d(estimate(dmap, data.e_soma_v_per_m[index][bad])) if dmap else np.nan
             line = f"  {label:30s} CNN {_fmt(threshold_metrics(cnn, data.threshold_amplitude[index]))}"
+            if bad.any():
+                line += f" ({int(bad.sum())} out of range: uniform-field)"
             if dmap is not None:
                 uni = np.atleast_1d(estimate(dmap, data.e_soma_v_per_m[index]))
                 line += f" | uniform-field {_fmt(threshold_metrics(uni, data.threshold_amplitude[index]))}"

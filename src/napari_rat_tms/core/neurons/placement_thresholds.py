@@ -32,6 +32,7 @@ method; a neuron whose map has no threshold in its direction is ``"not bracketed
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -379,7 +380,15 @@ def _iter_estimates(cell, placements, placement_field, inside, method, estimator
             if test.get("mape_percent") is not None:
                 note = (f" (network's error on held-out data: MAPE {test['mape_percent']:.1f} %, "
                         f"{test.get('n')} neurons)")
-            return _estimated_results(cell, placements, result.threshold_amplitude, "cnn", note), note
+            results = _estimated_results(cell, placements, result.threshold_amplitude, "cnn", note)
+            if result.out_of_range is not None and result.out_of_range.any():
+                # no direction map here (the network applies): those neurons have no estimate, and say why
+                for k in np.flatnonzero(result.out_of_range):
+                    results[k] = dataclasses.replace(
+                        results[k], status="failed: local field outside the CNN's training range",
+                        message=result.note, threshold_amplitude=None)
+                note += f"; {result.note}"
+            return results, note
         # a network of the same name for another cell model must not be used
         why = (f"the network named {cell.name!r} was trained on another one, {reason}" if reason else
                f"networks: {', '.join(sorted(estimator.models)) or 'none'}")

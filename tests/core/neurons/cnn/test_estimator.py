@@ -113,3 +113,32 @@ def test_neuron_dataset_to_trained_estimator(tiny_dataset, tmp_path):
     test = np.flatnonzero((data.head_ids == "ratB") & (data.placement_ids == "P1"))
     expected = trained.predict_threshold_soma(data.inputs[test]) / data.e_soma_norm_v_per_m[test]
     np.testing.assert_allclose(result.threshold_amplitude, expected, rtol=1e-5)
+
+
+def test_a_grid_outside_the_training_range_is_not_given_to_the_network():
+    """A neuron whose normalised grid reaches far beyond the training data's largest value (here a
+    spike of 1e6 at one grid point, as a quadrature artefact next to a BEM surface gives) gets the
+    uniform-field estimate, or NaN without a direction map; the others keep the network's value."""
+    estimator, model = _estimator(direction_maps={"ball": _uniform_map(120.0)})
+    samples = sample_local_fields(neurons_of("ratA"), field_fn_for("ratA", "P1"), inside=brain)
+    inputs = samples.network_input()
+    training_peak = float(np.abs(inputs[:, :3]).max())
+    estimator.models["ball"][1]["input"]["max_abs_normalised_field"] = training_peak
+    spiked = inputs.copy()
+    spiked[1, 0, 4, 4, 2] = 1e6
+    with pytest.warns(CnnFallbackWarning, match="1 of 3 neurons have a local field outside"):
+        result = estimator.predict_arrays("ball", spiked, samples.e_soma_v_per_m)
+    assert result.method == "cnn" and list(result.out_of_range) == [False, True, False]
+    norm = samples.e_soma_norm_v_per_m
+    np.testing.assert_allclose(result.threshold_amplitude[1], 120.0 / norm[1])
+    network = np.exp(model.predict_log_threshold(inputs[[0, 2]])) / norm[[0, 2]]
+    np.testing.assert_allclose(result.threshold_amplitude[[0, 2]], network, rtol=1e-6)
+    # within the range (up to OUT_OF_RANGE_FACTOR x the training peak): the network is used
+    within = inputs.copy()
+    within[1, 0, 4, 4, 2] = 3.0 * training_peak
+    assert not estimator.predict_arrays("ball", within, samples.e_soma_v_per_m).out_of_range.any()
+    alone, _ = _estimator()
+    alone.models["ball"][1]["input"]["max_abs_normalised_field"] = training_peak
+    with pytest.warns(CnnFallbackWarning, match="no threshold"):
+        result = alone.predict_arrays("ball", spiked, samples.e_soma_v_per_m)
+    assert np.isnan(result.threshold_amplitude[1]) and np.isfinite(result.threshold_amplitude[[0, 2]]).all()

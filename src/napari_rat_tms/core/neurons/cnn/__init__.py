@@ -46,6 +46,7 @@ _LAZY = {
     "ThresholdEstimate": "estimator",
     "CnnFallbackWarning": "estimator",
     "shipped_estimator": "estimator",
+    "out_of_training_range": "estimator",
 }
 
 __all__ = list(_LAZY)

@@ -339,10 +339,10 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
 
     ``cells``: cell type name -> :class:`..population.CellSpec`. ``neurons``: head id (or a coil
     field's ``neuron_set``) -> cell type -> the neurons placed in that head's cortex. ``fields``: the
-    coil fields (each with its neurons in ``neurons``: :attr:`CoilField.neurons_key`). ``pulse``, ``threshold_kwargs``: for :func:`..threshold.activation_threshold`.
-    Dask arguments: :func:`..population.iter_run_thresholds`. Returns a summary dict: ``records``,
-    ``shards_computed``, ``shards_skipped``, ``thresholds_computed`` (by NEURON in this run),
-    ``thresholds_from_cache``.
+    coil fields (each with its neurons in ``neurons``: :attr:`CoilField.neurons_key`). ``pulse``,
+    ``threshold_kwargs``: for :func:`..threshold.activation_threshold`. Dask arguments:
+    :func:`..population.iter_run_thresholds`. Returns a summary dict: ``records``, ``shards_computed``,
+    ``shards_skipped``, ``thresholds_computed`` (by NEURON in this run), ``thresholds_from_cache``.
     """
     from ...progress import forward
     from .. import population as pop
@@ -363,8 +363,8 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
     for f in fields:
         if f.neurons_key not in neurons:
             what = f"head {f.head_id!r}" if f.neuron_set is None else f"neuron set {f.neuron_set!r}"
-            raise ValueError(f"coil field {f.placement_id!r} (head {f.head_id!r}) has no neurons: {what} is "
-                             f"not a key of neurons ({', '.join(map(repr, neurons)) or 'empty'})")
+            raise ValueError(f"coil field {f.placement_id!r} (head {f.head_id!r}) has no neurons: {what} "
+                             f"is not a key of neurons ({', '.join(map(repr, neurons)) or 'empty'})")
     if len({(f.head_id, f.placement_id) for f in fields}) != len(fields):
         raise ValueError("two coil fields have the same (head_id, placement_id)")
     index = _load_index(directory, grid, pulse, kwargs)

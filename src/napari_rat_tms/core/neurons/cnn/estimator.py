@@ -35,11 +35,13 @@ import numpy as np
 from ..cortex import CorticalNeuronPlacement
 from .local_field import LocalFieldGrid, LocalFieldSamples, check_finite_inside, sample_local_fields
 
-__all__ = ["CnnFallbackWarning", "ThresholdEstimate", "CnnThresholdEstimator"]
+__all__ = ["CnnFallbackWarning", "ThresholdEstimate", "CnnThresholdEstimator", "OUT_OF_RANGE_FACTOR",
+           "out_of_training_range"]
 
 
 class CnnFallbackWarning(UserWarning):
-    """A cell type had no trained network: its thresholds come from the uniform-field estimator."""
+    """A cell type had no trained network, or some neurons' fields were outside its training range:
+    those thresholds come from the uniform-field estimator (or are NaN without a direction map)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,10 @@ class ThresholdEstimate:
     ``threshold_amplitude``: (M,) multiplier of the sampled field at threshold (A/us for a field at
     1 A/us; ``inf`` where the uniform-field map has no threshold); ``threshold_soma_v_per_m``: (M,)
     ``|E_soma|`` at threshold (V/m); ``method``: ``"cnn"`` or ``"uniform-field"``; ``note``: why the
-    fallback was used (empty for the CNN); ``seconds``: the prediction's time (sampling excluded).
+    fallback was used, or which neurons the network did not estimate (empty otherwise); ``seconds``:
+    the prediction's time (sampling excluded); ``out_of_range``: (M,) bool, neurons whose local field
+    lies outside the network's training range (:func:`out_of_training_range`): their values come from
+    the uniform-field estimator when the cell type has a direction map, else NaN.
     """
 
     cell_type: str
@@ -58,10 +63,28 @@ class ThresholdEstimate:
     method: str
     note: str = ""
     seconds: float = 0.0
+    out_of_range: np.ndarray | None = None
 
     @property
     def fallback(self) -> bool:
         return self.method != "cnn"
+
+
+#: A grid whose largest normalised field |E|/|E_soma| exceeds this many times the largest the network
+#: was trained on is out of its range (e.g. a soma near a field null, or a grid point so close to a
+#: BEM surface that its value is a quadrature artefact): the network is not used for that neuron.
+OUT_OF_RANGE_FACTOR = 4.0
+
+
+def out_of_training_range(inputs, card: dict) -> np.ndarray:
+    """(M,) bool: the grids of ``inputs`` (M, 4, n, n, n) whose largest normalised field component
+    exceeds :data:`OUT_OF_RANGE_FACTOR` times the largest of the network's training data (the card's
+    ``input.max_abs_normalised_field``; a card without it: nothing is out of range)."""
+    inputs = np.asarray(inputs)
+    limit = card.get("input", {}).get("max_abs_normalised_field")
+    if limit is None:
+        return np.zeros(len(inputs), bool)
+    return np.abs(inputs[:, :3]).reshape(len(inputs), -1).max(axis=1) > OUT_OF_RANGE_FACTOR * float(limit)
 
 
 class CnnThresholdEstimator:
@@ -148,8 +171,27 @@ class CnnThresholdEstimator:
             if expected != grid:
                 raise ValueError(f"{cell_type}: the network was trained on the grid {expected}, the samples "
                                  f"are on {grid}")
-            t_soma = np.exp(model.predict_log_threshold(inputs))
-            return ThresholdEstimate(cell_type, t_soma / norm, t_soma, "cnn", "", time.perf_counter() - start)
+            bad = out_of_training_range(inputs, card)
+            t_soma = np.full(len(inputs), np.nan)
+            if np.any(~bad):
+                t_soma[~bad] = np.exp(model.predict_log_threshold(inputs[~bad]))
+            amplitude, note = t_soma / norm, ""
+            if np.any(bad):
+                limit = OUT_OF_RANGE_FACTOR * float(card["input"]["max_abs_normalised_field"])
+                worst = float(np.abs(inputs[bad, :3]).max())
+                note = (f"{int(bad.sum())} of {len(bad)} neurons have a local field outside the network's "
+                        f"training range (|E|/|E_soma| up to {worst:.3g}, accepted up to {limit:.3g}): ")
+                if cell_type in self.direction_maps:
+                    from ..direction_map import estimate
+
+                    amplitude[bad] = np.atleast_1d(estimate(self.direction_maps[cell_type], e_soma[bad]))
+                    t_soma[bad] = amplitude[bad] * norm[bad]
+                    note += "their thresholds come from the uniform-field estimator"
+                else:
+                    note += "no threshold (NaN) without a direction map for the uniform-field estimate"
+                warnings.warn(note, CnnFallbackWarning, stacklevel=3)
+            return ThresholdEstimate(cell_type, amplitude, t_soma, "cnn", note, time.perf_counter() - start,
+                                     bad)
         if cell_type in self.direction_maps:
             from ..direction_map import estimate
 

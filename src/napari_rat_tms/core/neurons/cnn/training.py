@@ -169,10 +169,14 @@ class TrainedModel:
 
     def save(self, path, subset_size: int = 16) -> tuple[Path, Path]:
         """Write ``<path>.pt``, ``<path>.json`` (the card) and ``<path>.subset.npz`` (the check subset: up to
-        ``subset_size`` test records, or validation ones without a test set)."""
+        ``subset_size`` test records, or validation ones without a test set, among those whose grids are
+        within the network's training range)."""
         path = Path(path)
         base = path.with_suffix("") if path.suffix in (".pt", ".json") else path
+        from .estimator import out_of_training_range
+
         pool = self.split.test if len(self.split.test) else self.split.validation
+        pool = pool[~out_of_training_range(self.data.inputs[pool], self.card)]   # what the estimator accepts
         chosen = np.sort(np.random.default_rng(self.split.seed).choice(
             pool, size=min(subset_size, len(pool)), replace=False))
         sub = self.data.subset(chosen)
@@ -308,9 +312,15 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
     seconds = time.perf_counter() - start
     trained = TrainedModel(model, {}, split, data)
     metrics = {}
+    limit = float(np.abs(data.inputs[split.train, :3]).max())
     for name in ("train", "validation", "test"):
         index = getattr(split, name)
         predicted = trained.predict_threshold_soma(data.inputs[index]) if len(index) else np.zeros(0)
+        if len(index):    # grids the estimator would refuse (estimator.out_of_training_range): excluded
+            from .estimator import OUT_OF_RANGE_FACTOR
+
+            peak = np.abs(data.inputs[index, :3]).reshape(len(index), -1).max(axis=1)
+            predicted = np.where(peak > OUT_OF_RANGE_FACTOR * limit, np.nan, predicted)
         metrics[name] = threshold_metrics(predicted, data.threshold_soma_v_per_m[index])
     if direction_map is not None:
         metrics["test_uniform_field"] = _uniform_field_metrics(direction_map, data, split.test)
@@ -320,7 +330,9 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
                   "frame": "cell frame (+z somatodendritic axis), centred at the soma",
                   "channels": ["E_x / |E_soma|", "E_y / |E_soma|", "E_z / |E_soma|",
                                "mask (1 inside the tissue)"],
-                  "outside": "field channels 0 and mask 0 outside the tissue"},
+                  "outside": "field channels 0 and mask 0 outside the tissue",
+                  # the estimator refuses grids far beyond what the network saw (estimator.py)
+                  "max_abs_normalised_field": limit},
         "output": "log(T_soma / (1 V/m)); T_soma = threshold amplitude x |E_soma| (V/m); amplitude = "
                   "T_soma / |E_soma| (A/us for a field at dI/dt = 1 A/us)",
         "data": dict(data.source) | {"n_records": len(data), "heads": sorted(set(data.head_ids)),
