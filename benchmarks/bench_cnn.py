@@ -148,10 +148,7 @@ def main():
                                threshold_kwargs=THRESHOLD_KWARGS, n_workers=args.workers, progress=progress)
     print(f"dataset: {time.perf_counter() - t:.1f} s; {summary}")
     dataset = ThresholdDataset(args.data)
-    statuses = {}
-    for r in dataset.records:
-        statuses.setdefault(r["cell_type"], {}).setdefault(r["status"], 0)
-        statuses[r["cell_type"]][r["status"]] += 1
+    statuses = dataset.status_counts()
     print(f"statuses: {statuses}")
 
     pulse = monophasic_pulse()

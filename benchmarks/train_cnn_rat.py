@@ -33,6 +33,7 @@ import argparse
 import json
 import platform
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,7 @@ def main(argv=None):
     import torch
 
     from napari_rat_tms.core.neurons.cnn.dataset import POPULATION_MEDIAN, ThresholdDataset
-    from napari_rat_tms.core.neurons.cnn.estimator import out_of_training_range
+    from napari_rat_tms.core.neurons.cnn.estimator import CnnFallbackWarning, CnnThresholdEstimator
     from napari_rat_tms.core.neurons.cnn.networks import NetworkConfig, load_model
     from napari_rat_tms.core.neurons.cnn.training import split_by_group, threshold_metrics, train_network
     from napari_rat_tms.core.neurons.direction_map import estimate
@@ -152,10 +153,7 @@ def main(argv=None):
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads); {time.strftime('%Y-%m-%d')}")
     dataset = ThresholdDataset(args.data)
-    statuses = {}
-    for r in dataset.records:
-        statuses.setdefault(r["cell_type"], {}).setdefault(r["status"], 0)
-        statuses[r["cell_type"]][r["status"]] += 1
+    statuses = dataset.status_counts()
     print(f"records by status: {json.dumps(statuses)}")
     cell_types = sorted({r["cell_type"] for r in dataset.records} - {POPULATION_MEDIAN})
     config = NetworkConfig(channels=tuple(int(c) for c in args.channels.split(",")), hidden=32)
@@ -192,6 +190,7 @@ def main(argv=None):
               f"{m['validation']['n']}, test {m['test']['n']}); {card['training']['epochs_run']} epochs "
               f"(best {card['training']['best_epoch']}), {time.perf_counter() - t0:.0f} s")
         test = trained.split.test
+        estimator = CnnThresholdEstimator({name: (trained.model, card)}, {} if dmap is None else {name: dmap})
         stem = name.replace(" ", "_").replace("/", "")
         earlier = None
         if args.compare is not None and (args.compare / f"{stem}.pt").is_file():
@@ -204,14 +203,14 @@ def main(argv=None):
         for label, index in subsets:
             if not len(index):
                 continue
-            cnn = trained.predict_threshold_soma(data.inputs[index]) / data.e_soma_norm_v_per_m[index]
-            # as the estimator does: a grid outside the network's training range gets the uniform-field value
-            bad = out_of_training_range(data.inputs[index], card)
-            if bad.any():
-                cnn[bad] = np.atleast_1d(estimate(dmap, data.e_soma_v_per_m[index][bad])) if dmap else np.nan
+            # what users get: the estimator (a grid outside the training range: uniform-field estimate)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CnnFallbackWarning)
+                result = estimator.predict_arrays(name, data.inputs[index], data.e_soma_v_per_m[index])
+            cnn, bad = result.threshold_amplitude, result.out_of_range
             line = f"  {label:30s} CNN {_fmt(threshold_metrics(cnn, data.threshold_amplitude[index]))}"
             if bad.any():
-                line += f" ({int(bad.sum())} out of range: uniform-field)"
+                line += f" ({int(bad.sum())} out of range: {'uniform-field' if dmap else 'none'})"
             if dmap is not None:
                 uni = np.atleast_1d(estimate(dmap, data.e_soma_v_per_m[index]))
                 line += f" | uniform-field {_fmt(threshold_metrics(uni, data.threshold_amplitude[index]))}"

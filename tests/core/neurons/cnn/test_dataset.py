@@ -38,6 +38,7 @@ def test_generation_writes_records_grids_and_thresholds(dataset_dir):
     assert summary["shards_computed"] == 2 * len(HEADS) * len(PLACEMENTS)
     data = ThresholdDataset(directory)
     assert data.cell_types() == sorted([CELL, POPULATION_MEDIAN])
+    assert data.status_counts() == {CELL: {"ok": n}, POPULATION_MEDIAN: {"ok": n}}
     records = data.select(CELL, statuses=("ok", "not bracketed", "outside field"))
     assert len(records) == n and all(r["status"] == "ok" for r in records), [r["message"] for r in records]
     r = next(r for r in records if r["head_id"] == "ratB" and r["placement_id"] == "P1" and r["row"] == 2)

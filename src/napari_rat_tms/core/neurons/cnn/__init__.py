@@ -47,6 +47,7 @@ _LAZY = {
     "CnnFallbackWarning": "estimator",
     "shipped_estimator": "estimator",
     "out_of_training_range": "estimator",
+    "beyond_training_range": "estimator",
 }
 
 __all__ = list(_LAZY)

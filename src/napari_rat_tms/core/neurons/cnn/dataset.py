@@ -245,6 +245,14 @@ class ThresholdDataset:
     def cell_types(self) -> list[str]:
         return sorted({r["cell_type"] for r in self.records})
 
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """cell type -> status -> number of records (index order)."""
+        counts: dict[str, dict[str, int]] = {}
+        for r in self.records:
+            by_status = counts.setdefault(r["cell_type"], {})
+            by_status[r["status"]] = by_status.get(r["status"], 0) + 1
+        return counts
+
     def index_sha256(self) -> str:
         return hashlib.sha256(_canonical(self.index).encode()).hexdigest()
 

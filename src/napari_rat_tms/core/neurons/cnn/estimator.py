@@ -36,7 +36,7 @@ from ..cortex import CorticalNeuronPlacement
 from .local_field import LocalFieldGrid, LocalFieldSamples, check_finite_inside, sample_local_fields
 
 __all__ = ["CnnFallbackWarning", "ThresholdEstimate", "CnnThresholdEstimator", "OUT_OF_RANGE_FACTOR",
-           "out_of_training_range"]
+           "beyond_training_range", "out_of_training_range"]
 
 
 class CnnFallbackWarning(UserWarning):
@@ -76,15 +76,21 @@ class ThresholdEstimate:
 OUT_OF_RANGE_FACTOR = 4.0
 
 
-def out_of_training_range(inputs, card: dict) -> np.ndarray:
+def beyond_training_range(inputs, max_abs_normalised_field: float) -> np.ndarray:
     """(M,) bool: the grids of ``inputs`` (M, 4, n, n, n) whose largest normalised field component
-    exceeds :data:`OUT_OF_RANGE_FACTOR` times the largest of the network's training data (the card's
-    ``input.max_abs_normalised_field``; a card without it: nothing is out of range)."""
+    exceeds :data:`OUT_OF_RANGE_FACTOR` times ``max_abs_normalised_field`` (the training data's)."""
     inputs = np.asarray(inputs)
+    peak = np.abs(inputs[:, :3]).reshape(len(inputs), -1).max(axis=1)
+    return peak > OUT_OF_RANGE_FACTOR * float(max_abs_normalised_field)
+
+
+def out_of_training_range(inputs, card: dict) -> np.ndarray:
+    """:func:`beyond_training_range` with the card's ``input.max_abs_normalised_field`` (a card
+    without it: nothing is out of range)."""
     limit = card.get("input", {}).get("max_abs_normalised_field")
     if limit is None:
         return np.zeros(len(inputs), bool)
-    return np.abs(inputs[:, :3]).reshape(len(inputs), -1).max(axis=1) > OUT_OF_RANGE_FACTOR * float(limit)
+    return beyond_training_range(inputs, limit)
 
 
 class CnnThresholdEstimator:

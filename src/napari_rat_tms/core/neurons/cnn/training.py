@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import TrainingData
+from .estimator import beyond_training_range, out_of_training_range
 from .networks import NetworkConfig, ThresholdCNN, load_model, save_model, torch
 
 __all__ = ["Split", "split_by_group", "threshold_metrics", "TrainedModel", "train_network",
@@ -173,8 +174,6 @@ class TrainedModel:
         within the network's training range)."""
         path = Path(path)
         base = path.with_suffix("") if path.suffix in (".pt", ".json") else path
-        from .estimator import out_of_training_range
-
         pool = self.split.test if len(self.split.test) else self.split.validation
         pool = pool[~out_of_training_range(self.data.inputs[pool], self.card)]   # what the estimator accepts
         chosen = np.sort(np.random.default_rng(self.split.seed).choice(
@@ -316,11 +315,8 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
     for name in ("train", "validation", "test"):
         index = getattr(split, name)
         predicted = trained.predict_threshold_soma(data.inputs[index]) if len(index) else np.zeros(0)
-        if len(index):    # grids the estimator would refuse (estimator.out_of_training_range): excluded
-            from .estimator import OUT_OF_RANGE_FACTOR
-
-            peak = np.abs(data.inputs[index, :3]).reshape(len(index), -1).max(axis=1)
-            predicted = np.where(peak > OUT_OF_RANGE_FACTOR * limit, np.nan, predicted)
+        if len(index):    # grids the estimator would refuse: excluded
+            predicted = np.where(beyond_training_range(data.inputs[index], limit), np.nan, predicted)
         metrics[name] = threshold_metrics(predicted, data.threshold_soma_v_per_m[index])
     if direction_map is not None:
         metrics["test_uniform_field"] = _uniform_field_metrics(direction_map, data, split.test)
