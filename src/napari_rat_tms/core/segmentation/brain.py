@@ -130,6 +130,34 @@ def _search_seal_radius(skull, body, air, h, max_radius_mm) -> float | None:
     return best_radius
 
 
+def _coarse_sealing(skull, body, air, h, radius_mm):
+    """The closed skull and the cavity at ``radius_mm`` on the search grid (as in
+    :func:`_search_seal_radius`), brought back to full resolution; None when nothing seals."""
+    factor = np.maximum(1, np.floor(_SEARCH_VOXEL_MM / h).astype(int))
+    if not np.any(factor > 1):
+        return None
+    skull_c = _coarsen(skull, factor)
+    body_c = None if body is None else ~_coarsen(~body, factor)
+    air_c = None if air is None else ~_coarsen(~air, factor)
+    hc = h * factor
+    skull_p, outside, tissue, pad = _padded(skull_c, body_c, hc, radius_mm, air_c)
+    closed = close_mm(skull_p, radius_mm, hc)
+    seed, _ = _largest_enclosed(closed, outside, tissue)
+    if seed is None:
+        return None
+    crop = tuple(slice(p[0], p[0] + n) for p, n in zip(pad, skull_c.shape))
+
+    def upsample(mask):
+        full = np.zeros(skull.shape, bool)
+        up = mask[crop]
+        for axis, f in enumerate(factor):
+            up = np.repeat(up, f, axis=axis)
+        full[tuple(slice(0, n) for n in up.shape)] = up
+        return full
+
+    return upsample(closed) | skull, upsample(seed) & ~skull
+
+
 def _box_voxels(mask) -> float:
     """Number of voxels of the mask's bounding box."""
     return float(np.prod([np.ptp(np.flatnonzero(mask.any(axis=tuple(a for a in range(3) if a != k)))) + 1
@@ -159,7 +187,8 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
         body = np.asarray(body, dtype=bool)
     if air is not None:
         air = np.asarray(air, dtype=bool)
-    if seal_radius_mm is None:
+    searched = seal_radius_mm is None
+    if searched:
         if max_seal_radius_mm is None:
             max_seal_radius_mm = default_max_seal_radius_mm(skull, h)
         seal_radius_mm = _search_seal_radius(skull, body, air, h, max_seal_radius_mm)
@@ -183,10 +212,17 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
         if seed is not None and np.count_nonzero(seed if tissue is None else seed & tissue) >= min_voxels:
             break
     else:
-        raise SegmentationError(
-            f"Closing the skull with a {seal_radius_mm:g} mm ball encloses no cranial cavity; "
-            "increase the sealing radius or paint the brain by hand."
-        )
+        coarse = None if not searched else _coarse_sealing(skull, body, air, h, float(radii[0]))
+        if coarse is None:
+            raise SegmentationError(
+                f"Closing the skull with a {seal_radius_mm:g} mm ball encloses no cranial cavity; "
+                "increase the sealing radius or paint the brain by hand."
+            )
+        # Faint or thin bone full of pinholes at full resolution: the sealing found on the search
+        # grid (where a pinhole narrower than a coarse voxel is closed) is used instead.
+        seal_radius_mm = float(radii[0])
+        closed, seed = coarse
+        skull_p, pad = skull, [(0, 0)] * 3
     # The closing also filled the cavity's corners within the radius of the bone: take them
     # back (within the sealed solid, off the bone).
     sealed = closed | seed

@@ -152,6 +152,8 @@ class Segmentation:
     values actually used (automatic ones resolved), so ``parameters_used`` reproduces it.
     eye_points_mm : the eye centres (volume frame, mm).
     brain_source : "suggestion" or "painted".
+    notes : what was decided automatically and how sure it is (thresholds' histogram rule, a bone
+        threshold lowered to seal a faint cranial vault), in words for the report.
     """
 
     labels: np.ndarray
@@ -165,6 +167,7 @@ class Segmentation:
     brain_source: str
     skull_topology: Topology
     skull_and_spine_topology: Topology
+    notes: tuple[str, ...] = ()
     created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     # --- masks
@@ -275,6 +278,7 @@ class Segmentation:
                 "eye_points_mm": np.asarray(self.eye_points_mm).tolist(),
                 "eye_auto_isolevels": list(self.eye_auto_isolevels),
                 "brain_source": self.brain_source,
+                "notes": list(self.notes),
                 "skull_topology": dict(zip(("components", "tunnels", "cavities"), self.skull_topology)),
                 "skull_and_spine_topology": dict(zip(("components", "tunnels", "cavities"),
                                                      self.skull_and_spine_topology)),
@@ -336,25 +340,44 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
         brain_mask = brain_mask.astype(bool)
 
     yield 0.0, "histogram thresholds"
+    notes: list[str] = []
+    hist = None
     if params.air_soft_threshold is None or params.bone_threshold is None:
-        suggested, _ = suggest_thresholds(data)
+        suggested, hist = suggest_thresholds(data)
         thresholds = Thresholds(
             suggested.air_soft if params.air_soft_threshold is None else params.air_soft_threshold,
             suggested.bone if params.bone_threshold is None else params.bone_threshold,
         )
+        typed = [n for n, v in (("air/soft tissue", params.air_soft_threshold),
+                                ("bone", params.bone_threshold)) if v is not None]
+        notes.append(f"Thresholds from the histogram ({hist.confidence}): {hist.note}"
+                     + (f"; typed: {', '.join(typed)}" if typed else "")
+                     + f". Used: air/soft tissue {thresholds.air_soft:.4g}, bone {thresholds.bone:.4g}.")
     else:
         thresholds = Thresholds(params.air_soft_threshold, params.bone_threshold)
+        notes.append(f"Thresholds typed: air/soft tissue {thresholds.air_soft:g}, bone {thresholds.bone:g}.")
 
     yield 0.05, f"body (threshold {thresholds.air_soft:g}, closing {params.body_closing_radius_mm:g} mm)"
     body = segment_body(data, thresholds.air_soft, h, closing_radius_mm=params.body_closing_radius_mm)
 
+    def bones_at(threshold):
+        return segment_skull(
+            data, threshold, h, closing_radius_mm=params.skull_closing_radius_mm,
+            spine_separation=params.spine_separation, spine_cut_point_mm=params.spine_cut_point_mm,
+            spine_cut_normal=params.spine_cut_normal,
+            min_component_mm3=params.min_bone_component_mm3, within=body,
+        )
+
     yield 0.35, f"skull (threshold {thresholds.bone:g}, closing {params.skull_closing_radius_mm:g} mm)"
-    bones = segment_skull(
-        data, thresholds.bone, h, closing_radius_mm=params.skull_closing_radius_mm,
-        spine_separation=params.spine_separation, spine_cut_point_mm=params.spine_cut_point_mm,
-        spine_cut_normal=params.spine_cut_normal,
-        min_component_mm3=params.min_bone_component_mm3, within=body,
-    )
+    bones = bones_at(thresholds.bone)
+    seal = params.brain_seal_radius_mm
+    suggestion = None
+    if brain_mask is None:
+        # The brain suggestion comes before the eyes: sealing a faint vault may lower the bone
+        # threshold, and the eyes are kept off the bone.
+        yield 0.5, "brain suggestion (cranial cavity)"
+        suggestion, bones, thresholds = _suggest_brain_adapting(
+            data, h, params, thresholds, hist, body, bones, bones_at, notes)
     bone = bones.skull | bones.spine
 
     eyes = np.zeros(data.shape, bool)
@@ -371,11 +394,7 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
         isolevels.append(eye.isolevel)
         autos.append(eye.auto_isolevel)
 
-    seal = params.brain_seal_radius_mm
     if brain_mask is None:
-        yield 0.7, "brain suggestion (cranial cavity)"
-        suggestion = suggest_brain(bones.skull, h, body=body, air=data < thresholds.air_soft,
-                                   seal_radius_mm=seal, margin_mm=params.brain_margin_mm)
         brain, source, seal = suggestion.mask, "suggestion", suggestion.seal_radius_mm
     else:
         brain, source = brain_mask, "painted"
@@ -390,8 +409,77 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
         labels=labels, voxel_size_mm=h, parameters=params, thresholds=thresholds,
         eye_points_mm=points, eye_isolevels=tuple(isolevels), eye_auto_isolevels=tuple(autos),
         brain_seal_radius_mm=seal, brain_source=source, skull_topology=bones.skull_topology,
-        skull_and_spine_topology=bones.skull_and_spine_topology,
+        skull_and_spine_topology=bones.skull_and_spine_topology, notes=tuple(notes),
     )
+
+
+#: Bone thresholds tried, in soft-tissue sigmas above the soft-tissue peak, when the cranial cavity
+#: does not seal at the histogram's (5 sigma): a faint vault (thin bone near the threshold) is then
+#: full of holes. Not below 3 sigma, where soft-tissue noise (1 voxel in 700) turns into bone.
+FAINT_VAULT_SIGMAS = (4.5, 4.0, 3.5, 3.0)
+
+
+def _border_bone_faces(skull) -> list[str]:
+    """Faces of the volume that the skull touches with more than 1 % of its voxels on them."""
+    faces = []
+    n = max(int(skull.sum()), 1)
+    for axis in range(3):
+        for index, side in ((0, "first"), (-1, "last")):
+            if np.count_nonzero(np.take(skull, index, axis=axis)) > 0.01 * n:
+                faces.append(f"the {side} slice of axis {axis}")
+    return faces
+
+
+def _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bones_at, notes):
+    """:func:`suggest_brain`; when the cavity does not seal, diagnose why and adapt: lower bone
+    thresholds (:data:`FAINT_VAULT_SIGMAS`) when the bone threshold was automatic, else an error
+    that names the threshold that works. Returns ``(suggestion, bones, thresholds)``."""
+    def attempt(skull):
+        return suggest_brain(skull, h, body=body, air=data < thresholds.air_soft,
+                             seal_radius_mm=params.brain_seal_radius_mm, margin_mm=params.brain_margin_mm)
+
+    try:
+        return attempt(bones.skull), bones, thresholds
+    except SegmentationError as first:
+        failure = first
+    tried = [f"bone threshold {thresholds.bone:.4g}: {failure}"]
+    if hist is None or hist.soft_sigma is None:
+        # typed thresholds: the soft-tissue peak from the histogram only to name what to try
+        try:
+            _, hist = suggest_thresholds(data)
+        except SegmentationError:
+            hist = None
+    candidates = [] if hist is None else [
+        hist.peaks[1] + k * hist.soft_sigma for k in FAINT_VAULT_SIGMAS
+        if hist.peaks[1] + k * hist.soft_sigma < thresholds.bone - 1e-9]
+    for threshold in candidates:
+        try:
+            lowered = bones_at(threshold)
+            suggestion = attempt(lowered.skull)
+        except SegmentationError as err:
+            tried.append(f"bone threshold {threshold:.4g}: {err}")
+            continue
+        if params.bone_threshold is not None:
+            raise SegmentationError(
+                f"The cranial cavity does not seal with the bone threshold you typed "
+                f"({thresholds.bone:g}): the vault is faint (thin bone near the threshold). With "
+                f"{threshold:.4g} it seals ({suggestion.volume_mm3:.0f} mm^3): type that, or paint the "
+                "brain by hand.")
+        notes.append(
+            f"Faint cranial vault: the cavity did not seal at the histogram's bone threshold "
+            f"({thresholds.bone:.4g}); it sealed at {threshold:.4g} (soft-tissue peak "
+            f"+ {(threshold - hist.peaks[1]) / hist.soft_sigma:.1f} sigma), used for the whole skull.")
+        return suggestion, lowered, Thresholds(thresholds.air_soft, threshold)
+    faces = _border_bone_faces(bones.skull)
+    diagnosis = []
+    if faces:
+        diagnosis.append(f"the skull touches {', '.join(faces)}: the field of view may cut the cranium")
+    if not candidates:
+        diagnosis.append("no lower bone threshold was tried (it would reach the soft-tissue noise)")
+    raise SegmentationError(
+        "No cranial cavity could be sealed for the brain suggestion. Tried: " + "; ".join(tried)
+        + (". Diagnosis: " + "; ".join(diagnosis) if diagnosis else "")
+        + ". Paint the brain by hand, give a larger brain_seal_radius_mm, or check the bone threshold.")
 
 
 def segment(data, voxel_size_mm, parameters: SegmentationParameters | None = None, *,
