@@ -35,13 +35,15 @@ from .errors import RatTmsError
 from .progress import forward
 from .fields.head_models import FieldModelError, check_conductivities
 from .project import MANIFEST, SOLVER_CACHE, write_manifest
+from .species import species_defaults
 
 __all__ = ["JobParameters", "JobError", "iter_main_job", "DEMO_MESHING"]
 
 #: Meshing for the demo: coarser than the seed's (body 1.4, skull 0.67 mm) so that the four BEM
 #: models and the 630-placement study fit in ~10 minutes on 2 cores. ``--seed-resolution`` (CLI)
-#: or ``meshing = {...}`` (TOML) restores the seed's sizes.
-DEMO_MESHING = {"body_edge_mm": 2.0, "skull_edge_mm": 1.0, "eye_edge_mm": 0.8, "cortex_points": 2000}
+#: or ``meshing = {...}`` (TOML) restores the seed's sizes. The rat's species default
+#: (:mod:`.species`); a mouse gets its own.
+DEMO_MESHING = dict(species_defaults("rat").meshing)
 
 
 class JobError(RatTmsError, ValueError):
@@ -50,26 +52,55 @@ class JobError(RatTmsError, ValueError):
 
 @dataclass
 class JobParameters:
-    """Everything the main job needs; distances in mm in the scan's volume frame."""
+    """Everything the main job needs; distances in mm in the scan's volume frame. ``None`` means
+    the species' default (:mod:`.species`): ``species = "mouse"`` alone sets the eye extraction,
+    closings, mesh edges, placement grid and coil for a mouse; every value can still be given."""
 
     scan: str = "synthetic-rat"
     voxel_size_mm: float | None = None           # synthetic rat: its voxel size (default 0.34)
     synthetic_seed: int = 0
-    eye_points_mm: list = field(default_factory=list)       # scans: clicked eye centres
+    eye_points_mm: list = field(default_factory=list)       # scans: eye centres; [] -> suggested (auto_eyes)
+    auto_eyes: bool = True                       # scans without eye_points_mm: suggest both eye centres
     landmarks_mm: dict = field(default_factory=dict)        # bregma, lambda, midline (scans)
+    landmarks_file: str | None = None            # 3D Slicer markups (.mrk.json, .fcsv) with the landmarks
+    landmark_labels: dict = field(default_factory=dict)     # {bregma = "12", ...}: the file's labels
     segmentation: dict = field(default_factory=dict)        # SegmentationParameters fields
-    meshing: dict = field(default_factory=lambda: dict(DEMO_MESHING))
+    meshing: dict | None = None                  # MeshingParameters fields (None: the species')
     models: list = field(default_factory=lambda: ["3C", "2C", "2C*", "1C", "sphere"])
-    coil: str = "MC-B35 (low resolution)"
+    coil: str | None = None                      # None: the species' (MC-B35, 136 dipoles)
     didt_a_per_us: float = 50.0
     grid_centre_ap_ml_mm: list | None = None
-    grid_extent_mm: list = field(default_factory=lambda: [15.0, 10.0])
-    grid_shape: list = field(default_factory=lambda: [7, 5])
+    grid_extent_mm: list | None = None           # None: the species' (rat 15 x 10 mm, mouse 7 x 4.5)
+    grid_shape: list | None = None               # None: 7 x 5
     orientations_deg: list = field(default_factory=lambda: [float(a) for a in range(0, 180, 10)])
     cache_dir: str | None = None                 # None: <output>/solver_cache (kept with the project)
     keep_solver_cache: bool = True               # False: no BEM cache at all (when cache_dir is None)
-    species: str = "rat"                         # "rat", "mouse" or "any": the sizes the checks expect
+    species: str = "rat"                         # "rat", "mouse" or "any" (rat defaults, either's sizes)
     conductivities: dict = field(default_factory=dict)   # S/m per tissue (body, skull, eyes); {}: seed 003's
+
+    def __post_init__(self):
+        if self.species not in ("rat", "mouse", "any"):
+            raise JobError(f"species must be 'rat', 'mouse' or 'any', got {self.species!r}")
+        defaults = species_defaults(self.species)
+        if self.meshing is None:
+            self.meshing = dict(defaults.meshing)
+        if self.coil is None:
+            self.coil = defaults.coil
+        if self.grid_extent_mm is None:
+            self.grid_extent_mm = list(defaults.grid_extent_mm)
+        if self.grid_shape is None:
+            self.grid_shape = list(defaults.grid_shape)
+
+    @property
+    def defaults(self):
+        """The species' :class:`~.species.SpeciesDefaults`."""
+        return species_defaults(self.species)
+
+    def segmentation_parameters(self):
+        """:class:`~.segmentation.SegmentationParameters`: the species' defaults, then the user's."""
+        from .segmentation import SegmentationParameters
+
+        return SegmentationParameters.from_dict({**self.defaults.segmentation_defaults(), **self.segmentation})
 
     @classmethod
     def from_dict(cls, values: dict) -> JobParameters:
@@ -77,15 +108,15 @@ class JobParameters:
         unknown = sorted(set(values) - known)
         if unknown:
             raise JobError(f"unknown job parameters {unknown}; known: {sorted(known)}")
-        params = cls(**{k: v for k, v in values.items()})
-        if params.species not in ("rat", "mouse", "any"):
-            raise JobError(f"species must be 'rat', 'mouse' or 'any', got {params.species!r}")
+        values = dict(values)
+        given_meshing = values.pop("meshing", None)
+        params = cls(**values)
         try:
             check_conductivities(params.conductivities, params.models)
         except FieldModelError as err:
             raise JobError(str(err)) from err
-        if "meshing" in values:  # given meshing settings complete the demo's, not the other way
-            params.meshing = {**DEMO_MESHING, **values["meshing"]}
+        if given_meshing is not None:  # given meshing settings complete the species', not the other way
+            params.meshing = {**params.defaults.meshing, **given_meshing}
         return params
 
     @classmethod
@@ -113,7 +144,9 @@ def _sha256(path: Path) -> str:
 
 
 def _load_input(params: JobParameters, rat=None):
-    """(volume, eye points, landmarks, synthetic rat or None, input hash)."""
+    """(volume, eye points, landmarks, synthetic rat or None, input hash). A scan's landmarks come
+    from ``landmarks_mm``, else from ``landmarks_file``, else are left empty (suggested from the
+    skull after the segmentation, :func:`_resolve_landmarks`)."""
     if params.scan == "synthetic-rat":
         from .synthetic import make_synthetic_rat
 
@@ -129,13 +162,83 @@ def _load_input(params: JobParameters, rat=None):
 
     path = Path(params.scan)
     volume = read_volume(path, voxel_size_mm=params.voxel_size_mm)
-    missing = [k for k in ("bregma", "lambda", "midline") if k not in params.landmarks_mm]
-    if missing:
-        raise JobError(f"the landmarks {missing} are missing: give landmarks_mm = {{bregma = [..], "
-                       "lambda = [..], midline = [..]}} in the parameter file (volume frame, mm, as "
-                       "napari shows them).")
     landmarks = {k: np.asarray(v, float) for k, v in params.landmarks_mm.items()}
     return volume, [np.asarray(e, float) for e in params.eye_points_mm], landmarks, None, _sha256(path)
+
+
+def _landmarks_from_file(params: JobParameters, volume, notes: list[str]) -> dict:
+    """bregma, lambda, midline (volume frame, mm) from ``params.landmarks_file``: points named so,
+    or named by ``landmark_labels``; a 45-point file of Maga et al. (2017)'s numbered scheme gets
+    that scheme's numbers (said in the notes)."""
+    from .io.markups import MAGA_2017_LANDMARKS, landmarks_from_markups, read_markups
+
+    try:
+        markups = read_markups(params.landmarks_file)
+    except (OSError, ValueError) as err:
+        raise JobError(f"cannot read the landmark file {params.landmarks_file}: {err}") from err
+    labels = dict(params.landmark_labels) or None
+    names = {str(label).lower() for label in markups.labels}
+    if labels is None and not {"bregma", "lambda"} <= names:
+        if len(markups.labels) == 45 and all(str(label).isdigit() for label in markups.labels):
+            labels = dict(MAGA_2017_LANDMARKS)
+            notes.append(f"Landmarks: {params.landmarks_file} holds 45 numbered points, read as the scheme of "
+                         f"Maga et al. (2017): bregma = point {labels['bregma']}, lambda = point "
+                         f"{labels['lambda']}, midline = point {labels['midline']}.")
+        else:
+            raise JobError(f"the landmark file {params.landmarks_file} names no bregma and lambda (labels "
+                           f"{list(markups.labels)[:10]}...): say which are which with landmark_labels = "
+                           "{bregma = \"..\", lambda = \"..\", midline = \"..\"}.")
+    try:
+        return {k: np.asarray(v, float) for k, v in landmarks_from_markups(markups, volume, labels).items()}
+    except (KeyError, ValueError) as err:
+        raise JobError(f"the landmark file {params.landmarks_file}: {err}") from err
+
+
+def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source: dict):
+    """Both eye centres suggested from the scan (:func:`~.segmentation.eye_suggestion.suggest_eye_centres`)
+    and the eyes extracted there, checked against the species' eye sizes. Returns ``(seg, eyes)``;
+    no eyes (said in the notes) when none is found."""
+    from .segmentation import SegmentationError
+    from .segmentation.eye_suggestion import check_eye_size, suggest_eye_centres
+
+    h = seg.voxel_size_mm
+    try:
+        suggestion = suggest_eye_centres(volume.data, h, body=seg.body, bone=seg.skull_and_spine,
+                                         eye_diameter_mm=params.defaults.eye_diameter_mm)
+        centres = np.asarray(suggestion.centres_mm, float)
+        seg = seg.with_eyes(volume.data, centres)
+    except SegmentationError as err:
+        notes.append(f"Eyes: no eye centres could be suggested ({err}); the model has no eyes.")
+        return seg, []
+    sizes = []
+    labels, n = _eye_components(seg)
+    for k in range(1, n + 1):
+        warnings_ = check_eye_size(labels == k, h, params.defaults.eye_diameter_mm)
+        notes += [f"Eyes: {w}" for w in warnings_]
+        sizes.append((labels == k).sum() * float(np.prod(h)))
+    where = "; ".join(f"({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) mm" for c in centres)
+    notes.append(f"Eyes: centres suggested automatically at {where} ({suggestion.note}); extracted "
+                 + ", ".join(f"{v:.1f} mm^3" for v in sizes) + ".")
+    source["automatic"].append("eye centres (suggested from the scan)")
+    return seg, [c for c in centres]
+
+
+def _eye_components(seg):
+    from scipy import ndimage
+
+    return ndimage.label(seg.eyes)
+
+
+def _suggested_landmarks(seg, eyes, notes: list[str], source: dict) -> dict:
+    """bregma, lambda, midline suggested from the skull when the user gave none."""
+    from .placement.landmark_suggestion import suggest_landmarks
+
+    suggestion = suggest_landmarks(seg.skull, seg.voxel_size_mm, eye_points_mm=eyes if len(eyes) else None)
+    landmarks = {k: np.asarray(getattr(suggestion, k), float) for k in ("bregma", "lambda", "midline")}
+    notes.append(f"Landmarks: none given; bregma, lambda and a midline point suggested from the skull "
+                 f"({suggestion.note}). Check them: the stereotaxic frame, the grid and line navigation follow them.")
+    source["automatic"].append("bregma, lambda, midline (suggested from the skull)")
+    return landmarks
 
 
 def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, rat=None):
@@ -174,14 +277,43 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     t = time.perf_counter()
     volume, eyes, landmarks, rat, digest = _load_input(params, rat)
     timings["scan"] = time.perf_counter() - t
-    seg_params = SegmentationParameters.from_dict(params.segmentation) if params.segmentation else None
+    source = {"kind": "synthetic" if rat is not None else "scan", "species": params.species,
+              "defaults": f"{params.defaults.name} (napari_rat_tms.core.species)", "automatic": [], "user": []}
+    if rat is None and not landmarks and params.landmarks_file:
+        landmarks = _landmarks_from_file(params, volume, notes)
+        source["user"].append(f"landmarks from {Path(params.landmarks_file).name}")
+    elif rat is None and landmarks:
+        source["user"].append("landmarks (landmarks_mm)")
+    if rat is None and len(eyes):
+        source["user"].append("eye centres (eye_points_mm)")
+    for key in sorted(params.segmentation):
+        source["user"].append(f"segmentation {key} = {params.segmentation[key]}")
+    seg_params = params.segmentation_parameters()
+    models_asked = list(params.models)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         seg = yield from stage("segmentation", iter_segment(volume.data, volume.voxel_size_mm, seg_params,
-                                                            eye_points_mm=eyes), 0.02, 0.08)
+                                                            eye_points_mm=eyes), 0.02, 0.07)
+        notes += list(seg.notes)
+        if params.segmentation.get("air_soft_threshold") is None or params.segmentation.get("bone_threshold") is None:
+            source["automatic"].append("intensity thresholds (" + seg.notes[0].split(":")[0].lower() + ")")
+        source["automatic"].append(f"brain = the cranial cavity suggestion ({seg.volumes_mm3()['brain']:.0f} mm^3)")
+        if rat is None and not len(eyes) and params.auto_eyes:
+            yield 0.07, "segmentation: suggesting the eye centres"
+            seg, eyes = _suggested_eyes(volume, seg, params, notes, source)
         meshes = yield from stage("meshing", iter_mesh_segmentation(seg, MeshingParameters(**params.meshing)),
                                   0.08, 0.15)
     notes += [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
+    if meshes.repairs:
+        source["automatic"].append(f"{len(meshes.repairs)} mesh repair(s) ({', '.join(sorted({r['surface'] for r in meshes.repairs}))})")
+    if "eyes" not in meshes.surfaces and "3C" in params.models:
+        models_asked = [m for m in params.models if m != "3C"]
+        notes.append("No eyes in the segmentation: the 3C model (with eyes) is left out; the first remaining "
+                     "model is the reference. Give eye_points_mm to build it.")
+        if not models_asked:
+            raise JobError("No eyes were found and the 3C model was the only one asked for: give eye_points_mm.")
+    if rat is None and not landmarks:
+        landmarks = _suggested_landmarks(seg, eyes, notes, source)
     if rat is not None:
         scale = rat.parameters.orbit_opening_scale
         notes.append(
@@ -200,10 +332,10 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
                                  eyes_mm=eyes if len(eyes) else None)
     coil, coil_info = load_coil(params.coil)
     models = {}
-    n = len(params.models)
+    n = len(models_asked)
     cache = (Path(params.cache_dir) if params.cache_dir
              else out / SOLVER_CACHE if params.keep_solver_cache else None)
-    for k, kind in enumerate(params.models):
+    for k, kind in enumerate(models_asked):
         lo = 0.15 + 0.6 * k / n
         steps = iter_field_model(surfaces, kind, up=frame.dorsal, cache_dir=cache,
                                  conductivities=params.conductivities)
@@ -217,7 +349,7 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
         provenance = {"napari_rat_tms": __version__, "python": platform.python_version(),
                       "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                       "machine": f"{platform.machine()}, {platform.system()}", "input_sha256": digest,
-                      "parameters": params.to_dict(), "study_status": result.status}
+                      "parameters": params.to_dict(), "study_status": result.status, "input": source}
         timings["total"] = time.perf_counter() - started
         written = write_outputs(out, result, seg, meshes, models, frame, coil, coil_info, volume, provenance,
                                 timings, notes, rat=rat, overwrite=overwrite)
@@ -239,4 +371,6 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     written = write(result)
     yield 1.0, "done"
     return {"written": written, "timings": timings, "summary": result.summary(), "notes": notes,
-            "status": result.status}
+            "status": result.status, "vertices": {k: v.n_vertices for k, v in meshes.statistics.items()},
+            "repairs": list(meshes.repairs), "placements": int(result.grid.n_placements),
+            "input": source}

@@ -12,7 +12,7 @@ place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -47,10 +47,13 @@ class HeadMeshes:
     surfaces: dict[str, TriangleSurface]
     statistics: dict[str, MeshStatistics]
     gaps_mm: dict[str, float] = field(default_factory=dict)
+    #: repairs made while meshing (dicts: ``surface``, ``kind``, ``voxels``, ``places_mm``)
+    repairs: list = field(default_factory=list)
 
     def describe(self) -> str:
         lines = [s.describe() for s in self.statistics.values()]
         lines += [f"gap {k}: {v:.2f} mm" for k, v in self.gaps_mm.items()]
+        lines += [f"repair of the {r['surface']}: {r['kind']}, {r['voxels']} voxels" for r in self.repairs]
         return "\n".join(lines)
 
 
@@ -60,13 +63,22 @@ def edge_for_vertex_count(area_mm2: float, n_vertices: int) -> float:
     return float(np.sqrt(4.0 * area_mm2 / (2.0 * n_vertices * np.sqrt(3.0))))
 
 
+class CrossingError(MeshError):
+    """Two surfaces cross; ``places_mm``: centroids of the inner surface's crossing triangles."""
+
+    def __init__(self, message: str, places_mm):
+        super().__init__(message)
+        self.places_mm = np.asarray(places_mm, float)
+
+
 def _check_inside(inner: TriangleSurface, outer: TriangleSurface) -> float:
     """Raise unless ``inner`` lies inside ``outer`` without crossing it; return the gap (mm)."""
     crossing = find_surface_intersections(inner, outer)
     if len(crossing):
         p = inner.face_centroids_m[crossing[0, 0]] * 1e3
-        raise MeshError(f"The {inner.name} surface crosses the {outer.name} surface ({len(crossing)} "
-                        f"triangle pairs, e.g. near ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm).")
+        raise CrossingError(f"The {inner.name} surface crosses the {outer.name} surface ({len(crossing)} "
+                            f"triangle pairs, e.g. near ({p[0]:.1f}, {p[1]:.1f}, {p[2]:.1f}) mm).",
+                            inner.face_centroids_m[np.unique(crossing[:, 0])] * 1e3)
     inside = points_inside(outer, inner.vertices_m)
     if not inside.all():
         p = inner.vertices_m[np.flatnonzero(~inside)[0]] * 1e3
@@ -156,11 +168,19 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
              ("skull without spine", masks["skull without spine"], p.skull_edge_mm)]
     if masks["eyes"].any():
         parts.append(("eyes", masks["eyes"], p.eye_edge_mm))
-    surfaces, stats = {}, {}
+    surfaces, stats, repairs = {}, {}, []
     for k, (name, mask, edge) in enumerate(parts):
         yield k / (len(parts) + 2), f"meshing the {name} ({edge:g} mm edges)"
+        if name == "skull without spine" and np.array_equal(mask, masks["skull"]):
+            # no spine in the scan (or none apart from the cranium): the same surface, renamed
+            surfaces[name] = TriangleSurface(surfaces["skull"].vertices_m, surfaces["skull"].faces, name=name)
+            stats[name] = replace(stats["skull"], name=name)
+            continue
         surfaces[name], stats[name] = mesh_from_mask(mask, h, edge, name=name,
-                                                     smoothing_voxels=p.smoothing_voxels)
+                                                     smoothing_voxels=p.smoothing_voxels, repairs=repairs)
+        if name != "body":
+            surfaces[name], stats[name] = _repair_crossing(surfaces[name], stats[name], mask, edge, surfaces,
+                                                           h, p, repairs)
     yield len(parts) / (len(parts) + 2), f"meshing the evaluation surface (~{p.cortex_points} points)"
     # The region's voxel centres are evaluation_gap_mm from the bone's; their surfaces lie half a
     # voxel outside each, so one more voxel keeps the surfaces themselves that far apart.
@@ -184,4 +204,57 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
         gaps["eyes to body"] = _check_inside(surfaces["eyes"], body)
         gaps["eyes to skull"] = _check_apart(surfaces["eyes"], surfaces["skull"])
     yield 1.0, "done"
-    return HeadMeshes(surfaces, stats, gaps)
+    return HeadMeshes(surfaces, stats, gaps, repairs)
+
+
+#: Local repairs tried when an inner surface crosses the body surface.
+CROSSING_REPAIRS = 3
+
+
+def _repair_crossing(surface, stats, mask, edge, surfaces, h, p, repairs):
+    """An inner surface (bone, eyes) that crosses the body surface where the two come within an
+    edge of each other (thin skin over the nasal bone or the occiput, a field of view that cuts
+    the head): the inner mask's voxels within one body edge of the crossing triangles and within
+    a body edge of the body's boundary are left out, and the surface meshed again (up to
+    :data:`CROSSING_REPAIRS` times, each reported)."""
+    import warnings
+
+    from ..segmentation.morphology import erode_mm
+    from .from_mask import MeshWarning, _near_points
+
+    body = surfaces["body"]
+    margin = 0.5 * p.body_edge_mm if p.inner_margin_mm is None else p.inner_margin_mm
+    for attempt in range(CROSSING_REPAIRS + 1):
+        crossing = find_surface_intersections(surface, body)
+        if not len(crossing):
+            return surface, stats
+        places = surface.face_centroids_m[np.unique(crossing[:, 0])] * 1e3
+        if attempt == CROSSING_REPAIRS:
+            break
+        if attempt == 0:
+            deep = erode_mm(_body_mask_of(mask, surfaces, h), margin + p.body_edge_mm, h)
+        near = _near_points(mask.shape, h, places, p.body_edge_mm)
+        drop = mask & near & ~deep
+        if not drop.any():
+            break
+        mask = mask & ~drop
+        repairs.append({"surface": surface.name, "kind": "kept inside the body", "voxels": int(drop.sum()),
+                        "attempt": attempt + 1, "places_mm": np.round(places[:5], 2).tolist()})
+        warnings.warn(f"The {surface.name} surface crossed the body surface near ({places[0][0]:.1f}, "
+                      f"{places[0][1]:.1f}, {places[0][2]:.1f}) mm: {int(drop.sum())} voxel(s) of it within "
+                      f"{margin + p.body_edge_mm:g} mm of the skin there are left out and it is meshed again.",
+                      MeshWarning, stacklevel=3)
+        surface, stats = mesh_from_mask(mask, h, edge, name=surface.name, smoothing_voxels=p.smoothing_voxels,
+                                        repairs=repairs)
+    raise CrossingError(f"The {surface.name} surface crosses the body surface ({len(places)} triangles, e.g. "
+                        f"near ({places[0][0]:.1f}, {places[0][1]:.1f}, {places[0][2]:.1f}) mm) and the local "
+                        "repair did not separate them. Use a smaller body edge length, or check the "
+                        "segmentation there.", places)
+
+
+def _body_mask_of(mask, surfaces, h):
+    """The body as a voxel mask on ``mask``'s grid (the body surface's inside)."""
+    from .checks import points_inside
+
+    grid = np.indices(mask.shape).reshape(3, -1).T * np.asarray(h)
+    return points_inside(surfaces["body"], grid * 1e-3).reshape(mask.shape)

@@ -197,6 +197,31 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
     return written
 
 
+def _anatomy_words(provenance) -> str:
+    """How this anatomy differs from the seed's, in words that fit the input."""
+    source = provenance.get("input", {})
+    species = source.get("species", provenance["parameters"].get("species", "rat"))
+    if source.get("kind") == "synthetic":
+        return "a synthetic rat is not the seed's Wistar rat"
+    if species == "mouse":
+        return "this is a mouse scan; the seed modelled a Wistar rat, a head about twice as large"
+    return f"this {species} scan is not the seed's Wistar rat"
+
+
+def _input_lines(provenance) -> list[str]:
+    """The input: real scan or synthetic, species, and what was automatic vs set by the user."""
+    source = provenance.get("input")
+    if not source:
+        return []
+    kind = "the bundled synthetic rat (ground truth known)" if source["kind"] == "synthetic" else "a real scan"
+    lines = [f"- Input: {kind}; species {source['species']} (defaults: {source['defaults']})."]
+    if source.get("automatic"):
+        lines.append("- Automatic (check them): " + "; ".join(source["automatic"]) + ".")
+    if source.get("user"):
+        lines.append("- Set by the user: " + "; ".join(source["user"]) + ".")
+    return lines + [""]
+
+
 def _report_text(result, findings, meshes, models, frame, coil, coil_info, provenance, timings, notes,
                  figures) -> str:
     s = result.summary()
@@ -207,8 +232,9 @@ def _report_text(result, findings, meshes, models, frame, coil, coil_info, prove
                   "cache) for the full study.", ""]
     lines += [f"napari-rat-tms {provenance['napari_rat_tms']}, {provenance['date']}, input sha256 "
               f"`{provenance['input_sha256'][:16]}…`; every parameter in `parameters.json`.", "",
-              "## What was done", "",
-              f"- Scan: {provenance['parameters']['scan']}; segmentation and meshes:", ""]
+              "## What was done", ""]
+    lines += _input_lines(provenance)
+    lines += [f"- Scan: {provenance['parameters']['scan']}; segmentation and meshes:", ""]
     for name, st in meshes.statistics.items():
         lines.append(f"  - {st.describe()}")
     lines += ["", f"- Coil: {coil.name} ({coil.n_dipoles} dipoles), dI/dt {result.didt_a_per_us:g} A/µs.",
@@ -244,7 +270,7 @@ def _report_text(result, findings, meshes, models, frame, coil, coil_info, prove
         verdict = "holds" if f["holds"] else "does NOT hold here"
         lines.append(f"- **{f['finding']}**: {verdict}. Measured: {f['measured']}. Seed: {f['seed']}.")
     lines += ["", "Thresholds for 'holds' are stated in `napari_rat_tms.core.study.report`; differences from "
-              "the seed come from the anatomy (a synthetic rat is not the seed's Wistar rat), the mesh "
+              f"the seed come from the anatomy ({_anatomy_words(provenance)}), the mesh "
               "resolution and the coil model (see the notes below).", "", "## Figures", ""]
     for name in figures:
         lines += [f"![{name}]({name}.png)", ""]

@@ -1,0 +1,140 @@
+"""Real scans, hands-free: the shared mouse µCT scans (Maga et al. 2017) through the pipeline with
+nothing but the scan, ``species = "mouse"`` and the landmark file.
+
+Part 1 (always): the automatic segmentation (no typed value) of every scan: the histogram rule and
+how sure it is, the thresholds, body and skull components, the brain suggestion's volume against
+the population atlas's endocranium (label 15 of ``low_res_template_UCHAR-label``, 458 mm^3;
+criterion +-15 %), the notes (faint vault...), time. Baseline in the same run: v0.9's rule (two
+peaks of prominence >= 0.7, else stop), i.e. which scans it could segment at all.
+
+Part 2 (``--run``): ``rat-tms run`` equivalent (:func:`napari_rat_tms.core.job.iter_main_job`) on
+each scan with the parameters ``scan``, ``species = "mouse"``, ``landmarks_file``: wall time per
+stage, peak resident memory, mesh sizes, the repairs made, RE of 2C/2C*/1C/sphere against 3C
+(median over the placements) and how many line-navigation axes hit the cortex.
+
+Needs ../shared (skips with a message otherwise). Run on a quiet machine:
+
+    python benchmarks/bench_mouse_scans.py [--run] [--scans A_J_ ...] [--output DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from napari_rat_tms.core.io import read_volume
+from napari_rat_tms.core.segmentation import segment
+from napari_rat_tms.core.segmentation.histogram import CLEAR_PEAK_PROMINENCE, suggest_thresholds
+from napari_rat_tms.core.segmentation.morphology import components
+from napari_rat_tms.core.species import species_defaults
+
+from _measure import PeakMemory  # benchmarks/ is on sys.path when run as a script
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mouse-ct"
+SCANS = ("A_J_", "BALB_CJ_", "C3H_HEJ_", "C57BL6_J_", "CAF1_J_", "DBA_2J_", "MOLG.DnJ_", "NZW_LACJ_")
+
+
+def atlas_endocranium_mm3() -> float:
+    labels = read_volume(SHARED / "low_res_template_UCHAR-label.nii.gz")
+    return float(np.count_nonzero(labels.data == 15) * np.prod(labels.voxel_size_mm))
+
+
+def segmentation_table(scans) -> None:
+    atlas = atlas_endocranium_mm3()
+    mouse = species_defaults("mouse")
+    from napari_rat_tms.core.segmentation import SegmentationParameters
+
+    params = SegmentationParameters(**mouse.segmentation_defaults())
+    print(f"\n== automatic segmentation (species mouse defaults; atlas endocranium {atlas:.0f} mm^3)")
+    print("| scan | histogram rule | v0.9 rule | air/soft | bone | body, skull components | brain mm^3 "
+          "| vs atlas | within 15 % | s | notes |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    within = 0
+    for name in scans:
+        volume = read_volume(SHARED / f"{name}.nii.gz")
+        _, hist = suggest_thresholds(volume.data)
+        old_rule = "ok" if (hist.soft_prominence or 0.0) >= CLEAR_PEAK_PROMINENCE else "stops"
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            seg = segment(volume.data, volume.voxel_size_mm, params)
+        seconds = time.perf_counter() - t
+        brain = seg.volumes_mm3()["brain"]
+        ratio = brain / atlas - 1.0
+        ok = abs(ratio) <= 0.15
+        within += ok
+        notes = " ".join(n for n in seg.notes[1:]) or "-"
+        prom = "" if hist.soft_prominence is None else f" {hist.soft_prominence:.2f}"
+        print(f"| {name} | {hist.confidence}{prom} | {old_rule} | {seg.thresholds.air_soft:.3g} | "
+              f"{seg.thresholds.bone:.3g} | {components(seg.body)[1].size}, {components(seg.skull)[1].size} | "
+              f"{brain:.0f} | {100 * ratio:+.1f} % | {'yes' if ok else 'no'} | {seconds:.1f} | {notes} |",
+              flush=True)
+    print(f"brain within 15 % of the atlas: {within} of {len(scans)}")
+
+
+def run_table(scans, output: Path | None) -> None:
+    from napari_rat_tms.core.job import JobParameters, iter_main_job
+    from napari_rat_tms.core.progress import run_to_completion
+
+    print("\n== hands-free main job (scan, species = mouse, landmarks_file)")
+    print("| scan | total s | segmentation s | meshing s | models s | study s | peak GiB | body/skull/eyes/cortex "
+          "vertices | repairs | RE 2C / 2C* / 1C / sphere vs 3C (median %) | axis hits |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for name in scans:
+        landmarks = SHARED / "landmarks" / f"{name}.mrk.json"
+        params = JobParameters.from_dict({"scan": str(SHARED / f"{name}.nii.gz"), "species": "mouse",
+                                          "landmarks_file": str(landmarks)})
+        folder = Path(tempfile.mkdtemp(prefix=f"mouse-{name}-")) if output is None else output / name
+        t = time.perf_counter()
+        try:
+            with PeakMemory() as mem, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                done = run_to_completion(iter_main_job(params, folder, overwrite=True))
+        except Exception as err:  # a benchmark reports every scan, failed or not
+            print(f"| {name} | FAILED after {time.perf_counter() - t:.0f} s: {type(err).__name__}: {err} |",
+                  flush=True)
+            continue
+        total = time.perf_counter() - t
+        tm = done["timings"]
+        models_s = sum(v for k, v in tm.items() if k.startswith("model "))
+        summary, vertices = done["summary"], done["vertices"]
+        sizes = "/".join(str(vertices.get(k, "-")) for k in ("body", "skull", "eyes", "cortex"))
+        re = " / ".join(f"{summary[m]['re_mean']:.1f}" if m in summary else "-"
+                        for m in ("2C", "2C*", "1C", "sphere"))
+        misses = summary["line navigation"]["misses"]
+        repairs = ", ".join(f"{r['surface']} {r['kind']} {r['voxels']} vox" for r in done["repairs"]) or "none"
+        print(f"| {name} | {total:.0f} | {tm.get('segmentation', 0):.0f} | {tm.get('meshing', 0):.0f} | "
+              f"{models_s:.0f} | {tm.get('study', 0):.0f} | {mem.peak_gib:.2f} | {sizes} | {repairs} | {re} | "
+              f"{done['placements'] - misses} of {done['placements']} |", flush=True)
+        for note in done["notes"]:
+            if note.startswith(("Eyes:", "Landmarks:", "Faint", "Thresholds")):
+                print(f"    {name}: {note}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", action="store_true", help="also run the main job on each scan")
+    parser.add_argument("--scans", nargs="*", default=list(SCANS))
+    parser.add_argument("--output", type=Path, default=None, help="keep the projects here")
+    args = parser.parse_args(argv)
+    if not SHARED.is_dir():
+        print(f"skipped: {SHARED} is absent (the shared mouse scans are not in the repository)")
+        return 0
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.2f}, python {platform.python_version()}")
+    segmentation_table(args.scans)
+    if args.run:
+        run_table(args.scans, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
