@@ -23,6 +23,12 @@ start to correct with napari's brush:
     smaller than the atlas's endocranial volume (458 mm^3), half gives 385-431 mm^3. The
     suggestion is that region minus air voxels and minus ``margin_mm`` next to the bone.
 
+    Faint or thin bone (a mouse's vault near the bone threshold) is full of pinholes at full
+    resolution, through which every closing small enough to spare the cavity leaks. Then, with
+    ``search_grid_sealing``, the sealing found on the search grid (a pinhole narrower than its
+    0.35 mm voxels is closed there) is brought back to full resolution and used instead
+    (:func:`_coarse_sealing`); ``BrainSuggestion.sealed_on`` says which grid sealed the cavity.
+
 Evaluation region (seed 003): "a volumetric mask (i.e. subtracting a 1-mm dilated skull mask from
 the brain mask)", so that the field is evaluated at least ``gap_mm`` from the bone.
 """
@@ -57,6 +63,7 @@ class BrainSuggestion:
     mask: np.ndarray
     seal_radius_mm: float
     volume_mm3: float
+    sealed_on: str = "full resolution"
 
 
 def _largest_enclosed(closed: np.ndarray, outside: np.ndarray | None, tissue=None):
@@ -174,7 +181,8 @@ def default_max_seal_radius_mm(skull, voxel_size_mm) -> float:
 
 
 def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: float | None = None,
-                  max_seal_radius_mm: float | None = None, margin_mm: float = 0.0) -> BrainSuggestion:
+                  max_seal_radius_mm: float | None = None, margin_mm: float = 0.0,
+                  search_grid_sealing: bool = True) -> BrainSuggestion:
     """Fill the cranial cavity of ``skull`` (boolean mask, without the spine) as a brain
     suggestion; see the module docstring. ``body`` limits it to the body, ``air`` (e.g.
     ``data < air_soft``) removes air voxels. Raises :class:`SegmentationError` when no sealing
@@ -188,6 +196,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
     if air is not None:
         air = np.asarray(air, dtype=bool)
     searched = seal_radius_mm is None
+    sealed_on = "full resolution"
     if searched:
         if max_seal_radius_mm is None:
             max_seal_radius_mm = default_max_seal_radius_mm(skull, h)
@@ -212,7 +221,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
         if seed is not None and np.count_nonzero(seed if tissue is None else seed & tissue) >= min_voxels:
             break
     else:
-        coarse = None if not searched else _coarse_sealing(skull, body, air, h, float(radii[0]))
+        coarse = None if not (searched and search_grid_sealing) else _coarse_sealing(skull, body, air, h, float(radii[0]))
         if coarse is None:
             raise SegmentationError(
                 f"Closing the skull with a {seal_radius_mm:g} mm ball encloses no cranial cavity; "
@@ -221,6 +230,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
         # Faint or thin bone full of pinholes at full resolution: the sealing found on the search
         # grid (where a pinhole narrower than a coarse voxel is closed) is used instead.
         seal_radius_mm = float(radii[0])
+        sealed_on = "search grid"
         closed, seed = coarse
         skull_p, pad = skull, [(0, 0)] * 3
     # The closing also filled the cavity's corners within the radius of the bone: take them
@@ -238,7 +248,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
     cavity = largest_component(cavity, connectivity=1)
     cavity = fill_cavities(cavity) & ~skull
     return BrainSuggestion(mask=cavity, seal_radius_mm=float(seal_radius_mm),
-                           volume_mm3=float(cavity.sum() * np.prod(h)))
+                           volume_mm3=float(cavity.sum() * np.prod(h)), sealed_on=sealed_on)
 
 
 def evaluation_region(brain, bone, voxel_size_mm, *, gap_mm: float = EVALUATION_GAP_MM) -> np.ndarray:
