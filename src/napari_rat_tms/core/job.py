@@ -167,59 +167,69 @@ def _load_input(params: JobParameters, rat=None):
 
 
 def _landmarks_from_file(params: JobParameters, volume, notes: list[str]) -> dict:
-    """bregma, lambda, midline (volume frame, mm) from ``params.landmarks_file``: points named so,
-    or named by ``landmark_labels``; a 45-point file of Maga et al. (2017)'s numbered scheme gets
-    that scheme's numbers (said in the notes)."""
-    from .io.markups import MAGA_2017_LANDMARKS, landmarks_from_markups, read_markups
+    """bregma, lambda, midline (volume frame, mm) from ``params.landmarks_file``
+    (:func:`~.io.markups.read_landmarks`)."""
+    from .io.markups import read_landmarks
 
     try:
-        markups = read_markups(params.landmarks_file)
+        landmarks, more = read_landmarks(params.landmarks_file, volume, dict(params.landmark_labels) or None)
     except (OSError, ValueError) as err:
-        raise JobError(f"cannot read the landmark file {params.landmarks_file}: {err}") from err
-    labels = dict(params.landmark_labels) or None
-    names = {str(label).lower() for label in markups.labels}
-    if labels is None and not {"bregma", "lambda"} <= names:
-        if len(markups.labels) == 45 and all(str(label).isdigit() for label in markups.labels):
-            labels = dict(MAGA_2017_LANDMARKS)
-            notes.append(f"Landmarks: {params.landmarks_file} holds 45 numbered points, read as the scheme of "
-                         f"Maga et al. (2017): bregma = point {labels['bregma']}, lambda = point "
-                         f"{labels['lambda']}, midline = point {labels['midline']}.")
-        else:
-            raise JobError(f"the landmark file {params.landmarks_file} names no bregma and lambda (labels "
-                           f"{list(markups.labels)[:10]}...): say which are which with landmark_labels = "
-                           "{bregma = \"..\", lambda = \"..\", midline = \"..\"}.")
-    try:
-        return {k: np.asarray(v, float) for k, v in landmarks_from_markups(markups, volume, labels).items()}
-    except (KeyError, ValueError) as err:
         raise JobError(f"the landmark file {params.landmarks_file}: {err}") from err
+    notes += [f"Landmarks: {n}" for n in more]
+    return {k: np.asarray(v, float) for k, v in landmarks.items()}
 
 
 def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source: dict):
     """Both eye centres suggested from the scan (:func:`~.segmentation.eye_suggestion.suggest_eye_centres`)
-    and the eyes extracted there, checked against the species' eye sizes. Returns ``(seg, eyes)``;
-    no eyes (said in the notes) when none is found."""
-    from .segmentation import SegmentationError
-    from .segmentation.eye_suggestion import check_eye_size, suggest_eye_centres
+    and the eyes extracted there (seed 003's method), checked against the species' eye sizes. An eye
+    whose extraction is implausible (a mouse eye has no contrast to the tissue around it at 0.14 mm:
+    Otsu's isolevel then splits lens from vitreous) is modelled as a ball of the largest soft-tissue
+    ball's diameter found there, within the species' range, inside the body and off the bone; the
+    notes say so. Returns ``(seg, eyes)``; no eyes (said in the notes) when none is found."""
+    from dataclasses import replace
 
-    h = seg.voxel_size_mm
+    from .segmentation import SegmentationError, TissueLabel
+    from .segmentation.eye_suggestion import check_eye_size, suggest_eye_centres
+    from .segmentation.pipeline import assemble_labels
+
+    h = np.asarray(seg.voxel_size_mm, float)
+    d_lo, d_hi = params.defaults.eye_diameter_mm
     try:
         suggestion = suggest_eye_centres(volume.data, h, body=seg.body, bone=seg.skull_and_spine,
-                                         eye_diameter_mm=params.defaults.eye_diameter_mm)
+                                         eye_diameter_mm=params.defaults.eye_diameter_mm,
+                                         tissue_range=seg.thresholds)
         centres = np.asarray(suggestion.centres_mm, float)
-        seg = seg.with_eyes(volume.data, centres)
+        extracted = seg.with_eyes(volume.data, centres)
     except SegmentationError as err:
         notes.append(f"Eyes: no eye centres could be suggested ({err}); the model has no eyes.")
         return seg, []
-    sizes = []
-    labels, n = _eye_components(seg)
-    for k in range(1, n + 1):
-        warnings_ = check_eye_size(labels == k, h, params.defaults.eye_diameter_mm)
-        notes += [f"Eyes: {w}" for w in warnings_]
-        sizes.append((labels == k).sum() * float(np.prod(h)))
     where = "; ".join(f"({c[0]:.1f}, {c[1]:.1f}, {c[2]:.1f}) mm" for c in centres)
-    notes.append(f"Eyes: centres suggested automatically at {where} ({suggestion.note}); extracted "
-                 + ", ".join(f"{v:.1f} mm^3" for v in sizes) + ".")
+    notes.append(f"Eyes: centres suggested automatically at {where} (scores "
+                 f"{', '.join(f'{v:.2f}' for v in suggestion.scores)}; check them).")
     source["automatic"].append("eye centres (suggested from the scan)")
+    labels, n = _eye_components(extracted)
+    grid = None
+    eyes = np.zeros(seg.labels.shape, bool)
+    for k, centre in enumerate(centres):
+        piece = labels == labels[tuple(np.clip(np.round(centre / h).astype(int), 0, np.array(seg.labels.shape) - 1))]
+        piece &= labels > 0
+        if piece.any() and not check_eye_size(piece, h, (d_lo, d_hi)):
+            eyes |= piece
+            continue
+        found = "" if not piece.any() else f" ({2 * (3 * piece.sum() * h.prod() / (4 * np.pi)) ** (1 / 3):.2f} mm)"
+        diameter = float(np.clip(2.0 * suggestion.radii_mm[k], d_lo, d_hi))
+        if grid is None:
+            grid = np.indices(seg.labels.shape, dtype=np.float32)
+        r2 = sum(((grid[a] * h[a]) - centre[a]) ** 2 for a in range(3))
+        ball = (r2 <= (0.5 * diameter) ** 2) & seg.body & ~seg.skull_and_spine
+        eyes |= ball
+        notes.append(f"Eyes: eye {k + 1}'s extraction was implausible for a {params.defaults.name}{found}: the "
+                     f"globe has no contrast to the tissue around it in this scan. It is modelled as a ball of "
+                     f"{diameter:.2f} mm (the largest soft-tissue ball there, within {d_lo:g}-{d_hi:g} mm) at the "
+                     "suggested centre, inside the body and off the bone.")
+        source["automatic"].append(f"eye {k + 1} modelled as a {diameter:.2f} mm ball")
+    spine = seg.labels == TissueLabel.SPINE
+    seg = replace(extracted, labels=assemble_labels(seg.body, seg.skull, spine, eyes, seg.brain))
     return seg, [c for c in centres]
 
 
@@ -234,7 +244,7 @@ def _suggested_landmarks(seg, eyes, notes: list[str], source: dict) -> dict:
     from .placement.landmark_suggestion import suggest_landmarks
 
     suggestion = suggest_landmarks(seg.skull, seg.voxel_size_mm, eye_points_mm=eyes if len(eyes) else None)
-    landmarks = {k: np.asarray(getattr(suggestion, k), float) for k in ("bregma", "lambda", "midline")}
+    landmarks = {k: np.asarray(v, float) for k, v in suggestion.landmarks_mm.items()}
     notes.append(f"Landmarks: none given; bregma, lambda and a midline point suggested from the skull "
                  f"({suggestion.note}). Check them: the stereotaxic frame, the grid and line navigation follow them.")
     source["automatic"].append("bregma, lambda, midline (suggested from the skull)")

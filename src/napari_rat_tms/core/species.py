@@ -25,7 +25,9 @@ class SpeciesDefaults:
     eye_cube_mm, eye_median_mm, eye_opening_radius_mm : the eye extraction of
         :mod:`.segmentation.eyes` (seed 003 for the rat: 8.33 mm cube, 7 x 7 x 7 median at
         0.17 mm, 0.7 mm opening); for the mouse scaled by the eye diameters (3.3 / 6).
-    eye_diameter_mm : plausible range of an eye's equivalent-sphere diameter (a check).
+    eye_diameter_mm : plausible range of an eye's equivalent-sphere diameter (the suggestion
+        looks for eyes of this size; an extracted eye outside it is flagged): rat about 6 mm
+        (seed 003, the synthetic rat 6.0-6.3), mouse about 3.3 mm (axial length 3.2-3.4 mm).
     body_closing_radius_mm, skull_closing_radius_mm : closings of :mod:`.segmentation`.
     meshing : :class:`~.meshes.from_segmentation.MeshingParameters` fields for the main job
         (rat: the demo's coarse meshing, ``--seed-resolution`` for the seed's; mouse: the edges
@@ -63,7 +65,7 @@ class SpeciesDefaults:
 
 RAT = SpeciesDefaults(
     name="rat", eye_cube_mm=8.33, eye_median_mm=1.19, eye_opening_radius_mm=0.7,
-    eye_diameter_mm=(4.5, 7.5), body_closing_radius_mm=2.0, skull_closing_radius_mm=1.0,
+    eye_diameter_mm=(5.0, 7.0), body_closing_radius_mm=2.0, skull_closing_radius_mm=1.0,
     meshing={"body_edge_mm": 2.0, "skull_edge_mm": 1.0, "eye_edge_mm": 0.8, "cortex_points": 2000},
     seed_meshing={"body_edge_mm": 1.4, "skull_edge_mm": 0.67, "eye_edge_mm": 0.5, "cortex_points": 2000},
     grid_extent_mm=(15.0, 10.0), grid_shape=(7, 5), coil="MC-B35 (low resolution)",
@@ -73,7 +75,7 @@ MOUSE = SpeciesDefaults(
     name="mouse",
     # the rat's eye extraction scaled by the eye diameters (3.3 / 6 = 0.55)
     eye_cube_mm=4.6, eye_median_mm=0.65, eye_opening_radius_mm=0.35,
-    eye_diameter_mm=(2.4, 4.4),
+    eye_diameter_mm=(2.9, 3.8),
     # the body closing scaled (fills the ear canals and nostrils' folds of a mouse); the skull
     # closing stays 1 mm: on the shared mouse scans it keeps the foramen magnum (about 2.5 mm) and
     # the orbits open (tests/core/segmentation/test_mouse_scans.py) while closing the vault's

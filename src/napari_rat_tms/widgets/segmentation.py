@@ -43,6 +43,7 @@ from magicgui.widgets import (CheckBox, ComboBox, Container, FloatSpinBox, Label
                               PushButton)
 
 from ..core.errors import RatTmsError
+from ..core.species import SPECIES_NAMES, species_defaults
 from ..core.segmentation import (LABEL_COLORS, Segmentation, SegmentationParameters,
                                  SegmentationWarning, TissueLabel, intensity_histogram,
                                  iter_segment, suggest_thresholds)
@@ -141,6 +142,9 @@ class SegmentationWidget(Container):
         self._history: list[dict] = []   # what each plugin edit replaced, newest last (see undo)
 
         self.image = ComboBox(label="µCT image", choices=self._image_choices)
+        self.species = ComboBox(label="species", choices=list(SPECIES_NAMES), value="rat")
+        self.species.tooltip = ("Sets the closings and the eye extraction for the species "
+                                "(napari_rat_tms.core.species); every value can still be changed.")
         self.suggest_button = PushButton(text="Suggest thresholds")
         self.air_soft = FloatSpinBox(label="air / soft tissue", min=-1e9, max=1e9, step=1.0)
         self.bone = FloatSpinBox(label="bone", min=-1e9, max=1e9, step=1.0)
@@ -158,6 +162,10 @@ class SegmentationWidget(Container):
         self.eye_points_button = PushButton(text="Eye points layer")
         self.eye_levels = Container(labels=True)
         self.update_eyes_button = PushButton(text="Update eyes", enabled=False)
+        self.suggest_eyes_button = PushButton(text="Suggest eye centres", enabled=False)
+        self.suggest_eyes_button.tooltip = ("Find both eyes in the scan (needs a segmentation: body and bone); "
+                                            "the points go to the 'eye centres' layer, to check and correct "
+                                            "by clicking, then Update eyes.")
         self.gap = FloatSpinBox(label="evaluation gap (mm)", min=0.0, max=10.0, step=0.1,
                                 value=_DEFAULTS["evaluation_gap_mm"])
         self.segment_button = PushButton(text="Segment")
@@ -174,9 +182,10 @@ class SegmentationWidget(Container):
         self.status = Label(value="Choose the µCT image, then Suggest thresholds.")
         self.status.native.setWordWrap(True)
         self.extend([
-            self.image, self.suggest_button, self.air_soft, self.bone, self.body_closing,
+            self.image, self.species, self.suggest_button, self.air_soft, self.bone, self.body_closing,
             self.skull_closing, self.spine, self.cut_axis, self.cut_position, self.cut_high_side,
-            self.eye_points_button, self.eye_levels, self.update_eyes_button, self.gap,
+            self.eye_points_button, self.suggest_eyes_button, self.eye_levels, self.update_eyes_button,
+            self.gap,
             self.segment_button, self.cancel_button, self.apply_brain_button, self.undo_button,
             self.save_button, self.load_button, self.progress, self.status,
         ])
@@ -191,6 +200,8 @@ class SegmentationWidget(Container):
         self.cut_high_side.changed.connect(self._show_cut)
         self.eye_points_button.changed.connect(self.eye_points_layer)
         self.update_eyes_button.changed.connect(self.update_eyes)
+        self.suggest_eyes_button.changed.connect(self.suggest_eyes)
+        self.species.changed.connect(self._on_species)
         self.segment_button.changed.connect(self.start)
         self.cancel_button.changed.connect(self.cancel)
         self.apply_brain_button.changed.connect(self.apply_painted_brain)
@@ -410,6 +421,50 @@ class SegmentationWidget(Container):
         self.status.value = "Click the centre of each eye on the image (in 2D slices or 3D)."
         return layer
 
+    def _on_species(self, *_):
+        """The species' closings in the dock, its eye extraction in the settings it does not show."""
+        defaults = species_defaults(self.species.value)
+        values = defaults.segmentation_defaults()
+        self.body_closing.value = values.pop("body_closing_radius_mm")
+        self.skull_closing.value = values.pop("skull_closing_radius_mm")
+        self._base = replace(self._base, **values)
+        self.status.value = (f"Species {defaults.name}: closings {self.body_closing.value:g} / "
+                             f"{self.skull_closing.value:g} mm, eye cube {defaults.eye_cube_mm:g} mm.")
+
+    def suggest_eyes(self, *_):
+        """Suggest both eye centres from the last segmentation's body and bone (in a worker); the
+        points replace those of the 'eye centres' layer. Returns the worker or None."""
+        from napari.qt.threading import create_worker
+
+        from ..core.segmentation.eye_suggestion import suggest_eye_centres
+
+        if self._result is None or self._worker is not None:
+            self.status.value = "Segment first." if self._result is None else "A run is going on."
+            return None
+        image, seg = self._result_image, self._result
+        data, scale = self._volume(image)
+        diameters = species_defaults(self.species.value).eye_diameter_mm
+        worker = create_worker(_call, lambda: suggest_eye_centres(
+            data, scale, body=seg.body, bone=seg.skull_and_spine, eye_diameter_mm=diameters))
+        worker.returned.connect(lambda outcome: self._on_eyes_suggested(outcome, image))
+        self._watch(worker)
+        self.status.value = "Looking for the eyes..."
+        worker.start()
+        return worker
+
+    def _on_eyes_suggested(self, outcome, image):
+        if outcome.error is not None:
+            self.status.value = f"No eye centres suggested: {outcome.error} Click them on the image."
+            return
+        suggestion = outcome.result
+        layer = self.eye_points_layer()
+        _, scale = self._volume(image)
+        world = [image.data_to_world(np.asarray(c) / np.asarray(scale)) for c in suggestion.centres_mm]
+        layer.data = np.array([layer.world_to_data(w) for w in world], dtype=float)
+        layer.mode = "select"
+        self.status.value = (f"Suggested eye centres ({suggestion.note}). Check them, drag or re-click to "
+                             "correct, then press Update eyes.")
+
     def eye_points_mm(self, image) -> np.ndarray:
         """Eye points (n, 3) in the image's volume frame (mm along its array axes)."""
         layer = self._layer(ROLE_EYE_POINTS)
@@ -593,7 +648,7 @@ class SegmentationWidget(Container):
     def _set_running(self, running: bool, cancellable: bool = True):
         for w in (self.segment_button, self.suggest_button, self.load_button):
             w.enabled = not running
-        for w in (self.update_eyes_button, self.apply_brain_button):  # need a result
+        for w in (self.update_eyes_button, self.apply_brain_button, self.suggest_eyes_button):  # need a result
             w.enabled = not running and self._result is not None
         self.cancel_button.enabled = running and cancellable
         self.undo_button.enabled = not running and bool(self._history)
@@ -666,6 +721,7 @@ class SegmentationWidget(Container):
         self._result, self._result_image = step["result"], step["image"]
         self.undo_button.enabled = bool(self._history)
         self.update_eyes_button.enabled = self.apply_brain_button.enabled = self._result is not None
+        self.suggest_eyes_button.enabled = self._result is not None
         self.status.value = (f"Undone: the result layers are as before the last step "
                              f"({len(self._history)} more can be undone).")
         return True
