@@ -8,9 +8,10 @@ criterion +-15 %), the notes (faint vault...), time. Baseline in the same run: v
 peaks of prominence >= 0.7, else stop), i.e. which scans it could segment at all.
 
 Part 2 (``--run``): ``rat-tms run`` equivalent (:func:`napari_rat_tms.core.job.iter_main_job`) on
-each scan with the parameters ``scan``, ``species = "mouse"``, ``landmarks_file``: wall time per
+each scan with the parameters ``scan``, ``species = "mouse"``, ``landmarks_file`` (none for MOLG/DnJ,
+whose file was made on another copy of the scan: landmarks suggested from the skull): wall time per
 stage, peak resident memory, mesh sizes, the repairs made, RE of 2C/2C*/1C/sphere against 3C
-(median over the placements) and how many line-navigation axes hit the cortex.
+(mean over the placements, as the seed reports) and how many line-navigation axes hit the cortex.
 
 Needs ../shared (skips with a message otherwise). Run on a quiet machine:
 
@@ -40,6 +41,10 @@ from _measure import PeakMemory  # benchmarks/ is on sys.path when run as a scri
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mouse-ct"
 SCANS = ("A_J_", "BALB_CJ_", "C3H_HEJ_", "C57BL6_J_", "CAF1_J_", "DBA_2J_", "MOLG.DnJ_", "NZW_LACJ_")
+#: Landmark files made on another copy of their scan: all 45 points of MOLG.DnJ_'s lie outside the
+#: volume (up to 12 mm; they fit the bone after an oblique rigid motion, tests/core/io/test_markups.py),
+#: so the job refuses them. These scans run with no landmark file: bregma and lambda are suggested.
+LANDMARKS_NOT_OF_THIS_SCAN = ("MOLG.DnJ_",)
 
 
 def atlas_endocranium_mm3() -> float:
@@ -86,12 +91,13 @@ def run_table(scans, output: Path | None) -> None:
 
     print("\n== hands-free main job (scan, species = mouse, landmarks_file)")
     print("| scan | total s | segmentation s | meshing s | models s | study s | peak GiB | body/skull/eyes/cortex "
-          "vertices | repairs | RE 2C / 2C* / 1C / sphere vs 3C (median %) | axis hits |")
+          "vertices | repairs | RE 2C / 2C* / 1C / sphere vs 3C (mean over placements, %) | axis hits |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name in scans:
-        landmarks = SHARED / "landmarks" / f"{name}.mrk.json"
-        params = JobParameters.from_dict({"scan": str(SHARED / f"{name}.nii.gz"), "species": "mouse",
-                                          "landmarks_file": str(landmarks)})
+        values = {"scan": str(SHARED / f"{name}.nii.gz"), "species": "mouse"}
+        if name not in LANDMARKS_NOT_OF_THIS_SCAN:
+            values["landmarks_file"] = str(SHARED / "landmarks" / f"{name}.mrk.json")
+        params = JobParameters.from_dict(values)
         folder = Path(tempfile.mkdtemp(prefix=f"mouse-{name}-")) if output is None else output / name
         t = time.perf_counter()
         try:
@@ -107,7 +113,7 @@ def run_table(scans, output: Path | None) -> None:
         models_s = sum(v for k, v in tm.items() if k.startswith("model "))
         summary, vertices = done["summary"], done["vertices"]
         sizes = "/".join(str(vertices.get(k, "-")) for k in ("body", "skull", "eyes", "cortex"))
-        re = " / ".join(f"{summary[m]['re_mean']:.1f}" if m in summary else "-"
+        re = " / ".join(f"{100 * summary[m]['re_mean']:.1f}" if m in summary else "-"
                         for m in ("2C", "2C*", "1C", "sphere"))
         misses = summary["line navigation"]["misses"]
         repairs = ", ".join(f"{r['surface']} {r['kind']} {r['voxels']} vox" for r in done["repairs"]) or "none"

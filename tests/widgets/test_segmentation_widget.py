@@ -328,3 +328,34 @@ def test_undo_restores_the_result_layers_exactly(setup, qtbot):
     # undoing the first Segment removes the result layers it created
     assert widget.undo() and "segmentation" not in [layer.name for layer in viewer.layers]
     assert not widget.undo_button.enabled
+
+
+def test_suggest_eye_centres_fills_the_eye_layer_then_update_eyes(setup, rat, qtbot):
+    """Segment without eyes, press Suggest eye centres: two points near the true eye centres (within
+    2 voxels at 0.5 mm; the core's test measures 0.18-0.26 mm at 0.34 mm) in the 'eye centres' layer;
+    Update eyes then extracts two eyes."""
+    viewer, widget = setup
+    assert not widget.suggest_eyes_button.enabled  # needs a segmentation
+    _run(widget, qtbot)
+    assert widget.suggest_eyes_button.enabled
+    _run(widget, qtbot, widget.suggest_eyes)
+    assert "Suggested eye centres" in widget.status.value, widget.status.value
+    points = widget.eye_points_mm(widget.image.value)
+    truth = np.array([rat.landmarks_mm["left_eye"], rat.landmarks_mm["right_eye"]])
+    errors = np.linalg.norm(points[:, None] - truth[None], axis=-1).min(axis=1)
+    assert len(points) == 2 and errors.max() < 2 * 0.5, errors
+    _run(widget, qtbot, widget.update_eyes)
+    assert int(TissueLabel.EYE) in np.unique(viewer.layers["segmentation"].data)
+
+
+def test_species_sets_the_closings_and_the_eye_box(setup):
+    from napari_rat_tms.core.species import species_defaults
+
+    _, widget = setup
+    widget.species.value = "mouse"
+    mouse = species_defaults("mouse")
+    params = widget.parameters()
+    assert params.body_closing_radius_mm == mouse.body_closing_radius_mm
+    assert params.eye_cube_mm == mouse.eye_cube_mm and params.eye_median_mm == mouse.eye_median_mm
+    widget.species.value = "rat"
+    assert widget.parameters().eye_cube_mm == species_defaults("rat").eye_cube_mm

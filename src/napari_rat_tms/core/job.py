@@ -199,7 +199,6 @@ def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source
                                          eye_diameter_mm=params.defaults.eye_diameter_mm,
                                          tissue_range=seg.thresholds)
         centres = np.asarray(suggestion.centres_mm, float)
-        extracted = seg.with_eyes(volume.data, centres)
     except SegmentationError as err:
         notes.append(f"Eyes: no eye centres could be suggested ({err}); the model has no eyes.")
         return seg, []
@@ -207,12 +206,14 @@ def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source
     notes.append(f"Eyes: centres suggested automatically at {where} (scores "
                  f"{', '.join(f'{v:.2f}' for v in suggestion.scores)}; check them).")
     source["automatic"].append("eye centres (suggested from the scan)")
-    labels, n = _eye_components(extracted)
     grid = None
     eyes = np.zeros(seg.labels.shape, bool)
     for k, centre in enumerate(centres):
-        piece = labels == labels[tuple(np.clip(np.round(centre / h).astype(int), 0, np.array(seg.labels.shape) - 1))]
-        piece &= labels > 0
+        try:
+            one = seg.with_eyes(volume.data, centre[None])
+            piece = one.eyes
+        except SegmentationError:
+            piece = np.zeros(seg.labels.shape, bool)
         if piece.any() and not check_eye_size(piece, h, (d_lo, d_hi)):
             eyes |= piece
             continue
@@ -229,14 +230,9 @@ def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source
                      "suggested centre, inside the body and off the bone.")
         source["automatic"].append(f"eye {k + 1} modelled as a {diameter:.2f} mm ball")
     spine = seg.labels == TissueLabel.SPINE
-    seg = replace(extracted, labels=assemble_labels(seg.body, seg.skull, spine, eyes, seg.brain))
+    seg = replace(seg, labels=assemble_labels(seg.body, seg.skull, spine, eyes, seg.brain),
+                  eye_points_mm=centres, eye_isolevels=(), eye_auto_isolevels=())
     return seg, [c for c in centres]
-
-
-def _eye_components(seg):
-    from scipy import ndimage
-
-    return ndimage.label(seg.eyes)
 
 
 def _suggested_landmarks(seg, eyes, notes: list[str], source: dict) -> dict:

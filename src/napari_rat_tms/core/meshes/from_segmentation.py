@@ -178,7 +178,9 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
             continue
         surfaces[name], stats[name] = mesh_from_mask(mask, h, edge, name=name,
                                                      smoothing_voxels=p.smoothing_voxels, repairs=repairs)
-        if name != "body":
+        if name == "body":
+            surfaces[name], stats[name] = _largest_piece(surfaces[name], stats[name], repairs)
+        else:
             surfaces[name], stats[name] = _repair_crossing(surfaces[name], stats[name], mask, edge, surfaces,
                                                            h, p, repairs)
     yield len(parts) / (len(parts) + 2), f"meshing the evaluation surface (~{p.cortex_points} points)"
@@ -205,6 +207,44 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
         gaps["eyes to skull"] = _check_apart(surfaces["eyes"], surfaces["skull"])
     yield 1.0, "done"
     return HeadMeshes(surfaces, stats, gaps, repairs)
+
+
+def _largest_piece(surface, stats, repairs):
+    """The body surface as one closed piece: a body mask in one component can still mesh into
+    several (smoothing cuts a thin bridge, e.g. a paw or a fold at the field of view's border; on
+    BALB/cJ a second piece made every BEM model's field wrong by orders of magnitude). The largest
+    piece (by enclosed volume) is kept; the others are left out and reported."""
+    import warnings
+
+    from scipy import sparse
+
+    from .from_mask import MeshWarning, surface_statistics
+
+    faces = surface.faces
+    n = surface.n_vertices
+    graph = sparse.coo_matrix((np.ones(3 * len(faces)), (faces.ravel(), np.roll(faces, 1, axis=1).ravel())),
+                              shape=(n, n))
+    count, labels = sparse.csgraph.connected_components(graph, directed=False)
+    if count == 1:
+        return surface, stats
+    face_label = labels[faces[:, 0]]
+    v = surface.vertices_m
+    a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
+    signed = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
+    volumes = np.bincount(face_label, weights=signed, minlength=count)
+    keep = int(np.argmax(np.abs(volumes)))
+    kept_faces = faces[face_label == keep]
+    used = np.unique(kept_faces)
+    renumber = np.full(n, -1, np.int64)
+    renumber[used] = np.arange(len(used))
+    piece = TriangleSurface(v[used], renumber[kept_faces], name=surface.name)
+    dropped = [abs(float(x)) * 1e9 for k, x in enumerate(volumes) if k != keep]
+    repairs.append({"surface": surface.name, "kind": "largest piece kept", "voxels": 0, "attempt": 1,
+                    "places_mm": [], "dropped_mm3": [round(x, 2) for x in dropped]})
+    warnings.warn(f"The {surface.name} surface came out in {count} pieces: the largest "
+                  f"({abs(float(volumes[keep])) * 1e9:.0f} mm^3) is kept, {count - 1} piece(s) of "
+                  f"{', '.join(f'{x:.2f}' for x in dropped)} mm^3 are left out.", MeshWarning, stacklevel=3)
+    return piece, surface_statistics(piece, stats.mask_volume_mm3)
 
 
 #: Local repairs tried when an inner surface crosses the body surface.

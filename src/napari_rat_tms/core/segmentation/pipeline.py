@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .body import BODY_CLOSING_RADIUS_MM, segment_body
-from .brain import EVALUATION_GAP_MM, suggest_brain, evaluation_region
+from .brain import CORNER_RECOVERY, EVALUATION_GAP_MM, suggest_brain, evaluation_region
 from .eyes import EYE_CUBE_MM, EYE_MEDIAN_MM, EYE_OPENING_RADIUS_MM, segment_eye
 from .histogram import SegmentationError, Thresholds, suggest_thresholds
 from .morphology import Topology, topology
@@ -70,6 +70,8 @@ class SegmentationParameters:
     eye_cube_mm, eye_median_mm, eye_opening_radius_mm : see :mod:`.eyes`.
     eye_isolevels : one isolevel per eye point, None for Otsu's automatic one.
     brain_seal_radius_mm : closing that seals the skull's openings (None: searched).
+    brain_corner_recovery : the cavity's corners filled by that closing are taken back within this
+        fraction of its radius (:mod:`.brain`, 0.5; measurements in :mod:`...species`).
     brain_margin_mm : suggestion kept this far from the bone.
     evaluation_gap_mm : the cortical evaluation region stays this far from the bone (seed: 1 mm).
     """
@@ -87,6 +89,7 @@ class SegmentationParameters:
     eye_opening_radius_mm: float = EYE_OPENING_RADIUS_MM
     eye_isolevels: tuple[float | None, ...] = ()
     brain_seal_radius_mm: float | None = None
+    brain_corner_recovery: float = CORNER_RECOVERY
     brain_margin_mm: float = 0.0
     evaluation_gap_mm: float = EVALUATION_GAP_MM
 
@@ -112,6 +115,8 @@ class SegmentationParameters:
                 if len(v) != 3 or not np.all(np.isfinite(v)):
                     raise ValueError(f"{name} must be 3 finite numbers, got {getattr(self, name)!r}")
                 object.__setattr__(self, name, v)
+        if not (np.isfinite(self.brain_corner_recovery) and 0.0 <= self.brain_corner_recovery <= 1.0):
+            raise ValueError(f"brain_corner_recovery must be a fraction 0-1, got {self.brain_corner_recovery!r}")
         if self.spine_cut_normal is not None and not np.any(self.spine_cut_normal):
             raise ValueError("spine_cut_normal must not be the zero vector")
         object.__setattr__(self, "eye_isolevels",
@@ -461,7 +466,7 @@ def _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bone
     def attempt(skull, grid=False):
         return suggest_brain(skull, h, body=body, air=data < thresholds.air_soft,
                              seal_radius_mm=params.brain_seal_radius_mm, margin_mm=params.brain_margin_mm,
-                             search_grid_sealing=grid)
+                             search_grid_sealing=grid, corner_recovery=params.brain_corner_recovery)
 
     try:
         return attempt(bones.skull), bones, thresholds
