@@ -85,8 +85,11 @@ MOUSE = SpeciesDefaults(
     # the orbits open (tests/core/segmentation/test_mouse_scans.py) while closing the vault's
     # pinholes, which a 0.5 mm closing leaves as tunnels
     body_closing_radius_mm=1.0, skull_closing_radius_mm=1.0,
-    meshing={"body_edge_mm": 1.0, "skull_edge_mm": 0.5, "eye_edge_mm": 0.4, "cortex_points": 2000},
-    seed_meshing={"body_edge_mm": 0.7, "skull_edge_mm": 0.35, "eye_edge_mm": 0.3, "cortex_points": 2000},
+    # "move skin": the mouse scalp over the vault is 0.1-0.4 mm thick (meshes/from_segmentation.py)
+    meshing={"body_edge_mm": 1.0, "skull_edge_mm": 0.5, "eye_edge_mm": 0.4, "cortex_points": 2000,
+             "bone_near_skin": "move skin"},
+    seed_meshing={"body_edge_mm": 0.7, "skull_edge_mm": 0.35, "eye_edge_mm": 0.3, "cortex_points": 2000,
+                  "bone_near_skin": "move skin"},
     grid_extent_mm=(7.0, 4.5), grid_shape=(7, 5), coil="MC-B35 (low resolution)",
     # brain_corner_recovery stays the rat's 0.5. Measured on the mouse atlas template
     # (low_res_template_UCHAR, endocranium = label 15, 459 mm^3) at bone thresholds 18 / 22 / 26:

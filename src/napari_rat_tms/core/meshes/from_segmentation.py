@@ -38,6 +38,16 @@ class MeshingParameters:
     # that their surfaces cannot cross the coarser body surface (incisors and the nasal tip reach
     # the skin in a µCT).
     inner_margin_mm: float | None = None
+    # How: "drop" leaves out the bone and eye voxels closer than the margin to the skin (seed-sized
+    # rat scalps are thick enough over the vault); "move skin" keeps them and moves the body's
+    # surface out to the margin over them instead. A mouse's scalp over the vault is 0.1-0.4 mm
+    # thick on the shared scans, so "drop" would cut holes into the vault under the coil (MOLG/DnJ:
+    # 1.75 mm from bregma to the nearest bone kept); the mouse's species default is "move skin".
+    bone_near_skin: str = "drop"
+
+    def __post_init__(self):
+        if self.bone_near_skin not in ("drop", "move skin"):
+            raise ValueError(f"bone_near_skin must be 'drop' or 'move skin', got {self.bone_near_skin!r}")
 
 
 @dataclass(frozen=True, eq=False)
@@ -135,13 +145,32 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
     if not seg.brain.any():
         raise MeshError("The segmentation has no brain: the evaluation surface needs one.")
 
-    from ..segmentation.morphology import erode_mm
+    from ..segmentation.morphology import dilate_mm, erode_mm
     from .from_mask import MeshWarning
 
     p = parameters or MeshingParameters()
     h = seg.voxel_size_mm
     margin = 0.5 * p.body_edge_mm if p.inner_margin_mm is None else p.inner_margin_mm
     inner = erode_mm(seg.body, margin, h)  # also off the volume border, where the body is cut
+    body_mask = seg.body
+    if p.bone_near_skin == "move skin":
+        # off the volume border only (the body cannot grow out of the array); the skin moves out
+        inner_border = np.ones(seg.body.shape, bool)
+        for axis, (n, step) in enumerate(zip(seg.body.shape, h)):
+            k = min(int(np.ceil(margin / step)), n)
+            index = [slice(None)] * 3
+            index[axis] = np.r_[0:k, n - k:n]
+            inner_border[tuple(index)] = False
+        near_skin = (seg.skull_and_spine | seg.eyes) & ~inner & inner_border
+        if near_skin.any():
+            grown = dilate_mm(near_skin, margin, h) & ~seg.body
+            body_mask = seg.body | grown
+            where = np.argwhere(near_skin).mean(axis=0) * np.asarray(h)
+            warnings.warn(f"{int(near_skin.sum())} voxel(s) of bone or eyes lie within {margin:g} mm of the skin "
+                          f"(around ({where[0]:.1f}, {where[1]:.1f}, {where[2]:.1f}) mm: a thin scalp); they are "
+                          f"kept and the body surface is moved out over them ({int(grown.sum())} voxel(s) added "
+                          "to the body).", MeshWarning, stacklevel=2)
+        inner = inner_border
     masks = {}
     for name, mask in (("skull", seg.skull_and_spine), ("skull without spine", seg.skull),
                        ("eyes", seg.eyes)):
@@ -150,13 +179,11 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
             where = np.argwhere(dropped).mean(axis=0) * np.asarray(h)
             warnings.warn(
                 f"{int(dropped.sum())} voxel(s) of the {name} lie within {margin:g} mm of the body "
-                f"surface (around ({where[0]:.1f}, {where[1]:.1f}, {where[2]:.1f}) mm, e.g. incisors "
-                "or the nasal tip); they are left out of its mesh so that it stays inside the body.",
+                f"surface or the volume's border (around ({where[0]:.1f}, {where[1]:.1f}, {where[2]:.1f}) mm); "
+                "they are left out of its mesh so that it stays inside the body.",
                 MeshWarning, stacklevel=2)
         masks[name] = mask & inner
     # Eyes kept half an edge (the larger of eye and skull edges) off the bone, for the same reason.
-    from ..segmentation.morphology import dilate_mm
-
     eye_margin = 0.5 * max(p.eye_edge_mm, p.skull_edge_mm)
     near_bone = masks["eyes"] & dilate_mm(masks["skull"], eye_margin, h)
     if near_bone.any():
@@ -164,7 +191,7 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
                       "left out of the eyes' mesh so that it stays clear of the skull's.",
                       MeshWarning, stacklevel=2)
         masks["eyes"] = masks["eyes"] & ~near_bone
-    parts = [("body", seg.body, p.body_edge_mm), ("skull", masks["skull"], p.skull_edge_mm),
+    parts = [("body", body_mask, p.body_edge_mm), ("skull", masks["skull"], p.skull_edge_mm),
              ("skull without spine", masks["skull without spine"], p.skull_edge_mm)]
     if masks["eyes"].any():
         parts.append(("eyes", masks["eyes"], p.eye_edge_mm))
