@@ -335,7 +335,9 @@ def _cmd_segment(args) -> int:
             print(f"error: {path} exists; use --overwrite to replace it", file=sys.stderr)
             return 1
     try:
-        params = SegmentationParameters()
+        from .core.species import species_defaults
+
+        params = SegmentationParameters(**species_defaults(args.species).segmentation_defaults())
         if args.parameters:
             values = json.loads(Path(args.parameters).read_text())
             # a previous run's record: reproduce it with the values it used
@@ -370,6 +372,8 @@ def _cmd_segment(args) -> int:
     record["scan"] = str(args.scan)
     sidecar.write_text(json.dumps(record, indent=2))
     print(seg.summary())
+    for note in seg.notes:
+        print(f"note: {note}")
     print(f"Wrote {output} (labels: " + ", ".join(f"{k} {v}" for k, v in record["label_names"].items())
           + f") and {sidecar} (parameters used, to re-run with --parameters)")
     return 0
@@ -526,6 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an eye centre in the volume frame (mm along the array axes); repeat per eye")
     seg.add_argument("--parameters", default=None,
                      help="JSON parameters, or a previous run's .segmentation.json (its parameters_used)")
+    seg.add_argument("--species", choices=["rat", "mouse"], default="rat",
+                     help="closings and eye extraction for the species (default: %(default)s; "
+                          "--parameters overrides)")
     seg.add_argument("--overwrite", action="store_true", help="replace existing output files")
     seg.set_defaults(func=_cmd_segment)
 
