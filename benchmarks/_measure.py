@@ -56,8 +56,18 @@ def median_time(fn, repeats) -> float:
 
 
 def format_metrics(m) -> str:
-    """``MAPE x %, R y, n z`` of a threshold_metrics dict ("n/a" without one)."""
+    """``MAPE x %, R(log) y [, R(A/us) z], n k`` of a threshold_metrics dict ("n/a" without one): R on the
+    log threshold (what the networks predict) first; R on the amplitude only when the dict has it."""
     if not m or m.get("mape_percent") is None:
         return "n/a"
-    r = "n/a" if m.get("pearson_r") is None else f"{m['pearson_r']:.3f}"
-    return f"MAPE {m['mape_percent']:5.1f} %, R {r}, n {m['n']}"
+
+    def f(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    if "pearson_r_log" in m:
+        text = f"MAPE {m['mape_percent']:5.1f} %, R(log) {f(m['pearson_r_log'])}"
+    else:
+        text = f"MAPE {m['mape_percent']:5.1f} %, R {f(m.get('pearson_r'))}"
+    if "pearson_r_amplitude" in m:
+        text += f", R(A/us) {f(m['pearson_r_amplitude'])}"
+    return text + f", n {m['n']}"

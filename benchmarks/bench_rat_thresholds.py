@@ -1,7 +1,7 @@
 """Threshold maps on the synthetic rat with the realistic cells: thresholds under the coil, per model.
 
 Reads a main-job project folder (the README's first command writes ``rat-tms-demo/study``): its
-surfaces (``meshes/*.vtk``, the seed's resolutions) and its coil placement (``placement.json``, the
+surfaces (``meshes/*.vtk``; the demo's coarse meshing unless it ran with --seed-resolution) and its coil placement (``placement.json``, the
 grid centre, the current along the anterior axis). For each head model (``--models``, default 2C
 and 3C):
 

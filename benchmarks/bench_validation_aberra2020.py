@@ -36,15 +36,12 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_rat_tms.core.neurons.cells import AdultRatScaling, Biophysics, cell_from_morphology
+from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING, Biophysics, cell_from_morphology
 from napari_rat_tms.core.neurons.direction_map import compute_direction_map
 from napari_rat_tms.core.neurons.mechanisms import load_mechanisms
 from napari_rat_tms.core.neurons.waveforms import monophasic_pulse
 
 NEURONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "neurons"
-#: Aberra et al. 2020's adult-human scaling (their setParamsAdultHuman; the rat preset is cells.py's).
-ADULT_HUMAN_SCALING = AdultRatScaling(axon_diameter=2.453, apical_diameter=1.876, basal_diameter=1.946,
-                                      soma_area=2.453, basal_length=1.17)
 #: Clone 1 of each type: minimum over 398 directions (V/m), human-scaled, main axon intact.
 PUBLISHED_MIN_V_PER_M = {"L1_NGC-DA_bNAC219_1": 352.9, "L23_PC_cADpyr229_1": 176.3,
                          "L4_LBC_cACint209_1": 220.2, "L5_TTPC2_cADpyr232_1": 125.8,

@@ -5,7 +5,7 @@ command), each with the ``--model`` BEM model (default 1C: sampling the field at
 and grid point, ~160,000 points per placement, takes ~1 minute with it and ~5 with 3C on 2 cores;
 the local field's shape in the cortex, what the CNN learns, is the job of any of them):
 
-* ``rat``: the synthetic rat's surfaces as meshed (seed resolutions);
+* ``rat``: the synthetic rat's surfaces as the demo meshes them (coarser than the seed: body 2 mm, skull 1 mm edges);
 * ``rat-0.9``: the same surfaces scaled by 0.9 about the cortex's centroid (a smaller rat);
 * ``rat-B``: a **differently shaped** head: in the project's stereotaxic axes (anterior ``a``,
   right ``r``, dorsal ``d``, about the cortex's centroid) stretched x1.10 along ``a``, narrowed
@@ -29,7 +29,14 @@ axes, scaled with it):
   right) and orientations (30, 120, 75, 160 degrees). **Own sites**: each placement chooses its
   ``--own-sites`` neurons on its own field, with a random azimuth (uniform) and a random soma depth
   (the layer's +-0.1 mm; +-half the depth in L1) per neuron, from a generator seeded by the head and
-  placement ids.
+  placement ids;
+* ``Q4``, ``Q5`` (head ``rat``; issue 21): orientations past 180 degrees (200 and 290), i.e. the
+  current reversed relative to the others, so that training sees both current directions; own sites;
+* ``R0`` (head ``rat-B``, held out): ``Q0``'s position with the current reversed (210 degrees), own
+  sites: the held-out test of a reversed current.
+
+Issue 21's split (``train_cnn_rat.py``) holds out by neuron: ``P0``-``P5`` share their neurons, so
+they all train; validation and test use own-site placements and the held-out head only.
 
 Sites: cortex vertices spread over the region where |E| >= 30 % of its maximum (farthest-point
 sampling). Cell types: the seed's three, L2/3 PC, L4 LBC, L5 TTPC (``../shared/data/neurons`` clone
@@ -41,6 +48,13 @@ generate_dataset` (Dask LocalCluster of ``--workers``; resumable: rerun the same
 interruption; the first dataset's shards are reused as they are). Monophasic pulse, rel_tol 2 %.
 
     python benchmarks/cnn_rat_dataset.py --project rat-tms-demo/study [--workers 2]
+
+On a cluster (more data, issue 21's learning curve): start a Dask scheduler and workers that can import
+this package and NEURON and read ``../shared/data/neurons`` (``dask scheduler`` on one machine,
+``dask worker tcp://<scheduler>:8786 --nworkers 16 --nthreads 1`` on each of the others), then
+``--scheduler-address tcp://<scheduler>:8786`` here, with more neurons per placement (``--sites 96
+--own-sites 64``): only the thresholds run on the workers, the fields and the index stay here, and a
+rerun after an interruption resumes from the thresholds already cached in ``<out>/thresholds``.
 """
 
 from __future__ import annotations
@@ -77,10 +91,15 @@ HEADS = {"rat": 1.0, "rat-0.9": 0.9, "rat-B": ((1.10, 0.88, 0.95), 0.015)}
 PLACEMENTS = {"P0": (0.0, 0.0, 0.0), "P1": (45.0, 0.0, 0.0), "P2": (90.0, 0.0, 0.0), "P3": (135.0, 0.0, 0.0),
               "P4": (0.0, 2.5, 0.0), "P5": (0.0, -2.5, 0.0),
               "Q0": (30.0, 1.5, 1.5), "Q1": (120.0, -1.0, -2.0), "Q2": (75.0, 3.5, -1.0),
-              "Q3": (160.0, -3.0, 1.5)}
-OWN = ("Q0", "Q1", "Q2", "Q3")
-HEAD_PLACEMENTS = {"rat": ("P0", "P1", "P2", "P3", "P4", "P5", *OWN), "rat-0.9": ("P0", "P2", *OWN),
-                   "rat-B": OWN}
+              "Q3": (160.0, -3.0, 1.5),
+              # issue 21: orientations past 180 degrees (the current reversed relative to P0-P3, Q0-Q3)
+              "Q4": (200.0, 1.0, -1.5), "Q5": (290.0, -2.0, 1.0),
+              # Q0's position with the current reversed (Q0 + 180 degrees): a held-out placement
+              "R0": (210.0, 1.5, 1.5)}
+OWN = ("Q0", "Q1", "Q2", "Q3", "Q4", "Q5", "R0")
+HEAD_PLACEMENTS = {"rat": ("P0", "P1", "P2", "P3", "P4", "P5", *OWN[:6]),
+                   "rat-0.9": ("P0", "P2", *OWN[:4]),
+                   "rat-B": (*OWN[:4], "R0")}
 GOLDEN_ANGLE_RAD = math.pi * (3.0 - math.sqrt(5.0))
 DEPTH_JITTER_MM = 0.1
 BEND_HALF_LENGTH_MM = 12.0
@@ -184,6 +203,9 @@ def main(argv=None):
     parser.add_argument("--sites", type=int, default=24, help="shared sites per head (P placements)")
     parser.add_argument("--own-sites", type=int, default=16, help="sites per Q placement")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--scheduler-address", default=None,
+                        help="a running Dask scheduler (tcp://host:8786): the NEURON thresholds run on its "
+                             "workers instead of a local cluster (the README's cluster recipe)")
     parser.add_argument("--heads", nargs="*", default=["rat-B", "rat", "rat-0.9"])
     parser.add_argument("--placements", nargs="*", default=list(PLACEMENTS))
     parser.add_argument("--model", default="1C", choices=["1C", "2C", "3C"])
@@ -202,7 +224,11 @@ def main(argv=None):
         cortex = head.surfaces["cortex"]
         # another BEM model is another head of the dataset: "rat-B@3C"
         data_id = head_id if args.model == "1C" else f"{head_id}@{args.model}"
-        wanted = [pid for pid in HEAD_PLACEMENTS[head_id] if pid in args.placements]
+        # in the order given (P0 before the other P placements: their shared neurons are chosen on its field)
+        wanted = [pid for pid in args.placements if pid in HEAD_PLACEMENTS[head_id]]
+        if any(p.startswith("P") for p in wanted) and "P0" not in wanted[:[p[0] for p in wanted].index("P") + 1]:
+            raise SystemExit("--placements: P0 must come before the other P placements (their neurons are "
+                             "chosen on P0's field)")
         for pid in wanted:
             field_fn, inside = coil_field(head, pid, coil, project_placement)
             own = pid in OWN
@@ -230,7 +256,8 @@ def main(argv=None):
             print(f"{100 * fraction:5.1f} % {message} ({time.perf_counter() - start:.0f} s)", flush=True)
 
     summary = generate_dataset(args.out, cells, neurons, fields, threshold_kwargs=THRESHOLD_KWARGS,
-                               n_workers=args.workers, progress=progress)
+                               n_workers=args.workers, scheduler_address=args.scheduler_address,
+                               progress=progress)
     print(summary)
     print(f"total {time.perf_counter() - start:.0f} s")
 

@@ -1,18 +1,29 @@
 """Threshold CNNs trained on the synthetic rat's data, against NEURON and the uniform-field estimator.
 
 Reads the dataset of ``cnn_rat_dataset.py`` (``--data``): heads ``rat``, ``rat-0.9`` and ``rat-B``
-(differently shaped), coil placements ``P0``-``P5`` (shared sites) and ``Q0``-``Q3`` (own sites,
-random azimuths and depths), the cell types L2/3 PC, L4 LBC, L5 TTPC and their population median.
+(differently shaped), coil placements ``P0``-``P5`` (shared neurons) and ``Q*``/``R0`` (own neurons,
+random azimuths and depths), the five shared cell types and their population median.
 
-Split (nothing leaks, :func:`~napari_rat_tms.core.neurons.cnn.training.split_by_group`): **test** =
-every record of head ``rat-B`` (a head, and a head shape, never seen in training) and of ``rat-B@3C``
-when the data has it (the same head with the 3C BEM model: a head model never trained on), and placement
-``P5`` (a placement never seen, on head ``rat``); **validation** (early stopping) = placements ``P4``
-and ``Q3`` (of the training heads); **train** = the other placements of heads ``rat`` and ``rat-0.9``.
+Split (issue 21: **by neuron**, the unit that can repeat; :func:`~napari_rat_tms.core.neurons.cnn.
+training.split_by_group` with the records' neuron ids, checked): **test** = every record of head
+``rat-B`` (a head shape never seen in training; its placements ``Q0``-``Q3`` and ``R0``, ``Q0`` with
+the current reversed) and of ``rat-B@3C`` (the same head with the 3C BEM model, a head model never
+trained on); **validation** (early stopping, learning-rate halving, and whether the network ships) =
+placements ``Q3`` and ``Q5`` (own neurons) of the training heads; **train** = the rest, including
+every ``P`` placement (they share one set of neurons per head, so none of them can be held out).
 
-Per cell type, on the same test neurons: the CNN's MAPE and Pearson R against NEURON, beside the
-uniform-field estimator (a direction map of the cell, 7 polar x 6 azimuthal directions, 1 %,
-computed here once and cached in ``<data>/direction_maps``, applied with the field at the soma).
+Per cell type, on the same neurons, beside the network (what users get: the estimator):
+the **constant** predictor (training mean of log T_soma), the **soma-direction** regression (log T_soma
+quadratic in the field's direction at the soma, fitted on the training records: the simplest
+alternative), the **uniform-field** estimator (a direction map of the cell, 7 polar x 6 azimuthal
+directions, 1 %, computed here once and cached in ``<data>/direction_maps``, applied with the field at
+the soma). Metrics: MAPE (on T_soma, the same as on the A/us threshold), R on log T_soma (the network's
+own output: the headline) and R on the A/us amplitude (labelled; |E_soma| is an input, so a constant
+already correlates there). A network is saved only when its MAPE beats the constant, the soma-direction
+baseline and (for a cell type) the uniform-field estimator, what users get without it, on the
+validation neurons. ``--learning-curve 0.25,0.5``: retrained on those fractions of
+the training neurons (whole neurons, seeded), held-out error vs training-set size.
+
 Speed (medians per neuron): the CNN (network only, all test neurons in one batch), the uniform-field
 estimate, NEURON (the thresholds' own times in the dataset's cache, computed by the generation's Dask
 workers); and **end to end in this run** (``--project``, ``--time-neurons`` test neurons of the held-out
@@ -41,7 +52,15 @@ from _measure import format_metrics as _fmt  # noqa: E402  (benchmarks/ is on sy
 from _measure import median_time as _median_time  # noqa: E402
 
 NEURONS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "neurons"
-TEST_HEADS, TEST_PLACEMENT, VALIDATION_PLACEMENTS = ("rat-B", "rat-B@3C"), "P5", ("P4", "Q3")
+#: issue 21: held out by head (rat-B, its 3C model, its reversed-current placement R0) and by neuron:
+#: P0-P5 share one set of neurons, so they all train; validation = own-site placements only.
+TEST_HEADS, VALIDATION_PLACEMENTS = ("rat-B", "rat-B@3C"), ("Q3", "Q5")
+REVERSED = "R0"
+#: the weights derive from simulations of CC BY-NC-SA 4.0 morphologies (issue 21; weights/LICENSE)
+LICENCE = {"spdx": "CC-BY-NC-SA-4.0", "file": "LICENSE",
+           "why": "trained on NEURON simulations of the Blue Brain Project morphologies (Markram et al. 2015; "
+                  "Aberra et al. 2018), licensed CC BY-NC-SA 4.0; the weights are distributed under the same "
+                  "terms, not under the package's BSD-3-Clause"}
 
 
 def _neuron_seconds(data_dir: Path, records) -> list[float]:
@@ -139,7 +158,12 @@ def main(argv=None):
     parser.add_argument("--patience", type=int, default=40)
     parser.add_argument("--test-heads", nargs="*", default=list(TEST_HEADS),
                         help="heads held out (those in the data); none: no held-out head")
-    parser.add_argument("--test-placement", default=TEST_PLACEMENT)
+    parser.add_argument("--test-placements", nargs="*", default=[],
+                        help="placement ids held out on every head (their neurons must be their own)")
+    parser.add_argument("--learning-curve", default="",
+                        help="comma-separated fractions of the training neurons (e.g. 0.25,0.5): retrain on "
+                             "each (whole neurons, seeded) and print the held-out error")
+    parser.add_argument("--cells", nargs="*", default=None, help="cell types to train (default: every one)")
     parser.add_argument("--validation-placements", nargs="+", default=list(VALIDATION_PLACEMENTS))
     args = parser.parse_args(argv)
     import torch
@@ -147,7 +171,8 @@ def main(argv=None):
     from napari_rat_tms.core.neurons.cnn.dataset import POPULATION_MEDIAN, ThresholdDataset
     from napari_rat_tms.core.neurons.cnn.estimator import CnnFallbackWarning, CnnThresholdEstimator
     from napari_rat_tms.core.neurons.cnn.networks import NetworkConfig, load_model
-    from napari_rat_tms.core.neurons.cnn.training import split_by_group, threshold_metrics, train_network
+    from napari_rat_tms.core.neurons.cnn.training import (ConstantBaseline, SomaDirectionBaseline, split_by_group,
+                                                          threshold_metrics, train_network)
     from napari_rat_tms.core.neurons.direction_map import estimate
 
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__} "
@@ -156,13 +181,19 @@ def main(argv=None):
     statuses = dataset.status_counts()
     print(f"records by status: {json.dumps(statuses)}")
     cell_types = sorted({r["cell_type"] for r in dataset.records} - {POPULATION_MEDIAN})
+    names = [*cell_types, POPULATION_MEDIAN] if args.cells is None else list(args.cells)
     config = NetworkConfig(channels=tuple(int(c) for c in args.channels.split(",")), hidden=32)
     present = {r["head_id"] for r in dataset.records}
     test_heads = [h for h in args.test_heads if h in present]
-    print(f"split: test = heads {', '.join(test_heads) or 'none'} + placement {args.test_placement} of the "
-          f"other heads; "
-          f"validation = {', '.join(args.validation_placements)}; network {config}")
-    for name in [*cell_types, POPULATION_MEDIAN]:
+    print(f"split: test = heads {', '.join(test_heads) or 'none'}"
+          f"{' + placements ' + ', '.join(args.test_placements) if args.test_placements else ''}; "
+          f"validation = {', '.join(args.validation_placements)} (own neurons); train = the rest; no neuron "
+          f"in two sets (checked); network {config}")
+    print("metrics: MAPE on T_soma (= on the A/us threshold), R on log T_soma (what the network predicts: "
+          "the headline), R(A/us) on the amplitude T_soma/|E_soma| (|E_soma| is every estimator's input: "
+          "a constant already correlates there); baselines fitted on the same training records")
+    fractions = [float(f) for f in args.learning_curve.split(",") if f.strip()]
+    for name in names:
         data = dataset.training_data(name)
         dmap = None
         if name != POPULATION_MEDIAN:
@@ -175,9 +206,9 @@ def main(argv=None):
         try:
             split = split_by_group(data.head_ids, data.placement_ids,
                                    test_heads=[h for h in test_heads if h in set(data.head_ids)],
-                                   test_placements=[args.test_placement],
-                                   validation_placements=args.validation_placements)
-        except ValueError as exc:         # e.g. a cell type whose data is not all generated yet
+                                   test_placements=args.test_placements,
+                                   validation_placements=args.validation_placements, neuron_ids=data.neuron_ids)
+        except (ValueError, AssertionError) as exc:     # e.g. data not all generated yet, or a leaking split
             print(f"  skipped: {exc}")
             continue
         t0 = time.perf_counter()
@@ -186,39 +217,74 @@ def main(argv=None):
                                 lr_plateau=args.lr_plateau)
         card = trained.card
         m = card["metrics"]
-        print(f"  {len(data)} records with a threshold (train {m['train']['n']}, validation "
-              f"{m['validation']['n']}, test {m['test']['n']}); {card['training']['epochs_run']} epochs "
-              f"(best {card['training']['best_epoch']}), {time.perf_counter() - t0:.0f} s")
+        n_neurons = {k: len(set(data.neuron_ids[getattr(split, k)])) if data.neuron_ids is not None else None
+                     for k in ("train", "validation", "test")}
+        print(f"  {len(data)} records with a threshold (train {m['train']['n']} of {n_neurons['train']} neurons, "
+              f"validation {m['validation']['n']} of {n_neurons['validation']}, test {m['test']['n']} of "
+              f"{n_neurons['test']}); {card['training']['epochs_run']} epochs (best "
+              f"{card['training']['best_epoch']}), {time.perf_counter() - t0:.0f} s")
         test = trained.split.test
         estimator = CnnThresholdEstimator({name: (trained.model, card)}, {} if dmap is None else {name: dmap})
         stem = name.replace(" ", "_").replace("/", "")
         earlier = None
         if args.compare is not None and (args.compare / f"{stem}.pt").is_file():
             earlier, _ = load_model(args.compare / stem)
-        held = np.isin(data.head_ids[test], test_heads)
-        subsets = (("validation", trained.split.validation), ("test (all)", test),
-                   *((f"  head {h}", test[data.head_ids[test] == h]) for h in test_heads),
-                   (f"  placement {args.test_placement}, other heads", test[~held]),
-                   ("train", trained.split.train))
+        train = trained.split.train
+        baselines = (ConstantBaseline(data.threshold_soma_v_per_m[train]),
+                     SomaDirectionBaseline(data.e_soma_v_per_m[train], data.threshold_soma_v_per_m[train]))
+        heads_of_test = data.head_ids[test]
+        subsets = [("validation", trained.split.validation), ("test (all)", test),
+                   *((f"  head {h}", test[heads_of_test == h]) for h in test_heads),
+                   (f"  reversed current ({REVERSED})", test[data.placement_ids[test] == REVERSED]),
+                   ("train", train)]
+        wins = {}
         for label, index in subsets:
             if not len(index):
                 continue
+            norm, true = data.e_soma_norm_v_per_m[index], data.threshold_soma_v_per_m[index]
             # what users get: the estimator (a grid outside the training range: uniform-field estimate)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", CnnFallbackWarning)
                 result = estimator.predict_arrays(name, data.inputs[index], data.e_soma_v_per_m[index])
-            cnn, bad = result.threshold_amplitude, result.out_of_range
-            line = f"  {label:30s} CNN {_fmt(threshold_metrics(cnn, data.threshold_amplitude[index]))}"
+            cnn, bad = result.threshold_amplitude * norm, result.out_of_range
+            ours = threshold_metrics(cnn, true, norm)
+            line = f"  {label:30s} CNN {_fmt(ours)}"
             if bad.any():
                 line += f" ({int(bad.sum())} out of range: {'uniform-field' if dmap else 'none'})"
-            if dmap is not None:
-                uni = np.atleast_1d(estimate(dmap, data.e_soma_v_per_m[index]))
-                line += f" | uniform-field {_fmt(threshold_metrics(uni, data.threshold_amplitude[index]))}"
+            for baseline in baselines:
+                theirs = threshold_metrics(baseline.predict_threshold_soma(data.e_soma_v_per_m[index]), true, norm)
+                line += f" | {baseline.name} {_fmt(theirs)}"
+                wins.setdefault(label, []).append(ours["mape_percent"] < theirs["mape_percent"])
+            if dmap is not None:      # what users get without the network: it must beat it too
+                uni = np.atleast_1d(estimate(dmap, data.e_soma_v_per_m[index])) * norm
+                theirs = threshold_metrics(uni, true, norm)
+                line += f" | uniform-field {_fmt(theirs)}"
+                wins.setdefault(label, []).append(ours["mape_percent"] < theirs["mape_percent"])
             if earlier is not None:
-                old = (np.exp(earlier.predict_log_threshold(data.inputs[index]))
-                       / data.e_soma_norm_v_per_m[index])
-                line += f" | earlier CNN {_fmt(threshold_metrics(old, data.threshold_amplitude[index]))}"
+                old = np.exp(earlier.predict_log_threshold(data.inputs[index]))
+                line += f" | earlier CNN {_fmt(threshold_metrics(old, true, norm))}"
             print(line)
+        for fraction in fractions:       # learning curve: whole training neurons, seeded
+            neurons = np.unique(data.neuron_ids[train])
+            keep = np.random.default_rng(1).permutation(neurons)[:max(2, int(round(fraction * len(neurons))))]
+            sub_train = train[np.isin(data.neuron_ids[train], keep)]
+            sub_split = split_by_group(data.head_ids, data.placement_ids, test_heads=split.test_heads,
+                                       test_placements=split.test_placements,
+                                       validation_placements=split.validation_placements,
+                                       neuron_ids=data.neuron_ids)
+            sub_split = type(sub_split)(sub_train, sub_split.validation, sub_split.test, sub_split.test_heads,
+                                        sub_split.test_placements, sub_split.validation_placements,
+                                        sub_split.seed, sub_split.groups, True)
+            sub = train_network(data, sub_split, config=config, epochs=args.epochs, batch_size=32,
+                                learning_rate=2e-3, patience=args.patience, seed=0, lr_plateau=args.lr_plateau)
+            sm = sub.card["metrics"]
+            print(f"  learning curve: {len(keep)} of {len(neurons)} training neurons ({len(sub_train)} records): "
+                  f"test CNN {_fmt(sm['test'])} | constant {_fmt(sm['test_constant'])} | soma direction "
+                  f"{_fmt(sm['test_soma_direction'])}")
+        validation_wins = all(wins.get("validation", [False]))
+        if not validation_wins:
+            print(f"  NOT SHIPPED: on the validation neurons the network does not beat every baseline "
+                  f"(constant, soma direction{', uniform-field' if dmap is not None else ''})")
         if len(test):
             inputs = data.inputs[test]
             net = _median_time(lambda: trained.predict_threshold_soma(inputs), 20) / len(test)
@@ -236,7 +302,8 @@ def main(argv=None):
         if args.project is not None and args.time_neurons > 0 and name != POPULATION_MEDIAN and test_heads:
             held_records = [r for r in dataset.select(name) if r["head_id"] == test_heads[0]]
             _time_end_to_end(args.project, dataset, name, held_records[:args.time_neurons], trained)
-        if args.weights is not None:
+        if args.weights is not None and validation_wins:
+            trained.card["licence"] = LICENCE
             trained.save(args.weights / stem)
             print(f"  saved {args.weights / stem}.pt")
 

@@ -209,7 +209,9 @@ def _cmd_export_volume(args) -> int:
             path = folder / "meshes" / f"{name.replace(' ', '_')}.vtk"
             if path.is_file():
                 surfaces[name] = read_surface_file(path).surface
-        conductor = head_model(surfaces, args.model)
+        # the project's own conductivities (parameters.json), not seed 003's defaults (issue 23)
+        conductivities = dict((project.parameters.get("parameters") or {}).get("conductivities") or {})
+        conductor = head_model(surfaces, args.model, conductivities)
         mask = np.asarray(labels.data) == args.label
         print(f"{args.model} field of the placement in {record.get('coil_name', record['coil'])} at "
               f"{int(mask.sum())} voxels of label {args.label} -> {args.output}", file=sys.stderr)
@@ -219,6 +221,7 @@ def _cmd_export_volume(args) -> int:
             grid, info = run_to_completion(iter_efield_on_voxels(conductor, placement, coil, mask,
                                                                  labels.voxel_size_mm), bar)
         provenance = field_provenance(model=args.model, coil=record["coil"], placement=record["placement"],
+                                      conductivities_s_per_m=conductivities or "seed 003's",
                                       didt_a_per_us=placement.didt_a_per_us, project=str(folder),
                                       region=f"label {args.label} of labels.nii.gz", voxels=info)
         written = write_volume_field(args.output, grid, labels, provenance=provenance,

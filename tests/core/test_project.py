@@ -182,6 +182,36 @@ def test_export_volume_writes_the_field_on_the_scans_grid(project, tmp_path, cap
     assert "exists" in capsys.readouterr().err
 
 
+def test_export_volume_uses_the_projects_conductivities(project, tmp_path, capsys):
+    """Issue 23's bug: export-volume rebuilt the model with seed 003's conductivities whatever the project
+    was run with. In 1C the field does not depend on the body's conductivity (one homogeneous
+    compartment), so the check uses 2C: the skull's conductivity moves the field in the brain."""
+    import nibabel as nib
+
+    from napari_rat_tms.cli import main
+
+    out, _, _ = project
+    if not (out / "meshes" / "skull.vtk").is_file():
+        pytest.skip("this project has no skull surface")
+    fields = {}
+    for sigma in (None, 0.066):                   # seed 003's 0.0066 S/m, then 10x
+        folder = tmp_path / f"study-{sigma}"
+        shutil.copytree(out, folder)
+        parameters = json.loads((folder / "parameters.json").read_text())
+        parameters["parameters"]["conductivities"] = {} if sigma is None else {"skull": sigma}
+        (folder / "parameters.json").write_text(json.dumps(parameters))
+        target = tmp_path / f"e-{sigma}.nii.gz"
+        assert main(["export-volume", str(folder), "-o", str(target), "--model", "2C"]) == 0
+        image = nib.load(str(target))
+        fields[sigma] = np.linalg.norm(image.get_fdata(), axis=-1)
+        provenance = json.loads(image.header.extensions[0].get_content())     # the NIfTI's comment
+        assert provenance["conductivities_s_per_m"] == ("seed 003's" if sigma is None else {"skull": sigma})
+    capsys.readouterr()
+    both = np.isfinite(fields[None]) & np.isfinite(fields[0.066])
+    change = np.median(np.abs(fields[0.066][both] / fields[None][both] - 1))
+    assert change > 0.01, change
+
+
 def test_a_reopened_project_brings_back_its_autosaved_edits(project, tmp_path):
     from napari_rat_tms.core.autosave import AutosavedLayer, write_autosave
     from napari_rat_tms.viewer.job_folder import job_folder_layers

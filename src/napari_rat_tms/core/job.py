@@ -206,7 +206,6 @@ def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source
     notes.append(f"Eyes: centres suggested automatically at {where} (scores "
                  f"{', '.join(f'{v:.2f}' for v in suggestion.scores)}; check them).")
     source["automatic"].append("eye centres (suggested from the scan)")
-    grid = None
     eyes = np.zeros(seg.labels.shape, bool)
     for k, centre in enumerate(centres):
         try:
@@ -219,10 +218,16 @@ def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source
             continue
         found = "" if not piece.any() else f" ({2 * (3 * piece.sum() * h.prod() / (4 * np.pi)) ** (1 / 3):.2f} mm)"
         diameter = float(np.clip(2.0 * suggestion.radii_mm[k], d_lo, d_hi))
-        if grid is None:
-            grid = np.indices(seg.labels.shape, dtype=np.float32)
-        r2 = sum(((grid[a] * h[a]) - centre[a]) ** 2 for a in range(3))
-        ball = (r2 <= (0.5 * diameter) ** 2) & seg.body & ~seg.skull_and_spine
+        # the ball in its bounding box only (a full-volume index grid is 1.6 GB at 512^3)
+        radius = 0.5 * diameter
+        shape = np.asarray(seg.labels.shape)
+        lo = np.clip(np.floor((centre - radius) / h).astype(int), 0, shape)
+        hi = np.clip(np.ceil((centre + radius) / h).astype(int) + 1, 0, shape)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        g = np.ogrid[box]
+        ball = np.zeros(seg.labels.shape, bool)
+        ball[box] = sum((g[a] * h[a] - centre[a]) ** 2 for a in range(3)) <= radius ** 2
+        ball &= seg.body & ~seg.skull_and_spine
         eyes |= ball
         notes.append(f"Eyes: eye {k + 1}'s extraction was implausible for a {params.defaults.name}{found}: the "
                      f"globe has no contrast to the tissue around it in this scan. It is modelled as a ball of "

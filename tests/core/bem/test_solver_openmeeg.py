@@ -7,7 +7,8 @@ reference is OpenMEEG on the same meshes. Tolerance 3 % (the issue's): at 642/12
 solvers are within about 1-3 % of their own refined answers (measured: ours changes by 0.6-1.6 %
 from 1.9 mm to 0.95 mm edges on a thick holed shell; OpenMEEG by 2-3 % from 3.8 to 1.9 mm), and
 they agree to 1.8-2.3 % on the points under the opening (1.3-1.9 % over the whole cavity). The
-opening changes the field there by 2-4 %: the comparison sees it (asserted).
+opening changes the field there by 2-4 %; for the lateral coil that is less than the tolerance, so
+each case also asserts that ours is closer to OpenMEEG than the field without the opening.
 """
 
 import numpy as np
@@ -48,11 +49,16 @@ def test_holed_skull_matches_openmeeg(model, coil, opening_effect):
     reference = openmeeg_tms_efield(model, POINTS, coil, 5e7, n_threads=2)
     metrics = compare_fields(POINTS, ours, reference)
     assert metrics["re"] <= 0.03  # measured 2.3 % and 1.8 %
-    # the comparison can see the opening: without it (closed shells: the analytic sphere) the
-    # field differs by more than the tolerance near the opening
+    # the comparison can see the opening: without it (closed shells: the analytic sphere) the field
+    # differs from OpenMEEG's by opening_effect or more ...
     from napari_rat_tms.core.bem.sphere_model import sphere_efield
 
-    assert compare_fields(POINTS, reference, sphere_efield(POINTS, coil, 5e7))["re"] > opening_effect
+    without_opening = compare_fields(POINTS, reference, sphere_efield(POINTS, coil, 5e7))["re"]
+    assert without_opening > opening_effect
+    # ... and ours is closer to OpenMEEG than a model without the opening (issue 21: for the lateral
+    # coil the opening changes the field by 2.2 %, less than the 3 % tolerance, so the tolerance alone
+    # could not tell a solver that ignores the opening from one that models it)
+    assert metrics["re"] < without_opening
 
 
 def test_uniform_primary_field_gives_zero_total_field_in_any_geometry(model):

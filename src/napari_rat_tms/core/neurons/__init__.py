@@ -32,6 +32,7 @@ _LAZY = {
     "MorphologyError": "cells",
     "AdultRatScaling": "cells",
     "ADULT_RAT_SCALING": "cells",
+    "ADULT_HUMAN_SCALING": "cells",
     "straight_myelinated_axon": "cells",
     "ball_and_stick_cell": "cells",
     "cell_from_morphology": "cells",

@@ -227,6 +227,10 @@ class AdultRatScaling:
 
 
 ADULT_RAT_SCALING = AdultRatScaling()
+#: Aberra et al. (2020, Brain Stimul 13:175)'s adult-human scaling (their ``setParamsAdultHuman``): for
+#: comparing with their published human-scaled thresholds (benchmarks/bench_validation_aberra2020.py).
+ADULT_HUMAN_SCALING = AdultRatScaling(axon_diameter=2.453, apical_diameter=1.876, basal_diameter=1.946,
+                                      soma_area=2.453, basal_length=1.17)
 NO_SCALING = AdultRatScaling(1.0, 1.0, 1.0, 1.0, 1.0)
 
 

@@ -440,11 +440,11 @@ def _border_bone_faces(skull) -> list[str]:
 
 
 def hysteresis_bone_data(data, low: float, high: float):
-    """The scan with faint bone raised to ``high``: voxels ``>= low`` connected to voxels
-    ``>= high`` (hysteresis thresholding, Canny 1986; ``skimage.filters.apply_hysteresis_threshold``)
-    are set to at least ``high``, the other voxels at or above ``high``... stay; voxels between
-    ``low`` and ``high`` not connected to bone stay below ``high``. A bone threshold of ``high``
-    on the result is the hysteresis bone."""
+    """The scan with faint bone raised to ``high``: the hysteresis bone (voxels ``>= high``, and voxels
+    ``>= low`` connected to them; Canny 1986, ``skimage.filters.apply_hysteresis_threshold``) is set to at
+    least ``high``; every other voxel is kept below ``high`` (voxels between ``low`` and ``high`` not
+    connected to bone stay what they were). A bone threshold of ``high`` on the result is the
+    hysteresis bone."""
     from skimage.filters import apply_hysteresis_threshold
 
     strong = apply_hysteresis_threshold(np.asarray(data, dtype=np.float32), low, high)

@@ -4,15 +4,23 @@ The report checks seed 003's findings on this anatomy with the measured numbers;
 what was measured, the seed's value, and whether it holds here (thresholds below, stated in the
 report so that a reader can judge them):
 
-1. skull-less models are off by tens of percent: RE of 1C and of the sphere >= 20 %;
-2. 2C is close to the reference: RE of 2C (and 2C*) < 15 % and less than half the 1C's;
+1. skull-less models are off by tens of percent: RE of 1C and of the sphere >= 20 %
+   (:func:`skullless_models_off`);
+2. 2C is close to the reference: RE of 2C (and 2C*) < 15 % and less than half the 1C's
+   (:func:`two_compartment_close`);
 3. the peak |E| depends on the coil orientation: the median peak over positions varies by >= 10 %
-   over the orientations, lowest within 60-120 deg (near +-90 deg from PA);
-4. hot spots at skull openings: the share of placements whose reference maximum lies at a
-   cortical point that looks out through a hole in the skull (the ray along the cortex's outward
-   normal there leaves without crossing the skull surface); holds when there are such placements;
-5. the true target is shifted from the line-navigation target: median distance (seed: 7.3 mm),
-   and the mean shift along AP (posterior < 0) and in |ML| (medial < 0).
+   over the orientations, lowest within 60-120 deg (near +-90 deg from PA) (:func:`orientation_dependent`);
+4. hot spots at skull openings are **outliers**: at least one placement, and at most a quarter of
+   them, has its reference maximum at a cortical point that looks out through a hole in the skull (the
+   ray along the cortex's outward normal there leaves without crossing the skull surface); when most
+   placements do, the openings are not outliers but the rule, which is not the seed's finding
+   (:func:`opening_outliers`);
+5. the true target is shifted from the line-navigation target, **posterior and medial**: median
+   distance > 2 mm (seed: 7.3 mm), mean shift along AP < 0 (posterior) **and** in |ML| < 0 (medial)
+   (:func:`shift_posterior_medial`).
+
+Each criterion is a small function of the measured numbers, tested where it holds and where it fails
+(``tests/core/study/test_findings.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +33,43 @@ import numpy as np
 from .figures import figure_fields, figure_maxima_distances, figure_orientation, save_figure
 from .run import LINE_NAVIGATION, StudyResult
 
-__all__ = ["write_outputs", "seed_findings"]
+__all__ = ["write_outputs", "seed_findings", "skullless_models_off", "two_compartment_close",
+           "orientation_dependent", "opening_outliers", "shift_posterior_medial"]
+
+#: finding 4: hot spots at openings are outliers, at most this share of the placements (seed 003:
+#: "several coil-placement-dependent outliers")
+OPENING_OUTLIER_MAX_SHARE = 0.25
+#: finding 5: a shift smaller than this (mm) is not a shift (the cortex mesh's spacing is ~0.5-1 mm)
+MIN_SHIFT_MM = 2.0
+
+
+def skullless_models_off(re_by_model: dict) -> bool:
+    """Finding 1: every skull-less model's mean RE (fraction) is >= 0.20."""
+    return bool(re_by_model) and all(v >= 0.2 for v in re_by_model.values())
+
+
+def two_compartment_close(re_by_model: dict, re_1c: float) -> bool:
+    """Finding 2: every 2C model's mean RE is < 0.15 and less than half the 1C model's."""
+    return bool(re_by_model) and all(v < 0.15 and v < 0.5 * re_1c for v in re_by_model.values())
+
+
+def orientation_dependent(spread: float, lowest_deg: float) -> bool:
+    """Finding 3: the median peak varies by >= 10 % (``spread``, fraction of the highest) over the
+    orientations, and is lowest within 60-120 deg."""
+    return bool(spread >= 0.1 and 60 <= lowest_deg <= 120)
+
+
+def opening_outliers(n_at_openings: int, n_placements: int) -> bool:
+    """Finding 4: at least one placement, and at most :data:`OPENING_OUTLIER_MAX_SHARE` of them, has its
+    maximum at a skull opening."""
+    return bool(n_placements > 0 and n_at_openings >= 1
+                and n_at_openings <= OPENING_OUTLIER_MAX_SHARE * n_placements)
+
+
+def shift_posterior_medial(median_mm: float, mean_ap_mm: float, mean_abs_ml_mm: float) -> bool:
+    """Finding 5: the true target lies > :data:`MIN_SHIFT_MM` from the line-navigation target (median),
+    on average posterior (AP shift < 0) **and** medial (|ML| shift < 0)."""
+    return bool(np.isfinite(median_mm) and median_mm > MIN_SHIFT_MM and mean_ap_mm < 0 and mean_abs_ml_mm < 0)
 
 def _maxima_under_openings(result: StudyResult, surfaces) -> tuple[np.ndarray, str]:
     """Which reference maxima look out of the skull through a hole: the ray from the maximum along
@@ -65,14 +109,14 @@ def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
     skullless = [m for m in ("1C", "sphere") if m in s and m != ref]
     if skullless:
         res = {m: s[m]["re_mean"] for m in skullless}
-        holds = all(v >= 0.2 for v in res.values())
+        holds = skullless_models_off(res)
         out.append({"finding": "models without the skull are off by tens of percent",
                     "measured": ", ".join(f"RE {m} {100 * v:.1f} %" for m, v in res.items()),
                     "seed": "RE 1C 63.8 %, sphere 45.0 %", "holds": holds})
     twoc = [m for m in ("2C", "2C*") if m in s and m != ref]
     if twoc and "1C" in s and ref != "1C":
         res = {m: s[m]["re_mean"] for m in twoc}
-        holds = all(v < 0.15 and v < 0.5 * s["1C"]["re_mean"] for v in res.values())
+        holds = two_compartment_close(res, s["1C"]["re_mean"])
         out.append({"finding": "2C models are close to the reference",
                     "measured": ", ".join(f"RE {m} {100 * v:.1f} % (strongest region "
                                           f"{100 * s[m]['re_strong_mean']:.1f} %)" for m, v in res.items()),
@@ -86,15 +130,20 @@ def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
                 "measured": f"{ref}: median peak {median_peak[hi]:.1f} V/m at {angles[hi]:g} deg, "
                             f"{median_peak[lo]:.1f} V/m at {angles[lo]:g} deg ({100 * spread:.0f} % lower)",
                 "seed": "drops sharply close to +-90 deg",
-                "holds": bool(spread >= 0.1 and 60 <= angles[lo] <= 120)})
+                "holds": orientation_dependent(spread, angles[lo])})
     peaks = result.peak_point_mm[0][result.completed]     # a cancelled study: what was computed
     if surfaces is not None and "skull" in surfaces and "cortex" in surfaces:
         near, measured = _maxima_under_openings(result, surfaces)
     else:
-        near, measured = np.zeros(1, bool), "not measured (no skull or cortex surface)"
-    out.append({"finding": "hot spots at skull openings (brainstem, behind the eyes)",
-                "measured": measured, "seed": "outliers: maxima at the foramen magnum or behind an eye",
-                "holds": bool(near.any())})
+        near, measured = np.zeros(0, bool), "not measured (no skull or cortex surface)"
+    holds = opening_outliers(int(near.sum()), len(near))
+    if near.any() and near.mean() > OPENING_OUTLIER_MAX_SHARE:
+        measured += (f"; more than {100 * OPENING_OUTLIER_MAX_SHARE:.0f} % of the placements: the rule here, not "
+                     "the seed's outliers")
+    out.append({"finding": "hot spots at skull openings (brainstem, behind the eyes) as outliers",
+                "measured": measured, "seed": "outliers (a few placements): maxima at the foramen magnum or "
+                                              "behind an eye",
+                "holds": holds})
     ln = result.line_navigation_mm[result.completed]
     ok = np.all(np.isfinite(ln), axis=1)
     d = np.linalg.norm(peaks[ok] - ln[ok], axis=1)
@@ -114,7 +163,7 @@ def seed_findings(result: StudyResult, surfaces=None) -> list[dict]:
         measured = f"not measured: the coil's axis missed the cortex in all {len(ok)} placements"
     out.append({"finding": "the true target is shifted from the line-navigation target (posterior, medial)",
                 "measured": measured, "seed": "median 7.3 mm (95 %: 12.7 mm), more posterior and medial",
-                "holds": bool(ok.any() and np.median(d) > 2.0 and d_ap < 0)})
+                "holds": bool(ok.any()) and shift_posterior_medial(float(np.median(d)), d_ap, d_ml)})
     return out
 
 

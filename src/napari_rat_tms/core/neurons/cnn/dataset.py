@@ -176,7 +176,9 @@ class TrainingData:
     ``inputs``: (M, 4, n, n, n) float32 (three normalised field channels and the mask);
     ``threshold_soma_v_per_m``: (M,) the normalised threshold ``T_soma`` (V/m), the target;
     ``e_soma_v_per_m``: (M, 3) cell-frame field at the soma (V/m at amplitude 1); ``head_ids``,
-    ``placement_ids``: (M,) group labels; ``record_ids``: (M,) the index's record ids.
+    ``placement_ids``: (M,) group labels; ``record_ids``: (M,) the index's record ids;
+    ``neuron_ids``: (M,) the neuron each record simulates (:func:`.training.neuron_ids`; None when
+    unknown: a split of such data cannot be checked neuron by neuron).
     """
 
     cell_type: str
@@ -188,6 +190,7 @@ class TrainingData:
     placement_ids: np.ndarray
     record_ids: np.ndarray
     source: dict
+    neuron_ids: np.ndarray | None = None
 
     def __post_init__(self):
         m = len(self.inputs)
@@ -197,8 +200,12 @@ class TrainingData:
         for name in ("threshold_soma_v_per_m", "head_ids", "placement_ids", "record_ids"):
             if len(getattr(self, name)) != m:
                 raise ValueError(f"{name} must have one value per input ({m})")
+        if self.neuron_ids is not None and len(self.neuron_ids) != m:
+            raise ValueError(f"neuron_ids must have one value per input ({m})")
         for name in ("head_ids", "placement_ids", "record_ids"):
             object.__setattr__(self, name, np.asarray(getattr(self, name), dtype=str))
+        if self.neuron_ids is not None:
+            object.__setattr__(self, "neuron_ids", np.asarray(self.neuron_ids, dtype=str))
         if np.shape(self.e_soma_v_per_m) != (m, 3):
             raise ValueError(f"e_soma_v_per_m must be ({m}, 3)")
 
@@ -218,7 +225,8 @@ class TrainingData:
         index = np.asarray(index)
         return TrainingData(self.cell_type, self.grid, self.inputs[index], self.threshold_soma_v_per_m[index],
                             self.e_soma_v_per_m[index], self.head_ids[index], self.placement_ids[index],
-                            self.record_ids[index], dict(self.source))
+                            self.record_ids[index], dict(self.source),
+                            None if self.neuron_ids is None else self.neuron_ids[index])
 
 
 class ThresholdDataset:
@@ -286,7 +294,16 @@ class ThresholdDataset:
             np.array([r["id"] for r in records]),
             {"dataset": str(self.directory), "index_sha256": self.index_sha256(), "n_records": len(records),
              "pulse": self.index.get("pulse"), "threshold_kwargs": self.index.get("threshold_kwargs"),
-             "cell": self.index.get("cells", {}).get(cell_type), "versions": self.index.get("versions")})
+             "cell": self.index.get("cells", {}).get(cell_type), "versions": self.index.get("versions")},
+            _neuron_ids(records))
+
+
+def _neuron_ids(records) -> np.ndarray | None:
+    from .training import neuron_ids
+
+    if all(isinstance(r.get("neuron"), dict) and "azimuth_rad" in r["neuron"] for r in records):
+        return neuron_ids(records)
+    return None         # population records hang from a site, not a neuron
 
 
 # ---------------------------------------------------------------------- generation

@@ -1,7 +1,8 @@
 """Fast thresholds of many neurons at once from their local E-field: the trained CNNs (seed 000).
 
-:class:`CnnThresholdEstimator` holds one network per cell type (and one for the population median,
-:data:`.dataset.POPULATION_MEDIAN`), loaded from model cards and weights (:func:`.networks.load_model`).
+:class:`CnnThresholdEstimator` holds one network per cell type (or, trained with :mod:`.training`, for the
+population median, :data:`.dataset.POPULATION_MEDIAN`; none is shipped: issue 21), loaded from model cards
+and weights (:func:`.networks.load_model`).
 
 **Units** (the neurons dock's, ``widgets/neurons.py``): the estimate is the **threshold amplitude**,
 the multiplier of the field function's field at threshold, like

@@ -14,8 +14,8 @@ grid is at least 2 points wide, then a small dense head ``Linear -> ReLU -> Line
   weights file alone gives thresholds. The threshold amplitude (the multiplier of the sampled field,
   A/us for a field at 1 A/us) is ``exp(output) / |E_soma|``.
 
-One network per cell type, and one (the same class) for the population median threshold
-(:data:`.dataset.POPULATION_MEDIAN`). :func:`save_model` writes the ``state_dict`` (``<name>.pt``)
+One network per cell type, or (the same class) for the population median threshold
+(:data:`.dataset.POPULATION_MEDIAN`; none shipped, it did not beat its baselines: issue 21). :func:`save_model` writes the ``state_dict`` (``<name>.pt``)
 next to a JSON model card (``<name>.json``, see :mod:`.training`); :func:`load_model` reads both.
 """
 

@@ -12,11 +12,15 @@ validation placement id appears in training (:meth:`Split.check`, which every tr
 stopping when the validation loss has not improved for ``patience`` epochs (the weights of the best
 epoch are kept). Seeded (``torch.manual_seed``), single-process.
 
-**Metrics** (:func:`threshold_metrics`, seed 000's): on the thresholds themselves (the amplitude
-``T_soma / |E_soma|``, equivalently ``T_soma``: the same ratio), MAPE = mean ``|pred - true| /
-true`` in %, and Pearson's R between predicted and true thresholds; for the train, validation and
-test sets, and for the uniform-field estimator (:mod:`..direction_map`) on the same test neurons
-when its map is given.
+**Metrics** (:func:`threshold_metrics`; issue 21): on ``T_soma``, what the network predicts, MAPE =
+mean ``|pred - true| / true`` in % (the same on the amplitude ``T_soma / |E_soma|``) and Pearson's R
+on ``log T_soma`` (the headline); R on the amplitude (A/us) as an additional figure only (``|E_soma|``
+is an input, so a constant ``T_soma`` already correlates there). For the train, validation and test
+sets, each **beside its baselines on the same records**: :class:`ConstantBaseline` (the training
+mean of ``log T_soma``), :class:`SomaDirectionBaseline` (``log T_soma`` quadratic in the field's
+direction at the soma, fitted on the training set) and, given its map, the uniform-field estimator
+(:mod:`..direction_map`). The split is checked **neuron by neuron** when the data name their neurons
+(:func:`neuron_ids`: a neuron seen in training under another coil placement is not held out).
 
 **Model card** (JSON next to the weights, :meth:`TrainedModel.save`): cell type, seed paper,
 input and output definitions, data (dataset, index SHA-256, record counts, heads, placements),
@@ -41,7 +45,8 @@ from .dataset import TrainingData
 from .estimator import beyond_training_range, out_of_training_range
 from .networks import NetworkConfig, ThresholdCNN, load_model, save_model, torch
 
-__all__ = ["Split", "split_by_group", "threshold_metrics", "TrainedModel", "train_network",
+__all__ = ["Split", "split_by_group", "threshold_metrics", "neuron_ids", "ConstantBaseline",
+           "SomaDirectionBaseline", "TrainedModel", "train_network",
            "verify_saved_model", "SEED_PAPER"]
 
 SEED_PAPER = ("Aberra AS, Lopez A, Grill WM, Peterchev AV (2023). Rapid estimation of cortical neuron "
@@ -49,21 +54,100 @@ SEED_PAPER = ("Aberra AS, Lopez A, Grill WM, Peterchev AV (2023). Rapid estimati
               "networks. NeuroImage 275:120184")
 
 
-def threshold_metrics(predicted, true) -> dict:
-    """``{"n", "mape_percent", "pearson_r", "max_ape_percent"}`` of predicted vs true thresholds (positive;
-    non-finite pairs are left out and counted in ``"n_excluded"``)."""
+def threshold_metrics(predicted, true, e_soma_norm=None) -> dict:
+    """Metrics of predicted vs true thresholds (positive; non-finite pairs are left out and counted in
+    ``"n_excluded"``), on the quantity the networks predict, ``T_soma`` (V/m) or its log:
+
+    * ``"mape_percent"``, ``"max_ape_percent"``: mean and largest ``|pred - true| / true`` in % (the same
+      for ``T_soma`` and for the amplitude ``T_soma / |E_soma|``: one ratio);
+    * ``"pearson_r_log"``: Pearson's R between ``log(pred)`` and ``log(true)``, the headline R (issue 21:
+      the network's own output; a constant predictor gets no correlation here);
+    * ``"pearson_r"``: R between the values as given;
+    * ``"pearson_r_amplitude"`` (with ``e_soma_norm``, (M,) V/m per unit amplitude): R between the
+      amplitudes ``value / |E_soma|`` (A/us), an **additional** figure only: ``|E_soma|`` is an input of
+      every estimator, so a constant ``T_soma`` already correlates there (seed 000 reports this one).
+    """
     p = np.asarray(predicted, float).reshape(-1)
     t = np.asarray(true, float).reshape(-1)
-    ok = np.isfinite(p) & np.isfinite(t) & (t > 0)
+    e = None if e_soma_norm is None else np.asarray(e_soma_norm, float).reshape(-1)
+    if e is not None and e.shape != t.shape:
+        raise ValueError(f"e_soma_norm must have one value per threshold ({len(t)}), got {e.shape}")
+    ok = np.isfinite(p) & np.isfinite(t) & (t > 0) & (p > 0)
+    if e is not None:
+        ok &= np.isfinite(e) & (e > 0)
     p, t = p[ok], t[ok]
     out = {"n": int(ok.sum()), "n_excluded": int((~ok).sum())}
     if not len(t):
-        return out | {"mape_percent": None, "pearson_r": None, "max_ape_percent": None}
+        out |= {"mape_percent": None, "pearson_r": None, "pearson_r_log": None, "max_ape_percent": None}
+        return out | ({"pearson_r_amplitude": None} if e is not None else {})
+
+    def r(a, b):
+        def varies(x):              # a constant has no correlation (not R of rounding noise)
+            return np.ptp(x) > 1e-9 * max(1.0, float(np.abs(x).max()))
+
+        if len(a) > 1 and varies(a) and varies(b):
+            return float(np.corrcoef(a, b)[0, 1])
+        return None
+
     ape = np.abs(p - t) / t * 100
-    r = None
-    if len(t) > 1 and np.std(p) > 0 and np.std(t) > 0:
-        r = float(np.corrcoef(p, t)[0, 1])
-    return out | {"mape_percent": float(ape.mean()), "pearson_r": r, "max_ape_percent": float(ape.max())}
+    out |= {"mape_percent": float(ape.mean()), "pearson_r": r(p, t), "pearson_r_log": r(np.log(p), np.log(t)),
+            "max_ape_percent": float(ape.max())}
+    if e is not None:
+        out["pearson_r_amplitude"] = r(p / e[ok], t / e[ok])
+    return out
+
+
+def neuron_ids(records) -> np.ndarray:
+    """(M,) one key per record for the **neuron** it simulates: cell type, cortical vertex, azimuth (1e-6
+    rad) and soma depth (1e-4 mm), from the index records' ``neuron`` placement. The head is left out on
+    purpose: the dataset's heads are maps of one segmentation, so a neuron at the same vertex, azimuth and
+    depth of a scaled copy of the head is the same neuron seen again (issue 21: placements P0-P5 of head
+    ``rat`` reuse one set of neurons)."""
+    out = []
+    for r in records:
+        n = r["neuron"]
+        out.append(f"{r['cell_type']}|v{int(n['vertex'])}|az{float(n['azimuth_rad']):.6f}"
+                   f"|d{float(n['depth_mm']):.4f}")
+    return np.asarray(out, dtype=str)
+
+
+class ConstantBaseline:
+    """The constant predictor: ``T_soma = exp(mean log T_soma)`` of the training records (what a network
+    must beat; its MSE on the standardised target is 1 by construction on the training set)."""
+
+    name = "constant"
+
+    def __init__(self, threshold_soma_train):
+        self.log_mean = float(np.mean(np.log(np.asarray(threshold_soma_train, float))))
+
+    def predict_threshold_soma(self, e_soma_v_per_m) -> np.ndarray:
+        return np.full(len(np.asarray(e_soma_v_per_m)), math.exp(self.log_mean))
+
+
+class SomaDirectionBaseline:
+    """The simplest alternative to the CNN: ``log T_soma`` as a quadratic polynomial of the field's
+    direction at the soma in the cell frame (unit vector ``u``: 1, u_x, u_y, u_z, u_x^2 - u_z^2,
+    u_y^2 - u_z^2, u_x u_y, u_x u_z, u_y u_z; ridge least squares on the training records). It sees
+    what the uniform-field estimate sees (the direction at the soma) and nothing of the field's gradient
+    or curvature, but is fitted to the same data as the network."""
+
+    name = "soma direction"
+
+    def __init__(self, e_soma_train, threshold_soma_train, ridge: float = 1e-3):
+        x = self._features(e_soma_train)
+        y = np.log(np.asarray(threshold_soma_train, float))
+        a = x.T @ x + ridge * len(y) * np.diag([0.0] + [1.0] * (x.shape[1] - 1))
+        self.coefficients = np.linalg.solve(a, x.T @ y)
+
+    @staticmethod
+    def _features(e_soma) -> np.ndarray:
+        e = np.asarray(e_soma, float).reshape(-1, 3)
+        u = e / np.linalg.norm(e, axis=1, keepdims=True)
+        x, y, z = u.T
+        return np.stack([np.ones_like(x), x, y, z, x * x - z * z, y * y - z * z, x * y, x * z, y * z], axis=1)
+
+    def predict_threshold_soma(self, e_soma_v_per_m) -> np.ndarray:
+        return np.exp(self._features(e_soma_v_per_m) @ self.coefficients)
 
 
 @dataclass(frozen=True)
@@ -78,11 +162,25 @@ class Split:
     validation_placements: tuple
     seed: int
     groups: dict = field(default_factory=dict)     # set name -> sorted "<head>/<placement>" groups
+    neurons_checked: bool = False                  # whether the split was checked neuron by neuron
 
-    def check(self, head_ids, placement_ids) -> None:
-        """Raise ``AssertionError`` if a group, a test head or a held-out placement id leaks into training."""
+    def check(self, head_ids, placement_ids, neuron_ids=None) -> None:
+        """Raise ``AssertionError`` if a group, a test head or a held-out placement id leaks into training,
+        or, with ``neuron_ids`` (:func:`neuron_ids`, one per record), if one neuron has records in two
+        sets (the unit that can repeat: a neuron seen in training under another coil placement is not
+        held out)."""
         head_ids, placement_ids = np.asarray(head_ids, str), np.asarray(placement_ids, str)
         sets = {"train": self.train, "validation": self.validation, "test": self.test}
+        if neuron_ids is not None:
+            neuron_ids = np.asarray(neuron_ids, str)
+            if neuron_ids.shape != head_ids.shape:
+                raise ValueError("neuron_ids must have one value per record")
+            neurons = {name: set(neuron_ids[i]) for name, i in sets.items()}
+            for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+                common = neurons[a] & neurons[b]
+                assert not common, (f"{len(common)} neurons have records in both {a} and {b} (e.g. "
+                                    f"{sorted(common)[0]}): the same neuron under another coil placement "
+                                    "is not held out; hold out its every placement")
         groups = {name: {f"{h}/{p}" for h, p in zip(head_ids[i], placement_ids[i])}
                   for name, i in sets.items()}
         names = list(sets)
@@ -99,7 +197,8 @@ class Split:
 
     def as_dict(self) -> dict:
         return {"method": "by group: test heads and test coil placements held out; validation placements "
-                          "held out of training", "seed": self.seed, "test_heads": list(self.test_heads),
+                          "held out of training; no neuron in two sets (checked when the records name "
+                          "their neurons)", "neurons_checked": self.neurons_checked, "seed": self.seed, "test_heads": list(self.test_heads),
                 "test_placements": list(self.test_placements),
                 "validation_placements": list(self.validation_placements),
                 "n": {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)},
@@ -108,12 +207,13 @@ class Split:
 
 def split_by_group(head_ids, placement_ids, *, test_heads=(), test_placements=None,
                    test_fraction: float = 0.2, validation_fraction: float = 0.2, seed: int = 0,
-                   validation_placements=None) -> Split:
+                   validation_placements=None, neuron_ids=None) -> Split:
     """Split records by head and coil placement (module docstring). ``head_ids``, ``placement_ids``: one per
     record. ``test_heads``: heads held out entirely. ``test_placements``: placement ids held out (None:
     ``round(test_fraction * #placements)`` of them at random, at least one when ``test_fraction > 0``).
     ``validation_fraction``: the share of placement ids (at least one) for early stopping, drawn at
-    random unless ``validation_placements`` names them."""
+    random unless ``validation_placements`` names them. ``neuron_ids``: one key per record
+    (:func:`neuron_ids`); the split is then also checked neuron by neuron (:meth:`Split.check`)."""
     head_ids, placement_ids = np.asarray(head_ids, str), np.asarray(placement_ids, str)
     if head_ids.shape != placement_ids.shape or head_ids.ndim != 1:
         raise ValueError("head_ids and placement_ids must be 1-D, one per record")
@@ -151,8 +251,8 @@ def split_by_group(head_ids, placement_ids, *, test_heads=(), test_placements=No
             raise ValueError(f"the {name} set is empty: every record of the training heads is held out")
     groups = {name: sorted({f"{head_ids[i]}/{placement_ids[i]}" for i in idx}) for name, idx in index.items()}
     split = Split(index["train"], index["validation"], index["test"], test_heads, test_placements,
-                  validation_placements, int(seed), groups)
-    split.check(head_ids, placement_ids)
+                  validation_placements, int(seed), groups, neuron_ids is not None)
+    split.check(head_ids, placement_ids, neuron_ids)
     return split
 
 
@@ -223,13 +323,26 @@ def _versions(data: TrainingData) -> dict:
     return versions
 
 
+def _portable(source: dict) -> dict:
+    """The data source without the build machine's paths (cards ship in the package): the dataset's
+    directory name and the morphology's file name (its SHA-256 identifies it)."""
+    out = dict(source)
+    if out.get("dataset"):
+        out["dataset"] = Path(str(out["dataset"])).name
+    cell = out.get("cell")
+    if isinstance(cell, dict) and cell.get("path"):
+        out["cell"] = dict(cell) | {"path": Path(str(cell["path"])).name}
+    return out
+
+
 def _uniform_field_metrics(direction_map, data: TrainingData, index) -> dict:
     from ..direction_map import estimate
 
     if not len(index):
         return threshold_metrics([], [])
     amplitude = np.atleast_1d(estimate(direction_map, data.e_soma_v_per_m[index]))
-    metrics = threshold_metrics(amplitude, data.threshold_amplitude[index])
+    norm = data.e_soma_norm_v_per_m[index]
+    metrics = threshold_metrics(amplitude * norm, data.threshold_soma_v_per_m[index], norm)
     return metrics | {"map_cell_name": direction_map.cell_name}
 
 
@@ -252,8 +365,8 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
         raise ValueError(f"{data.cell_type}: {len(data)} records are too few to train on")
     if split is None:
         split = split_by_group(data.head_ids, data.placement_ids, test_heads=test_heads,
-                               test_placements=test_placements, seed=seed)
-    split.check(data.head_ids, data.placement_ids)
+                               test_placements=test_placements, seed=seed, neuron_ids=data.neuron_ids)
+    split.check(data.head_ids, data.placement_ids, data.neuron_ids)
     config = config or NetworkConfig()
     if config.grid_n != data.grid.n:
         config = NetworkConfig(**(config.as_dict() | {"grid_n": data.grid.n, "channels": config.channels}))
@@ -312,14 +425,24 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
     trained = TrainedModel(model, {}, split, data)
     metrics = {}
     limit = float(np.abs(data.inputs[split.train, :3]).max())
+    baselines = (ConstantBaseline(data.threshold_soma_v_per_m[split.train]),
+                 SomaDirectionBaseline(data.e_soma_v_per_m[split.train], data.threshold_soma_v_per_m[split.train]))
+    norm = data.e_soma_norm_v_per_m
     for name in ("train", "validation", "test"):
         index = getattr(split, name)
+        true = data.threshold_soma_v_per_m[index]
         predicted = trained.predict_threshold_soma(data.inputs[index]) if len(index) else np.zeros(0)
         if len(index):    # grids the estimator would refuse: excluded
             predicted = np.where(beyond_training_range(data.inputs[index], limit), np.nan, predicted)
-        metrics[name] = threshold_metrics(predicted, data.threshold_soma_v_per_m[index])
+        metrics[name] = threshold_metrics(predicted, true, norm[index])
+        for baseline in baselines:      # issue 21: every metric beside its baselines, same neurons
+            key = f"{name}_{baseline.name.replace(' ', '_')}"
+            guess = baseline.predict_threshold_soma(data.e_soma_v_per_m[index])
+            # on the same neurons as the network (a grid it refuses is left out of both)
+            metrics[key] = threshold_metrics(np.where(np.isfinite(predicted), guess, np.nan), true, norm[index])
     if direction_map is not None:
-        metrics["test_uniform_field"] = _uniform_field_metrics(direction_map, data, split.test)
+        for name in ("validation", "test"):
+            metrics[f"{name}_uniform_field"] = _uniform_field_metrics(direction_map, data, getattr(split, name))
     trained.card = {
         "cell_type": data.cell_type, "paper": SEED_PAPER,
         "input": {"grid": data.grid.as_dict(),
@@ -331,7 +454,7 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
                   "max_abs_normalised_field": limit},
         "output": "log(T_soma / (1 V/m)); T_soma = threshold amplitude x |E_soma| (V/m); amplitude = "
                   "T_soma / |E_soma| (A/us for a field at dI/dt = 1 A/us)",
-        "data": dict(data.source) | {"n_records": len(data), "heads": sorted(set(data.head_ids)),
+        "data": _portable(data.source) | {"n_records": len(data), "heads": sorted(set(data.head_ids)),
                                      "placements": sorted(set(data.placement_ids))},
         "split": split.as_dict(),
         "training": {"loss": "MSE of the standardised log threshold", "optimiser": "Adam",

@@ -1,0 +1,66 @@
+"""Absolute uniform-field thresholds of the shared Blue Brain clones (issue 21).
+
+Against a published reference: Aberra, Wang, Grill & Peterchev (2020, Brain Stimul 13:175-189)
+give, for the **adult-human** scaling of the same clones, the minimum threshold over 398 field
+directions (MagPro X100 monophasic pulse, 37 C, > 2 compartments at 0 mV). The reference numbers
+below were typed by hand from the data the authors released with the paper (github
+Aman-A/TMSsim_Aberra2019, ``utms_maxH_w1_1-25.mat``; main axon intact: ``utms_maxH_w1_rax0_16-25.mat``);
+no script extracts them (the files are not in this repository), see BENCHMARKS.md.
+
+A threshold at one direction is >= the minimum over all directions. We test at the direction where
+our 32-direction map has its minimum, so ours may sit above the published minimum by the grid (a
+coarser grid can only find a higher minimum) and by the known model differences (their per-cell
+e-type densities, myelin g-ratio, recorded pulse against our circuit model), which BENCHMARKS.md
+measured at +4-18 % for the five clones. Tolerance: -5 % (our model may be slightly more excitable
+than theirs; the bisection alone is 1 %) to +20 %: a change of the channel kinetics, the scaling or
+the pulse that moves a threshold by a fifth fails here.
+
+The adult-rat thresholds of the five clones at -z (BENCHMARKS.md "Neuron thresholds", the figures
+the README quotes) are pinned too, as a regression of those published numbers: +-3 % (bisection to
+1 % on both sides).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("neuron", reason="the thresholds come from NEURON (pip install neuron)")
+
+from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING, cell_from_morphology  # noqa: E402
+from napari_rat_tms.core.neurons.direction_map import directions_from_angles  # noqa: E402
+from napari_rat_tms.core.neurons.mechanisms import load_mechanisms  # noqa: E402
+from napari_rat_tms.core.neurons.threshold import activation_threshold  # noqa: E402
+from napari_rat_tms.core.neurons.waveforms import monophasic_pulse  # noqa: E402
+
+from ...conftest import shared_data_or_skip  # noqa: E402
+
+#: clone -> (published minimum over 398 directions, V/m; our minimum's direction theta, phi in degrees)
+HUMAN = {"L5_TTPC2_cADpyr232_1": (125.8, 180.0, 0.0), "L23_PC_cADpyr229_1": (176.3, 150.0, 180.0)}
+#: clone -> BENCHMARKS.md's adult-rat threshold at -z (V/m), monophasic pulse, reduced channel set
+RAT_MINUS_Z = {"L1_NGC-DA_bNAC219_1": 1206.0, "L23_PC_cADpyr229_1": 384.0, "L4_LBC_cACint209_1": 372.0,
+               "L5_TTPC2_cADpyr232_1": 167.0, "L6_TPC_L4_cADpyr231_1": 416.0}
+
+
+def _direction(theta_deg, phi_deg):
+    return directions_from_angles(np.radians([theta_deg]), np.radians([phi_deg])).reshape(3)
+
+
+@pytest.mark.parametrize("name", sorted(HUMAN))
+def test_human_scaled_threshold_against_aberra_2020(name):
+    path = shared_data_or_skip("neurons", f"{name}.asc")
+    load_mechanisms()
+    published, theta, phi = HUMAN[name]
+    cell = cell_from_morphology(path, adult_rat_scaling=ADULT_HUMAN_SCALING)
+    ours = activation_threshold(cell, _direction(theta, phi), monophasic_pulse(), rel_tol=0.01).threshold_v_per_m
+    assert 0.95 * published <= ours <= 1.20 * published, (ours, published)
+
+
+@pytest.mark.parametrize("name", sorted(RAT_MINUS_Z))
+def test_rat_scaled_threshold_at_minus_z_as_published_in_benchmarks(name):
+    path = shared_data_or_skip("neurons", f"{name}.asc")
+    load_mechanisms()
+    cell = cell_from_morphology(path)
+    ours = activation_threshold(cell, np.array([0.0, 0.0, -1.0]), monophasic_pulse(),
+                                rel_tol=0.01).threshold_v_per_m
+    assert ours == pytest.approx(RAT_MINUS_Z[name], rel=0.03)
