@@ -210,7 +210,7 @@ def _cmd_export_volume(args) -> int:
             if path.is_file():
                 surfaces[name] = read_surface_file(path).surface
         # the project's own conductivities (parameters.json), not seed 003's defaults (issue 23)
-        conductivities = dict((project.parameters.get("parameters") or {}).get("conductivities") or {})
+        conductivities = project.conductivities
         conductor = head_model(surfaces, args.model, conductivities)
         mask = np.asarray(labels.data) == args.label
         print(f"{args.model} field of the placement in {record.get('coil_name', record['coil'])} at "

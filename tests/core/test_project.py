@@ -231,3 +231,14 @@ def test_a_reopened_project_brings_back_its_autosaved_edits(project, tmp_path):
     assert len(restored) == 1
     np.testing.assert_array_equal(restored[0][0], painted)
     assert restored[0][1]["metadata"]["autosave"] and restored[0][1]["scale"] == (0.5, 0.5, 0.5)
+
+
+def test_project_conductivities_are_read_from_its_parameters(tmp_path):
+    """What export-volume and the E-field dock rebuild a reopened project's models with (issue 23)."""
+    from napari_rat_tms.core.project import project_conductivities
+
+    assert project_conductivities({"parameters": {"conductivities": {"skull": "0.05"}}}) == {"skull": 0.05}
+    assert project_conductivities({"parameters": {}}) == {}
+    (tmp_path / "parameters.json").write_text(json.dumps({"parameters": {"conductivities": {"body": 0.4}}}))
+    assert project_conductivities(tmp_path) == {"body": 0.4}
+    assert project_conductivities(tmp_path / "missing") == {}

@@ -36,7 +36,7 @@ from .. import __version__
 from .errors import RatTmsError
 
 __all__ = ["PROJECT_FORMAT", "MANIFEST", "Project", "ProjectError", "ProjectWarning", "open_project",
-           "write_manifest", "SOLVER_CACHE"]
+           "write_manifest", "SOLVER_CACHE", "project_conductivities"]
 
 #: Bumped when the folder's layout or a file's meaning changes; older formats are read, newer refused.
 PROJECT_FORMAT = 1
@@ -99,6 +99,12 @@ class Project:
         return str(self.manifest.get("study_status", "unknown"))
 
     @property
+    def conductivities(self) -> dict:
+        """The conductivities (S/m per tissue) the job ran with; {} for seed 003's (issue 23: everything
+        that rebuilds a model from the project, the CLI's export-volume and the E-field dock, uses these)."""
+        return project_conductivities(self.parameters)
+
+    @property
     def solver_cache(self) -> Path | None:
         path = self.folder / SOLVER_CACHE
         return path if path.is_dir() else None
@@ -137,6 +143,18 @@ class Project:
                          f"{size / 2**20:.0f} MiB (reused when the models are rebuilt).")
         lines += [f"Note: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+def project_conductivities(parameters) -> dict:
+    """Conductivities (S/m per tissue) from a project's ``parameters.json`` (its dict, or the folder);
+    {} when it names none (seed 003's) or the folder has no readable parameters."""
+    if not isinstance(parameters, dict):
+        try:
+            parameters = json.loads((Path(parameters) / "parameters.json").read_text())
+        except (OSError, ValueError):
+            return {}
+    values = (parameters.get("parameters") or {}).get("conductivities") or {}
+    return {str(k): float(v) for k, v in values.items()}
 
 
 def _read_json(path: Path, what: str) -> dict:

@@ -67,6 +67,7 @@ from magicgui.widgets import (
 from ..core.coils import CoilDipoles, merged_dipoles
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
+from ..core.project import project_conductivities
 from ..core.fields.export import FIELD_EXPORT_FORMATS, field_provenance, write_surface_field
 from ..core.fields.roi import RoiStatistics, maximum_location, roi_statistics, vertices_in_labels
 from ..core.meshes.sampling import spread_indices
@@ -108,7 +109,7 @@ PREVIEW_DIPOLES = 256
 _USER_ERRORS = (RatTmsError, ValueError)
 
 
-def _run_build(surfaces: dict, kinds: list[str], up, cache_dir):
+def _run_build(surfaces: dict, kinds: list[str], up, cache_dir, conductivities=None):
     """Worker generator: builds the models one after the other, yielding ``("progress",
     fraction, message)`` between the core's steps, then ``("model", kind, FieldModel)`` or
     ``("failed", kind, error)`` for each model."""
@@ -116,7 +117,8 @@ def _run_build(surfaces: dict, kinds: list[str], up, cache_dir):
     for i, kind in enumerate(kinds):
         try:
             # "auto": on a machine with a CUDA GPU (and PyTorch) each coil move costs milliseconds
-            steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir, device="auto")
+            steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir, device="auto",
+                                     conductivities=conductivities)
             model = yield from forward(steps, i / n, 1 / n, f"{kind}: ", tag="progress")
         except _USER_ERRORS as err:
             yield "failed", kind, err
@@ -437,13 +439,18 @@ class FieldWidget(Container):
         self._cancel_requested = False
         up = None if frame is None else frame.dorsal
         cache_dir = self._cache_dir(cortex_layer)
-        self._build_note = f"Building {', '.join(to_build)}{dropped}..."
+        # a reopened project's models use the conductivities its job ran with, not seed 003's (issue 23)
+        conductivities = project_conductivities(cache_dir.parent) if cache_dir is not None else {}
+        used = ("" if not conductivities else " with the project's conductivities ("
+                + ", ".join(f"{t} {v:g} S/m" for t, v in sorted(conductivities.items())) + ")")
+        self._build_note = f"Building {', '.join(to_build)}{used}{dropped}..."
         self.progress.value = 0
         self._set_status()
         self.build_button.enabled, self.cancel_button.enabled = False, True
-        worker = run_steps(_run_build, (dict(surfaces), to_build, up, cache_dir), blocking=blocking,
-                           on_yield=self._on_yield, on_done=self._on_done, on_error=self._on_error,
-                           on_finished=self._on_finished, cancel_requested=lambda: self._cancel_requested)
+        worker = run_steps(_run_build, (dict(surfaces), to_build, up, cache_dir, conductivities),
+                           blocking=blocking, on_yield=self._on_yield, on_done=self._on_done,
+                           on_error=self._on_error, on_finished=self._on_finished,
+                           cancel_requested=lambda: self._cancel_requested)
         if blocking:
             return {kind: models_for(self._viewer).models[kind] for kind in self._built}
         self._worker = worker
