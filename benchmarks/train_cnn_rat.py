@@ -41,6 +41,7 @@ evaluated on the same test neurons (a baseline measured in the same run).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -171,8 +172,7 @@ def main(argv=None):
     from napari_rat_tms.core.neurons.cnn.dataset import POPULATION_MEDIAN, ThresholdDataset
     from napari_rat_tms.core.neurons.cnn.estimator import CnnFallbackWarning, CnnThresholdEstimator
     from napari_rat_tms.core.neurons.cnn.networks import NetworkConfig, load_model
-    from napari_rat_tms.core.neurons.cnn.training import (ConstantBaseline, SomaDirectionBaseline, split_by_group,
-                                                          threshold_metrics, train_network)
+    from napari_rat_tms.core.neurons.cnn.training import split_by_group, threshold_metrics, train_network
     from napari_rat_tms.core.neurons.direction_map import estimate
 
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__} "
@@ -230,8 +230,7 @@ def main(argv=None):
         if args.compare is not None and (args.compare / f"{stem}.pt").is_file():
             earlier, _ = load_model(args.compare / stem)
         train = trained.split.train
-        baselines = (ConstantBaseline(data.threshold_soma_v_per_m[train]),
-                     SomaDirectionBaseline(data.e_soma_v_per_m[train], data.threshold_soma_v_per_m[train]))
+        baselines = trained.baselines        # fitted on the training records, as in the card
         heads_of_test = data.head_ids[test]
         subsets = [("validation", trained.split.validation), ("test (all)", test),
                    *((f"  head {h}", test[heads_of_test == h]) for h in test_heads),
@@ -268,13 +267,7 @@ def main(argv=None):
             neurons = np.unique(data.neuron_ids[train])
             keep = np.random.default_rng(1).permutation(neurons)[:max(2, int(round(fraction * len(neurons))))]
             sub_train = train[np.isin(data.neuron_ids[train], keep)]
-            sub_split = split_by_group(data.head_ids, data.placement_ids, test_heads=split.test_heads,
-                                       test_placements=split.test_placements,
-                                       validation_placements=split.validation_placements,
-                                       neuron_ids=data.neuron_ids)
-            sub_split = type(sub_split)(sub_train, sub_split.validation, sub_split.test, sub_split.test_heads,
-                                        sub_split.test_placements, sub_split.validation_placements,
-                                        sub_split.seed, sub_split.groups, True)
+            sub_split = dataclasses.replace(split, train=sub_train)     # same validation and test
             sub = train_network(data, sub_split, config=config, epochs=args.epochs, batch_size=32,
                                 learning_rate=2e-3, patience=args.patience, seed=0, lr_plateau=args.lr_plateau)
             sm = sub.card["metrics"]

@@ -73,6 +73,7 @@ __all__ = [
     "TrainingData",
     "ThresholdDataset",
     "site_placement",
+    "neuron_ids",
     "iter_generate_dataset",
     "generate_dataset",
 ]
@@ -298,9 +299,22 @@ class ThresholdDataset:
             _neuron_ids(records))
 
 
-def _neuron_ids(records) -> np.ndarray | None:
-    from .training import neuron_ids
+def neuron_ids(records) -> np.ndarray:
+    """(M,) one key per record for the **neuron** it simulates: cell type, cortical vertex, azimuth (1e-6
+    rad) and soma depth (1e-4 mm), from the index records' ``neuron`` placement. The head is left out on
+    purpose: the dataset's heads are maps of one segmentation, so a neuron at the same vertex, azimuth and
+    depth of a scaled copy of the head is the same neuron seen again (issue 21: placements P0-P5 of head
+    ``rat`` reuse one set of neurons)."""
+    out = []
+    for r in records:
+        n = r["neuron"]
+        out.append(f"{r['cell_type']}|v{int(n['vertex'])}|az{float(n['azimuth_rad']):.6f}"
+                   f"|d{float(n['depth_mm']):.4f}")
+    return np.asarray(out, dtype=str)
 
+
+
+def _neuron_ids(records) -> np.ndarray | None:
     if all(isinstance(r.get("neuron"), dict) and "azimuth_rad" in r["neuron"] for r in records):
         return neuron_ids(records)
     return None         # population records hang from a site, not a neuron

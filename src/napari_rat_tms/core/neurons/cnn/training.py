@@ -33,6 +33,7 @@ saved as ``<name>.subset.npz`` with the metrics the saved network reaches on the
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import platform
 import time
@@ -41,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .dataset import TrainingData
+from .dataset import TrainingData, neuron_ids
 from .estimator import beyond_training_range, out_of_training_range
 from .networks import NetworkConfig, ThresholdCNN, load_model, save_model, torch
 
@@ -95,20 +96,6 @@ def threshold_metrics(predicted, true, e_soma_norm=None) -> dict:
     if e is not None:
         out["pearson_r_amplitude"] = r(p / e[ok], t / e[ok])
     return out
-
-
-def neuron_ids(records) -> np.ndarray:
-    """(M,) one key per record for the **neuron** it simulates: cell type, cortical vertex, azimuth (1e-6
-    rad) and soma depth (1e-4 mm), from the index records' ``neuron`` placement. The head is left out on
-    purpose: the dataset's heads are maps of one segmentation, so a neuron at the same vertex, azimuth and
-    depth of a scaled copy of the head is the same neuron seen again (issue 21: placements P0-P5 of head
-    ``rat`` reuse one set of neurons)."""
-    out = []
-    for r in records:
-        n = r["neuron"]
-        out.append(f"{r['cell_type']}|v{int(n['vertex'])}|az{float(n['azimuth_rad']):.6f}"
-                   f"|d{float(n['depth_mm']):.4f}")
-    return np.asarray(out, dtype=str)
 
 
 class ConstantBaseline:
@@ -171,23 +158,21 @@ class Split:
         held out)."""
         head_ids, placement_ids = np.asarray(head_ids, str), np.asarray(placement_ids, str)
         sets = {"train": self.train, "validation": self.validation, "test": self.test}
+        groups = {name: {f"{h}/{p}" for h, p in zip(head_ids[i], placement_ids[i])} for name, i in sets.items()}
+        neurons = None
         if neuron_ids is not None:
             neuron_ids = np.asarray(neuron_ids, str)
             if neuron_ids.shape != head_ids.shape:
                 raise ValueError("neuron_ids must have one value per record")
             neurons = {name: set(neuron_ids[i]) for name, i in sets.items()}
-            for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        for a, b in itertools.combinations(sets, 2):
+            common = groups[a] & groups[b]
+            assert not common, f"groups in both {a} and {b}: {sorted(common)[:5]}"
+            if neurons is not None:
                 common = neurons[a] & neurons[b]
                 assert not common, (f"{len(common)} neurons have records in both {a} and {b} (e.g. "
                                     f"{sorted(common)[0]}): the same neuron under another coil placement "
                                     "is not held out; hold out its every placement")
-        groups = {name: {f"{h}/{p}" for h, p in zip(head_ids[i], placement_ids[i])}
-                  for name, i in sets.items()}
-        names = list(sets)
-        for a in range(3):
-            for b in range(a + 1, 3):
-                common = groups[names[a]] & groups[names[b]]
-                assert not common, f"groups in both {names[a]} and {names[b]}: {sorted(common)[:5]}"
         all_index = np.concatenate(list(sets.values()))
         assert len(np.unique(all_index)) == len(all_index), "a record is in two sets"
         train_heads, train_placements = set(head_ids[self.train]), set(placement_ids[self.train])
@@ -264,6 +249,7 @@ class TrainedModel:
     card: dict
     split: Split
     data: TrainingData
+    baselines: tuple = ()          # the baselines fitted on the training records (ConstantBaseline, ...)
 
     def predict_threshold_soma(self, inputs) -> np.ndarray:
         return np.exp(self.model.predict_log_threshold(inputs))
@@ -422,11 +408,11 @@ def train_network(data: TrainingData, split: Split | None = None, *, config: Net
     model.load_state_dict(best[2])
     model.eval()
     seconds = time.perf_counter() - start
-    trained = TrainedModel(model, {}, split, data)
-    metrics = {}
-    limit = float(np.abs(data.inputs[split.train, :3]).max())
     baselines = (ConstantBaseline(data.threshold_soma_v_per_m[split.train]),
                  SomaDirectionBaseline(data.e_soma_v_per_m[split.train], data.threshold_soma_v_per_m[split.train]))
+    trained = TrainedModel(model, {}, split, data, baselines)
+    metrics = {}
+    limit = float(np.abs(data.inputs[split.train, :3]).max())
     norm = data.e_soma_norm_v_per_m
     for name in ("train", "validation", "test"):
         index = getattr(split, name)
