@@ -70,6 +70,9 @@ def main():
         ("line navigation target", lambda: line_navigation_target(placement, cortex)),
         ("placement grid (35 points dropped on the scalp)", lambda: placement_grid(body, frame)),
     ]
+    grid = placement_grid(body, frame)
+    rows.append((f"all {grid.n_placements} grid placements (lifted onto the scalp at each orientation)",
+                 lambda: list(grid.placements(body, frame, high))))
     pts = cortex.vertices_m
     placed = {name: placement.place(c) for name, c in (("low", low), ("high", high))}
     wires = MC_B35.wire_path().transformed(placement.rotation_for(high), placement.centre_mm * 1e-3)

@@ -3,7 +3,7 @@ nothing but the scan, ``species = "mouse"`` and the landmark file.
 
 Part 1 (always): the automatic segmentation (no typed value) of every scan: the histogram rule and
 how sure it is, the thresholds, body and skull components, the brain suggestion's volume against
-the population atlas's endocranium (label 15 of ``low_res_template_UCHAR-label``, 458 mm^3;
+the population atlas's endocranium (label 15 of ``low_res_template_UCHAR-label``, 459 mm^3;
 criterion +-15 %), the notes (faint vault...), time. Baseline in the same run: v0.9's rule (two
 peaks of prominence >= 0.7, else stop), i.e. which scans it could segment at all.
 
@@ -13,9 +13,15 @@ whose file was made on another copy of the scan: landmarks suggested from the sk
 stage, peak resident memory, mesh sizes, the repairs made, RE of 2C/2C*/1C/sphere against 3C
 (mean over the placements, as the seed reports) and how many line-navigation axes hit the cortex.
 
+Part 3 (``--template``): the brain suggestion on the population template itself, whose
+endocranium is labelled (label 15): the skull = template >= 18, 22 or 26 (the template is an average,
+so no histogram rule finds its bone; these bracket the label-1 skull's intensities, median 25), closed
+by 1 mm, largest piece; the suggestion with the corner recovery 0.5 (the default) and 0.6 of the
+sealing radius; its volume against the label's and the Dice coefficient.
+
 Needs ../shared (skips with a message otherwise). Run on a quiet machine:
 
-    python benchmarks/bench_mouse_scans.py [--run] [--scans A_J_ ...] [--output DIR]
+    python benchmarks/bench_mouse_scans.py [--run] [--template] [--scans A_J_ ...] [--output DIR]
 """
 
 from __future__ import annotations
@@ -125,11 +131,34 @@ def run_table(scans, output: Path | None) -> None:
                 print(f"    {name}: {note}")
 
 
+def template_table() -> None:
+    from napari_rat_tms.core.segmentation.brain import suggest_brain
+    from napari_rat_tms.core.segmentation.morphology import close_mm, largest_component
+
+    template = read_volume(SHARED / "low_res_template_UCHAR.nii.gz")
+    truth = read_volume(SHARED / "low_res_template_UCHAR-label.nii.gz").data == 15
+    h = np.asarray(template.voxel_size_mm, float)
+    voxel = float(np.prod(h))
+    print(f"\n== brain suggestion on the atlas template (endocranium label 15: {truth.sum() * voxel:.0f} mm^3)")
+    print("| bone >= | corner recovery | sealing radius mm | brain mm^3 | vs label | Dice | missed mm^3 | extra mm^3 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for bone in (18, 22, 26):
+        skull = largest_component(close_mm(template.data >= bone, 1.0, h))
+        for recovery in (0.5, 0.6):
+            brain = suggest_brain(skull, h, corner_recovery=recovery)
+            b = brain.mask
+            dice = 2 * np.count_nonzero(b & truth) / (b.sum() + truth.sum())
+            print(f"| {bone} | {recovery} | {brain.seal_radius_mm:g} | {b.sum() * voxel:.0f} | "
+                  f"{100 * (b.sum() / truth.sum() - 1):+.1f} % | {dice:.3f} | {np.count_nonzero(truth & ~b) * voxel:.0f} "
+                  f"| {np.count_nonzero(b & ~truth) * voxel:.0f} |", flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run", action="store_true", help="also run the main job on each scan")
     parser.add_argument("--scans", nargs="*", default=list(SCANS))
     parser.add_argument("--output", type=Path, default=None, help="keep the projects here")
+    parser.add_argument("--template", action="store_true", help="also the brain suggestion on the atlas template")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} is absent (the shared mouse scans are not in the repository)")
@@ -137,6 +166,8 @@ def main(argv=None) -> int:
     print(f"{time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {os.cpu_count()} cores, "
           f"load {os.getloadavg()[0]:.2f}, python {platform.python_version()}")
     segmentation_table(args.scans)
+    if args.template:
+        template_table()
     if args.run:
         run_table(args.scans, args.output)
     return 0

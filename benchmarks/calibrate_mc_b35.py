@@ -62,6 +62,11 @@ def main():
                 best = (key, casing, turns)
     print(f"\nbest: {best[2]} turns, casing {best[1]:.1f} mm; preset: {MC_B35.turns_per_wing} turns, "
           f"casing {MC_B35.casing_to_winding_mm} mm -> {score(MC_B35.turns_per_wing, MC_B35.casing_to_winding_mm)}")
+    below = np.array([[0.0, 0.0, 10e-3]])          # 10 mm under the casing's centre, free space
+    preset = MC_B35.dipoles("high")
+    print(f"primary |E| 10 mm under the centre at 50 A/us: MC-B35 "
+          f"{np.linalg.norm(primary_efield(below, preset, 50e6)):.1f} V/m, Cool-B35 "
+          f"{np.linalg.norm(primary_efield(below, ref, 50e6)):.1f} V/m")
 
 
 if __name__ == "__main__":

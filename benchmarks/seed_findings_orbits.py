@@ -27,6 +27,20 @@ from napari_rat_tms.core.progress import run_to_completion
 from napari_rat_tms.core.synthetic import make_synthetic_rat
 
 
+def _median_peak_ap_by_grid_row(study_csv: Path, model: str) -> list[tuple[float, float]]:
+    """(grid row's AP, median AP of the model's field maximum over that row's placements), mm."""
+    import csv
+    from collections import defaultdict
+    from statistics import median
+
+    by_row = defaultdict(list)
+    with open(study_csv, newline="") as f:
+        for row in csv.DictReader(f):
+            if row["model"] == model:
+                by_row[round(float(row["grid_ap_mm"]), 3)].append(float(row["peak_ap_mm"]))
+    return [(ap, median(peaks)) for ap, peaks in sorted(by_row.items())]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.5, 0.01])
@@ -43,6 +57,7 @@ def main() -> None:
             warnings.simplefilter("ignore")
             result = run_to_completion(iter_main_job(params, Path(tmp) / "study", rat=rat))
             summary = json.loads(Path(result["written"]["summary"]).read_text())
+            rows_by_ap = _median_peak_ap_by_grid_row(Path(result["written"]["table"]), args.models[0])
         seconds = time.perf_counter() - start
         print(f"\norbital openings x {scale:g} (orbital opening radius {1.5 * scale:.3g} mm, optic canal "
               f"{0.5 * scale:.3g} mm), {seconds:.0f} s")
@@ -53,6 +68,8 @@ def main() -> None:
             print(f"  {name:>4}: median peak |E| {s[name]['peak_v_per_m_median']:.1f} V/m, RE "
                   f"{100 * s[name]['re_mean']:.1f} %, maxima apart (median) "
                   f"{s[name]['peak_distance_mm_median']:.1f} mm")
+        print(f"  {args.models[0]}: median AP of the true maximum (mm) per grid row (the coil's AP): "
+              + ", ".join(f"{ap:+.1f} -> {peak:+.1f}" for ap, peak in rows_by_ap))
         rows.append((scale, summary))
     print("\nscale | " + " | ".join(f["finding"][:40] for f in rows[0][1]["findings"]))
     for scale, summary in rows:

@@ -39,7 +39,7 @@ def test_low_resolution_underestimates_by_about_three_percent():
     hi = sphere_efield(points, mc_b35("high"), 1e8, centre)
     lo = sphere_efield(points, mc_b35("low"), 1e8, centre)
     ratio = np.linalg.norm(lo, axis=1).max() / np.linalg.norm(hi, axis=1).max()
-    assert 0.95 < ratio < 0.99                               # seed 003: "underestimated ... by 3%"; ours 2.6 %
+    assert 0.97 < ratio < 0.98                               # seed 003: "underestimated ... by 3%"; ours 2.6 % (README)
     assert correlation_error(lo, hi) < 1e-4                  # "essentially indistinguishable distributions"
 
 

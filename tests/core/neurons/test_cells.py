@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from napari_rat_tms.core.neurons.cells import (ADULT_RAT_SCALING, MorphologyError, ball_and_stick_cell,
-                                               cell_from_morphology, straight_myelinated_axon)
+                                               cell_from_morphology, main_axon_terminal,
+                                               straight_myelinated_axon)
 
 from ...conftest import shared_data_or_skip
 
@@ -85,6 +86,37 @@ def test_swc_morphology_with_axon_builds_and_myelinates(tmp_path):
     kinds = cell.segment_kinds()
     # no apical dendrite: the file's +y (the basal dendrite here) becomes +z
     assert np.all(positions[kinds == "dend", 2] > 0) and np.all(positions[kinds == "node", 2] < 0)
+
+
+def test_main_axon_terminal_follows_the_thickest_branch_and_is_disabled_on_request(tmp_path):
+    # an axon that branches 200 um below the soma: a thick branch going on down (the main axon, 1 mm)
+    # and a thin collateral going sideways (0.6 mm); the main axon's end is the thick branch's end
+    lines = ["1 1 0 0 0 5 -1", "2 3 0 5 0 1 1", "3 3 0 80 0 1 2", "4 2 0 -5 0 1.0 1"]
+    for k in range(5, 10):
+        lines.append(f"{k} 2 0 {-5 - 40 * (k - 4)} 0 1.0 {k - 1}")        # trunk down to y = -205
+    for k in range(10, 35):
+        parent = 9 if k == 10 else k - 1
+        lines.append(f"{k} 2 0 {-205 - 40 * (k - 9)} 0 1.2 {parent}")     # thick: down to y = -1205
+    for k in range(35, 50):
+        parent = 9 if k == 35 else k - 1
+        lines.append(f"{k} 2 {40 * (k - 34)} -205 0 0.4 {parent}")        # thin collateral along +x
+    swc = tmp_path / "branched.swc"
+    swc.write_text("\n".join(lines) + "\n")
+    intact = cell_from_morphology(swc, adult_rat_scaling=False, name="intact")
+    terminal = main_axon_terminal(intact)
+    names = intact.segment_section_names()
+    end = intact.segment_positions_um()[max(i for i, n in enumerate(names) if n == terminal.name())]
+    assert end[2] < -1100 and abs(end[0]) < 50            # the thick branch's end (cell frame: -z)
+    assert terminal(1).diam < 5 and "main_axon_terminal_disabled" not in intact.source
+    del intact
+    disabled = cell_from_morphology(swc, adult_rat_scaling=False, name="disabled", disable_cut_axon=True)
+    terminal = main_axon_terminal(disabled)
+    assert terminal(1).diam == pytest.approx(1000.0)
+    assert disabled.source["main_axon_terminal_disabled"] == terminal.name()
+    # only that terminal: every other axonal section keeps its diameter
+    others = [sec(0.5).diam for sec, k in zip(disabled.sections, disabled.section_kinds)
+              if k in ("node", "axon", "ais", "myelin") and sec != terminal]
+    assert max(others) < 5
 
 
 def _axon_diameters(cell):

@@ -12,11 +12,11 @@ from .conftest import dice
 
 
 def test_body_dice(rat, rat_segmentation):
-    assert dice(rat_segmentation.body, rat.labels != RatLabel.AIR) >= 0.95
+    assert dice(rat_segmentation.body, rat.labels != RatLabel.AIR) >= 0.975  # README: 0.98
 
 
 def test_skull_dice(rat, rat_segmentation):
-    assert dice(rat_segmentation.skull_and_spine, rat.labels == RatLabel.BONE) >= 0.85
+    assert dice(rat_segmentation.skull_and_spine, rat.labels == RatLabel.BONE) >= 0.885  # README: 0.89
 
 
 def _true_eye(rat, name):
@@ -30,7 +30,7 @@ def test_each_eye_dice_with_automatic_isolevel(rat, rat_segmentation, k, name):
     assert rat_segmentation.parameters.eye_isolevels == ()  # automatic
     truth = _true_eye(rat, name)
     ours = rat_segmentation.eyes & ndimage.binary_dilation(truth, iterations=3)
-    assert dice(ours, truth) >= 0.80
+    assert dice(ours, truth) >= 0.865  # README: 0.87 and 0.88
     # nothing labelled eye away from the two true eyes
     assert not (rat_segmentation.eyes & ~ndimage.binary_dilation(rat.labels == RatLabel.EYE, iterations=3)).any()
 
@@ -46,7 +46,7 @@ def test_per_eye_isolevels_differ_with_the_drift(rat, rat_segmentation):
 
 def test_brain_suggestion_dice(rat, rat_segmentation):
     assert rat_segmentation.brain_source == "suggestion"
-    assert dice(rat_segmentation.brain, rat.labels == RatLabel.BRAIN) >= 0.90
+    assert dice(rat_segmentation.brain, rat.labels == RatLabel.BRAIN) >= 0.915  # README: 0.92
 
 
 def _axis_voxels(rat, opening, step_mm=0.05):

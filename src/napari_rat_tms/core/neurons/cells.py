@@ -114,6 +114,8 @@ __all__ = [
     "straight_myelinated_axon",
     "ball_and_stick_cell",
     "cell_from_morphology",
+    "main_axon_terminal",
+    "disable_main_axon_terminal",
     "SECTION_KINDS",
     "ACTIVE_KINDS",
     "CHANNEL_SETS",
@@ -831,15 +833,58 @@ def _rotation_between(a, b):
 _Y_TO_Z = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
 
 
+def main_axon_terminal(cell: NeuronCell):
+    """The terminal section of the main axon: from the first axon section, at each branch point the
+    child that is thickest at its start, to the end (the rule of TMS-Neuro-Sim's
+    ``disable_main_axon_terminal_thickest``, Weise et al. 2023, reimplementing Aberra et al. 2018/2020).
+    ``None`` when the cell has no axon."""
+    axon_kinds = ("ais", "axon", "node", "myelin")
+    kind_of = dict(zip((sec.name() for sec in cell.sections), cell.section_kinds))
+    first = [sec for sec in cell.soma.children() if kind_of[sec.name()] in axon_kinds]
+    if not first:
+        return None
+    sec = max(first, key=lambda s: s(0).diam)
+    while True:
+        children = [c for c in sec.children() if kind_of[c.name()] in axon_kinds]
+        if not children:
+            return sec
+        sec = max(children, key=lambda c: c(0).diam)
+
+
+def disable_main_axon_terminal(cell: NeuronCell) -> str | None:
+    """Disable the cut end of the main axon as Aberra et al. (2020, Brain Stimul 13:175, Fig. 1) do.
+
+    Blue Brain reconstructions come from slices: the main axon of an L5 or L6 pyramidal cell stops
+    where the slice was cut, and a sealed end at that point is where an intracortical field most
+    easily starts a spike (a field along the axon depolarises its end), although in the animal the
+    axon goes on into the white matter. Aberra et al. disable that terminal by setting the diameter at
+    its end to 1,000 um (as in TMS-Neuro-Sim, ``neuron_cell.py``, ``disable_main_axon_terminal_thickest``):
+    the end then carries a membrane area (and capacitance) so large that the axial current a field
+    drives into it cannot depolarise it, which removes the artificial sealed end. Done here the same
+    way: ``sec(1).diam = 1000`` on :func:`main_axon_terminal`'s section (NEURON then sets the 3D
+    points near that end to 1,000 um). Returns the section's name (``None`` without an axon); the
+    cell's ``source`` records it."""
+    terminal = main_axon_terminal(cell)
+    if terminal is None:
+        return None
+    terminal(1).diam = 1000.0
+    cell.source["main_axon_terminal_disabled"] = terminal.name()
+    return terminal.name()
+
+
 def cell_from_morphology(path, *, adult_rat_scaling: bool | AdultRatScaling = True, myelinate: bool = True,
-                         biophysics: str | Biophysics = "default", name: str | None = None) -> NeuronCell:
+                         biophysics: str | Biophysics = "default", name: str | None = None,
+                         disable_cut_axon: bool = False) -> NeuronCell:
     """A reconstructed cell from a Neurolucida ``.asc`` or ``.swc`` file (module docstring: steps 1-4).
 
     ``adult_rat_scaling``: True for :data:`ADULT_RAT_SCALING`, False for none, or an
     :class:`AdultRatScaling`. ``myelinate``: replace the axon by AIS + myelinated internodes + nodes
     (otherwise the whole axon is unmyelinated and active). ``biophysics``: ``"default"`` or a
-    :class:`Biophysics`. Raises :class:`MorphologyError` naming the file and the reason when it
-    cannot be read or has no soma or axon.
+    :class:`Biophysics`. ``disable_cut_axon``: disable the main axon's terminal, the slice's cut end
+    (:func:`disable_main_axon_terminal`; Aberra et al. 2020 do it for the L5 and L6 pyramidal cells;
+    off by default: the package's thresholds, direction maps and CNN data keep the end intact, see
+    BENCHMARKS.md for what it changes). Raises :class:`MorphologyError` naming the file and the
+    reason when it cannot be read or has no soma or axon.
     """
     path = Path(path)
     if not path.is_file():
@@ -891,5 +936,8 @@ def cell_from_morphology(path, *, adult_rat_scaling: bool | AdultRatScaling = Tr
             axis_source = "soma -> apical centroid"
     source = {"builder": "cell_from_morphology", "path": str(path), "adult_rat_scaling": scaling.__dict__,
               "myelinate": bool(myelinate), "myelination_counts": counts, "axis": axis_source}
-    return NeuronCell(name, owner, kinds, biophysics=biophysics, source=source,
+    cell = NeuronCell(name, owner, kinds, biophysics=biophysics, source=source,
                       frame_rotation=rotation, frame_origin_um=soma_centre)
+    if disable_cut_axon:
+        disable_main_axon_terminal(cell)
+    return cell
