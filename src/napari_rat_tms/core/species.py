@@ -95,7 +95,9 @@ MOUSE = SpeciesDefaults(
     # (low_res_template_UCHAR, endocranium = label 15, 459 mm^3) at bone thresholds 18 / 22 / 26:
     # volume -12 / -7 / -16 % with 0.5, -4 / +1 / -7 % with 0.6, Dice 0.862 / 0.856 / 0.837 and
     # 0.864 / 0.856 / 0.847; but on the 8 shared scans 0.6 lets 0.3-2 % more of the suggestion out
-    # through the openings (brain voxels without skull on both sides along two axes).
+    # through the openings (brain voxels without skull on both sides along two axes). These
+    # figures are without the enclosed recovery (segmentation/brain.py, on by default since), which
+    # takes back the narrow parts of the cavity instead (bench_mouse_scans.py --template).
 )
 
 SPECIES = {"rat": RAT, "mouse": MOUSE}

@@ -72,6 +72,8 @@ class SegmentationParameters:
     brain_seal_radius_mm : closing that seals the skull's openings (None: searched).
     brain_corner_recovery : the cavity's corners filled by that closing are taken back within this
         fraction of its radius (:mod:`.brain`, 0.5; measurements in :mod:`...species`).
+    brain_recover_enclosed : also take back the narrow parts of the cavity (olfactory chamber,
+        posterior fossa) that bone encloses on every axis (:mod:`.brain`; default on).
     brain_margin_mm : suggestion kept this far from the bone.
     evaluation_gap_mm : the cortical evaluation region stays this far from the bone (seed: 1 mm).
     """
@@ -90,6 +92,7 @@ class SegmentationParameters:
     eye_isolevels: tuple[float | None, ...] = ()
     brain_seal_radius_mm: float | None = None
     brain_corner_recovery: float = CORNER_RECOVERY
+    brain_recover_enclosed: bool = True
     brain_margin_mm: float = 0.0
     evaluation_gap_mm: float = EVALUATION_GAP_MM
 
@@ -117,6 +120,9 @@ class SegmentationParameters:
                 object.__setattr__(self, name, v)
         if not (np.isfinite(self.brain_corner_recovery) and 0.0 <= self.brain_corner_recovery <= 1.0):
             raise ValueError(f"brain_corner_recovery must be a fraction 0-1, got {self.brain_corner_recovery!r}")
+        if not isinstance(self.brain_recover_enclosed, (bool, np.bool_)):
+            raise ValueError(f"brain_recover_enclosed must be true or false, got {self.brain_recover_enclosed!r}")
+        object.__setattr__(self, "brain_recover_enclosed", bool(self.brain_recover_enclosed))
         if self.spine_cut_normal is not None and not np.any(self.spine_cut_normal):
             raise ValueError("spine_cut_normal must not be the zero vector")
         object.__setattr__(self, "eye_isolevels",
@@ -466,7 +472,8 @@ def _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bone
     def attempt(skull, grid=False):
         return suggest_brain(skull, h, body=body, air=data < thresholds.air_soft,
                              seal_radius_mm=params.brain_seal_radius_mm, margin_mm=params.brain_margin_mm,
-                             search_grid_sealing=grid, corner_recovery=params.brain_corner_recovery)
+                             search_grid_sealing=grid, corner_recovery=params.brain_corner_recovery,
+                             recover_enclosed=params.brain_recover_enclosed)
 
     try:
         return attempt(bones.skull), bones, thresholds
