@@ -359,3 +359,23 @@ def test_species_sets_the_closings_and_the_eye_box(setup):
     assert params.eye_cube_mm == mouse.eye_cube_mm and params.eye_median_mm == mouse.eye_median_mm
     widget.species.value = "rat"
     assert widget.parameters().eye_cube_mm == species_defaults("rat").eye_cube_mm
+
+
+def test_update_eyes_checks_the_eyes_for_the_species(setup, rat, qtbot):
+    """Update eyes uses the core's check (Segmentation.with_plausible_eyes): the synthetic rat's
+    6 mm eyes are plausible for a rat (extracted, no note) and not for a mouse, whose dock models
+    them as balls within the mouse's eye diameters and says so in the status."""
+    from napari_rat_tms.core.species import species_defaults
+
+    viewer, widget = setup
+    _click_eyes(widget, rat)
+    _run(widget, qtbot)
+    assert "modelled as a ball" not in widget.status.value
+    rat_eyes = viewer.layers["segmentation"].data == TissueLabel.EYE
+    widget.species.value = "mouse"
+    _run(widget, qtbot, widget.update_eyes)
+    assert widget.status.value.count("modelled as a ball") == 2, widget.status.value
+    eyes = viewer.layers["segmentation"].data == TissueLabel.EYE
+    d_hi = species_defaults("mouse").eye_diameter_mm[1]
+    h = np.asarray(widget._result.voxel_size_mm)
+    assert eyes.sum() * h.prod() <= 2 * 1.05 * np.pi / 6 * d_hi**3 < rat_eyes.sum() * h.prod()

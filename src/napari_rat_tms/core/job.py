@@ -188,9 +188,8 @@ def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source
     notes say so. Returns ``(seg, eyes)``; no eyes (said in the notes) when none is found."""
     from dataclasses import replace
 
-    from .segmentation import SegmentationError, TissueLabel
-    from .segmentation.eye_suggestion import check_eye_size, suggest_eye_centres
-    from .segmentation.pipeline import assemble_labels
+    from .segmentation import SegmentationError
+    from .segmentation.eye_suggestion import suggest_eye_centres
 
     h = np.asarray(seg.voxel_size_mm, float)
     d_lo, d_hi = params.defaults.eye_diameter_mm
@@ -206,37 +205,11 @@ def _suggested_eyes(volume, seg, params: JobParameters, notes: list[str], source
     notes.append(f"Eyes: centres suggested automatically at {where} (scores "
                  f"{', '.join(f'{v:.2f}' for v in suggestion.scores)}; check them).")
     source["automatic"].append("eye centres (suggested from the scan)")
-    eyes = np.zeros(seg.labels.shape, bool)
-    for k, centre in enumerate(centres):
-        try:
-            one = seg.with_eyes(volume.data, centre[None])
-            piece = one.eyes
-        except SegmentationError:
-            piece = np.zeros(seg.labels.shape, bool)
-        if piece.any() and not check_eye_size(piece, h, (d_lo, d_hi)):
-            eyes |= piece
-            continue
-        found = "" if not piece.any() else f" ({2 * (3 * piece.sum() * h.prod() / (4 * np.pi)) ** (1 / 3):.2f} mm)"
-        diameter = float(np.clip(2.0 * suggestion.radii_mm[k], d_lo, d_hi))
-        # the ball in its bounding box only (a full-volume index grid is 1.6 GB at 512^3)
-        radius = 0.5 * diameter
-        shape = np.asarray(seg.labels.shape)
-        lo = np.clip(np.floor((centre - radius) / h).astype(int), 0, shape)
-        hi = np.clip(np.ceil((centre + radius) / h).astype(int) + 1, 0, shape)
-        box = tuple(slice(a, b) for a, b in zip(lo, hi))
-        g = np.ogrid[box]
-        ball = np.zeros(seg.labels.shape, bool)
-        ball[box] = sum((g[a] * h[a] - centre[a]) ** 2 for a in range(3)) <= radius ** 2
-        ball &= seg.body & ~seg.skull_and_spine
-        eyes |= ball
-        notes.append(f"Eyes: eye {k + 1}'s extraction was implausible for a {params.defaults.name}{found}: the "
-                     f"globe has no contrast to the tissue around it in this scan. It is modelled as a ball of "
-                     f"{diameter:.2f} mm (the largest soft-tissue ball there, within {d_lo:g}-{d_hi:g} mm) at the "
-                     "suggested centre, inside the body and off the bone.")
-        source["automatic"].append(f"eye {k + 1} modelled as a {diameter:.2f} mm ball")
-    spine = seg.labels == TissueLabel.SPINE
-    seg = replace(seg, labels=assemble_labels(seg.body, seg.skull, spine, eyes, seg.brain),
-                  eye_points_mm=centres, eye_isolevels=(), eye_auto_isolevels=())
+    seg, eye_notes, balls = seg.with_plausible_eyes(volume.data, centres, (d_lo, d_hi),
+                                                    ball_radii_mm=suggestion.radii_mm, species=params.defaults.name)
+    notes += eye_notes
+    source["automatic"] += [f"eye {k + 1} modelled as a {d:.2f} mm ball" for k, d in sorted(balls.items())]
+    seg = replace(seg, eye_isolevels=(), eye_auto_isolevels=())
     return seg, [c for c in centres]
 
 

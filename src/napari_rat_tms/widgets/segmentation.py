@@ -124,6 +124,23 @@ def _call(fn, *args) -> _Outcome:
         return _Outcome(error=err, notes=notes)
 
 
+def _plausible_eyes(seg: Segmentation, data, points, levels, eye_diameter_mm, species) -> Segmentation:
+    """:meth:`Segmentation.with_plausible_eyes`, its notes as :class:`SegmentationWarning` (which
+    :func:`_call` and :func:`_drive` collect into the dock's status)."""
+    new, notes, _ = seg.with_plausible_eyes(data, points, eye_diameter_mm, isolevels=levels, species=species)
+    for note in notes:
+        warnings.warn(note, SegmentationWarning, stacklevel=2)
+    return new
+
+
+def _segment_with_plausible_eyes(steps, data, points, levels, eye_diameter_mm, species):
+    """``iter_segment``'s steps, then the eyes checked for the species (:func:`_plausible_eyes`)."""
+    seg = yield from steps
+    if len(points):
+        seg = _plausible_eyes(seg, data, points, levels, eye_diameter_mm, species)
+    return seg
+
+
 class SegmentationWidget(Container):
     """The segmentation dock widget (see the module docstring)."""
 
@@ -477,12 +494,14 @@ class SegmentationWidget(Container):
     def _show_eye_levels(self, seg: Segmentation):
         """One isolevel spin box and one "auto" box per eye of ``seg``."""
         self.eye_levels.clear()
-        self._auto_levels = [float(v) for v in seg.eye_auto_isolevels]
+        # an eye whose extraction found nothing (modelled as a ball) has no isolevel: shown as 0
+        self._auto_levels = [0.0 if v is None else float(v) for v in seg.eye_auto_isolevels]
         for k, (used, auto) in enumerate(zip(seg.eye_isolevels, seg.eye_auto_isolevels)):
-            level = FloatSpinBox(label=f"eye {k + 1} isolevel", value=used, min=-1e9, max=1e9,
-                                 step=self.air_soft.step)
+            level = FloatSpinBox(label=f"eye {k + 1} isolevel", value=0.0 if used is None else used,
+                                 min=-1e9, max=1e9, step=self.air_soft.step)
             asked = seg.parameters.eye_isolevels  # () when every isolevel was automatic
-            is_auto = CheckBox(text=f"auto ({auto:.4g})", value=k >= len(asked) or asked[k] is None)
+            is_auto = CheckBox(text="auto (none found)" if auto is None else f"auto ({auto:.4g})",
+                               value=k >= len(asked) or asked[k] is None)
             level.changed.connect(lambda *_, box=is_auto: self._on_level_typed(box))
             is_auto.changed.connect(lambda on, k=k, spin=level: self._on_auto(on, k, spin))
             self.eye_levels.extend([level, is_auto])
@@ -611,6 +630,9 @@ class SegmentationWidget(Container):
             self.status.value = f"Cannot segment: {err}"
             return None
         steps = iter_segment(data, scale, params, eye_points_mm=eyes, brain_mask=brain)
+        defaults = species_defaults(self.species.value)
+        steps = _segment_with_plausible_eyes(steps, data, eyes, list(params.eye_isolevels) or None,
+                                             defaults.eye_diameter_mm, defaults.name)
         worker = create_worker(_drive, steps)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda outcome: self._on_done(outcome, image))
@@ -766,7 +788,9 @@ class SegmentationWidget(Container):
         levels = self.eye_isolevels()
         if len(levels) != len(eyes):
             levels = None  # points added or removed: automatic isolevels
-        worker = create_worker(_call, self._result.with_eyes, data, eyes, levels)
+        defaults = species_defaults(self.species.value)
+        worker = create_worker(_call, _plausible_eyes, self._result, data, eyes, levels,
+                               defaults.eye_diameter_mm, defaults.name)
         worker.returned.connect(lambda outcome: self._on_done(outcome, image, "update the eyes"))
         self._watch(worker)
         self.status.value = "Updating the eyes..."

@@ -265,3 +265,35 @@ def test_mouse_eye_segmented_from_the_suggestion_is_mouse_sized(mouse):
                           tissue_range=thresholds, cube_mm=4.5, median_size_mm=0.6,
                           opening_radius_mm=0.35)
         assert check_eye_size(eye.mask, volume.voxel_size_mm, MOUSE_EYE_DIAMETER_MM) == [], name
+
+
+# --------------------------------------------------------------------------- eyes checked for the species
+
+
+def test_plausible_eyes_are_kept_as_extracted(rat, rat_segmentation):
+    seg = rat_segmentation
+    points = [rat.landmarks_mm["left_eye"], rat.landmarks_mm["right_eye"]]
+    checked, notes, balls = seg.with_plausible_eyes(rat.volume.data, points, RAT_EYE_DIAMETER_MM,
+                                                    species="rat")
+    assert notes == [] and balls == {}
+    assert np.array_equal(checked.eyes, seg.with_eyes(rat.volume.data, points).eyes)
+
+
+def test_implausible_eyes_become_balls_unless_the_isolevel_was_typed(rat, rat_segmentation):
+    """A 6 mm rat eye checked against a 2-3 mm range (a mouse's): with the automatic isolevel it is
+    modelled as a ball of the largest soft-tissue ball there, clipped to 3 mm, inside the body and
+    off the bone; with a typed isolevel the extraction is kept and the note says what is wrong."""
+    seg, data, h = rat_segmentation, rat.volume.data, rat.volume.voxel_size_mm
+    points = [rat.landmarks_mm["left_eye"], rat.landmarks_mm["right_eye"]]
+    checked, notes, balls = seg.with_plausible_eyes(data, points, (2.0, 3.0), species="mouse")
+    assert sorted(balls) == [0, 1] and all(d == pytest.approx(3.0) for d in balls.values())
+    assert len(notes) == 2 and all("modelled as a ball of 3.00 mm" in n for n in notes)
+    assert not (checked.eyes & ~seg.body).any() and not (checked.eyes & seg.skull_and_spine).any()
+    for centre in points:               # each ball: about a 3 mm sphere's volume, around its centre
+        near = np.linalg.norm(np.argwhere(checked.eyes) * h - centre, axis=1) < 2.0
+        volume = near.sum() * np.prod(h)
+        assert 0.8 * (np.pi / 6) * 3.0**3 < volume <= 1.05 * (np.pi / 6) * 3.0**3
+    typed_level = seg.eye_isolevels[0]
+    kept, notes, balls = seg.with_plausible_eyes(data, points[:1], (2.0, 3.0), isolevels=[typed_level])
+    assert balls == {} and "typed isolevel" in notes[0] and "large" in notes[0]
+    assert np.array_equal(kept.eyes, seg.with_eyes(data, points[:1], [typed_level]).eyes)

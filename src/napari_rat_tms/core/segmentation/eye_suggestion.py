@@ -54,10 +54,10 @@ import numpy as np
 from scipy import ndimage
 
 from .histogram import SegmentationError
-from .morphology import dilate_mm, distance_to
+from .morphology import ball_mask, dilate_mm, distance_to
 
 __all__ = ["EyeSuggestion", "suggest_eye_centres", "estimate_midsagittal_plane", "check_eye_size",
-           "equivalent_diameter_mm", "RAT_EYE_DIAMETER_MM", "MOUSE_EYE_DIAMETER_MM"]
+           "equivalent_diameter_mm", "soft_tissue_ball", "RAT_EYE_DIAMETER_MM", "MOUSE_EYE_DIAMETER_MM"]
 
 RAT_EYE_DIAMETER_MM = (5.5, 6.5)
 MOUSE_EYE_DIAMETER_MM = (3.0, 3.6)
@@ -508,7 +508,7 @@ def _refine(data, body, bone, air_soft, centre_mm, h, r_hi):
     d = distance_to(~soft, h)
     origin = np.array([s.start for s in box])
     local = c - origin
-    near = _ball_mask(d.shape, local, h, 0.5 * r_hi)
+    near = ball_mask(d.shape, local * h, h, 0.5 * r_hi)
     dmax = float(d[near].max()) if near.any() else 0.0
     if dmax <= 0:
         return np.asarray(centre_mm, float), 0.0
@@ -517,9 +517,13 @@ def _refine(data, body, bone, air_soft, centre_mm, h, r_hi):
     return pos, dmax
 
 
-def _ball_mask(shape, centre, h, radius_mm) -> np.ndarray:
-    g = np.ogrid[tuple(slice(0, n) for n in shape)]
-    return sum(((gi - ci) * s) ** 2 for gi, ci, s in zip(g, centre, h)) <= radius_mm**2
+def soft_tissue_ball(data, body, bone, air_soft, centre_mm, voxel_size_mm, eye_diameter_mm):
+    """The largest ball of soft tissue (between air and bone, inside the body) near ``centre_mm``:
+    ``(centre_mm, radius_mm)``; the centre is searched within a quarter of the largest eye diameter
+    of the point (radius 0 when there is no soft tissue there). What the eye suggestion measures
+    at each eye, for a point clicked by hand."""
+    h = np.broadcast_to(np.asarray(voxel_size_mm, float), (3,))
+    return _refine(data, body, bone, air_soft, np.asarray(centre_mm, float), h, 0.5 * float(max(eye_diameter_mm)))
 
 
 def _note(points, scores, total, runner_up, symmetry) -> str:

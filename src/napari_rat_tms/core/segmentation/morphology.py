@@ -28,6 +28,7 @@ from scipy import ndimage
 from ..parallel import kernel_section
 
 __all__ = [
+    "ball_mask",
     "squared_distance_to",
     "distance_to",
     "dilate_mm",
@@ -337,3 +338,24 @@ def ball_voxels(radius_mm, voxel_size_mm) -> np.ndarray:
     half = [int(np.floor(r / si)) for si in s]
     grids = np.meshgrid(*[np.arange(-h, h + 1) * si for h, si in zip(half, s)], indexing="ij")
     return sum(g * g for g in grids) <= r * r * (1.0 + 1e-5)  # as _within
+
+
+def ball_mask(shape, centre_mm, voxel_size_mm, radius_mm) -> np.ndarray:
+    """Boolean mask of ``shape``: the voxels whose centres (index x voxel size, mm, the volume frame)
+    lie within ``radius_mm`` of ``centre_mm``. Computed in the ball's bounding box only (a
+    full-volume index grid would take gigabytes at 512^3)."""
+    shape = tuple(int(n) for n in shape)
+    h = np.asarray(_spacing(voxel_size_mm), float)
+    centre = np.asarray(centre_mm, float).reshape(3)
+    r = float(radius_mm)
+    out = np.zeros(shape, bool)
+    if not (np.all(np.isfinite(centre)) and np.isfinite(r) and r >= 0):
+        raise ValueError(f"ball_mask needs a finite centre and radius >= 0, got {centre_mm!r}, {radius_mm!r}")
+    lo = np.clip(np.floor((centre - r) / h).astype(int), 0, shape)
+    hi = np.clip(np.ceil((centre + r) / h).astype(int) + 1, 0, shape)
+    if np.any(hi <= lo):
+        return out
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+    g = np.ogrid[box]
+    out[box] = sum((g[a] * h[a] - centre[a]) ** 2 for a in range(3)) <= r * r
+    return out

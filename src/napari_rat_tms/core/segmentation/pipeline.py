@@ -261,6 +261,70 @@ class Segmentation:
         return replace(self, labels=labels, parameters=params, eye_points_mm=points,
                        eye_isolevels=tuple(used), eye_auto_isolevels=tuple(autos))
 
+    def with_plausible_eyes(self, data, eye_points_mm, eye_diameter_mm, *, isolevels=None,
+                            ball_radii_mm=None, species: str = "species"
+                            ) -> tuple[Segmentation, list[str], dict[int, float]]:
+        """The eyes redone at ``eye_points_mm`` and checked against the species' eye diameters
+        ``eye_diameter_mm`` = (smallest, largest), mm; returns ``(segmentation, notes)``.
+
+        Each eye is extracted by seed 003's method (:meth:`with_eyes`); where the extraction with an
+        automatic isolevel is implausible for the species (:func:`.eye_suggestion.check_eye_size`: a
+        mouse eye has no contrast to the tissue around it at 0.14 mm, Otsu's isolevel then splits the
+        lens from the vitreous), the eye is modelled as a ball of the largest soft-tissue ball's
+        diameter there (``ball_radii_mm``, e.g. the eye suggestion's; otherwise measured at the point,
+        :func:`.eye_suggestion.soft_tissue_ball`), clipped to the species' range, inside the body and
+        off the bone. A typed isolevel is never replaced: its eye is kept and the note says what is
+        wrong with it. Returns ``(segmentation, notes, balls)``: one note per eye that was not
+        plausible, ``balls`` = {eye index: the ball's diameter in mm} for the eyes modelled as balls."""
+        from .eye_suggestion import check_eye_size, soft_tissue_ball
+        from .morphology import ball_mask
+
+        points = np.asarray(eye_points_mm, dtype=float).reshape(-1, 3)
+        levels = list(isolevels) if isolevels is not None else [None] * len(points)
+        if len(levels) != len(points):
+            raise ValueError(f"{len(levels)} isolevel(s) for {len(points)} eye point(s)")
+        d_lo, d_hi = (float(d) for d in eye_diameter_mm)
+        h = np.asarray(self.voxel_size_mm, float)
+        eyes = np.zeros(self.labels.shape, bool)
+        used, autos, notes, balls = [], [], [], {}
+        for k, (point, level) in enumerate(zip(points, levels)):
+            name = f"eye {k + 1}"
+            try:
+                one = self.with_eyes(data, point[None], [level])
+                piece, used_level, auto_level = one.eyes, one.eye_isolevels[0], one.eye_auto_isolevels[0]
+            except SegmentationError as err:
+                if level is not None:
+                    raise
+                piece, used_level, auto_level, problems = np.zeros(self.labels.shape, bool), None, None, [str(err)]
+            else:
+                problems = check_eye_size(piece, h, (d_lo, d_hi), name=name)
+            if not problems or level is not None:
+                eyes |= piece
+                used.append(used_level)
+                autos.append(auto_level)
+                notes += [f"Eyes: {p} (typed isolevel {level:g} kept)" for p in problems]
+                continue
+            radius = None if ball_radii_mm is None else ball_radii_mm[k]
+            if radius is None:
+                _, radius = soft_tissue_ball(data, self.body, self.skull_and_spine, self.thresholds.air_soft,
+                                             point, h, (d_lo, d_hi))
+            diameter = float(np.clip(2.0 * float(radius), d_lo, d_hi))
+            eyes |= ball_mask(self.labels.shape, point, h, 0.5 * diameter) & self.body & ~self.skull_and_spine
+            used.append(auto_level)           # the level that gave the implausible piece (None: none found)
+            autos.append(auto_level)
+            balls[k] = diameter
+            found = (f" ({2 * (3 * piece.sum() * h.prod() / (4 * np.pi)) ** (1 / 3):.2f} mm)" if piece.any()
+                     else "")
+            notes.append(f"Eyes: {name}'s extraction was implausible for a {species}{found}: the globe has no "
+                         f"contrast to the tissue around it in this scan. It is modelled as a ball of "
+                         f"{diameter:.2f} mm (the largest soft-tissue ball there, within {d_lo:g}-{d_hi:g} mm) at "
+                         "the eye's centre, inside the body and off the bone.")
+        labels = assemble_labels(self.body, self.skull, self.labels == TissueLabel.SPINE, eyes, self.brain)
+        params = replace(self.parameters, eye_isolevels=tuple(levels))
+        seg = replace(self, labels=labels, parameters=params, eye_points_mm=points,
+                      eye_isolevels=tuple(used), eye_auto_isolevels=tuple(autos))
+        return seg, notes, balls
+
     def with_brain(self, brain_mask, *, source: str = "painted") -> Segmentation:
         """The same segmentation with ``brain_mask`` (e.g. the user's painting) as the brain.
         Brain voxels on bone or eyes are left out with a :class:`SegmentationWarning`."""
