@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .meshes.io import atomic_write
+from .files import atomic_write
 
 __all__ = ["AUTOSAVE_FOLDER", "AutosavedLayer", "write_autosave", "read_autosave", "discard_autosave"]
 

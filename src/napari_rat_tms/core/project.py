@@ -25,7 +25,6 @@ never writes into the folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from .. import __version__
 from .errors import RatTmsError
+from .files import file_sha256
 
 __all__ = ["PROJECT_FORMAT", "MANIFEST", "Project", "ProjectError", "ProjectWarning", "open_project",
            "write_manifest", "SOLVER_CACHE", "project_conductivities"]
@@ -55,16 +55,12 @@ class ProjectWarning(UserWarning):
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def write_manifest(folder, status: str, overwrite: bool = False) -> Path:
     """Write ``project.json`` listing every file now in ``folder`` (size, SHA-256)."""
-    from .meshes.io import atomic_write
+    from .files import atomic_write
 
     folder = Path(folder)
     files = {}

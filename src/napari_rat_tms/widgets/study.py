@@ -724,7 +724,7 @@ class StudyWidget(Container):
         Existing files are never replaced unless ``overwrite=True``: then nothing is written and
         the status lists them. Returns the written paths, or None (the status says why).
         """
-        from ..core.meshes.io import atomic_write
+        from ..core.files import atomic_write
         from ..core.study.figures import save_figure
 
         if self.result is None:

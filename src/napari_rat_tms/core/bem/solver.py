@@ -21,8 +21,6 @@ chosen dtype. CI never needs a GPU.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 import warnings
 from dataclasses import replace
@@ -138,16 +136,16 @@ def _load_cache(path: Path, key: str, shape: tuple[int, int], geometry: np.ndarr
 
 
 def _save_cache(path: Path, key: str, transfer: np.ndarray, geometry: np.ndarray, points: np.ndarray):
+    from ..files import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp):
+        with open(tmp, "wb") as f:    # a file object: np.savez would add ".npz" to a name
             np.savez(f, key=np.array(key), transfer=transfer, checksum=np.array(_checksum(transfer)),
                      version=np.array(SOLVER_VERSION), geometry=geometry, points=points)
-        os.replace(tmp, path)  # atomic: a crash never leaves a half-written cache under the real name
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, True, write)   # a crash never leaves a half-written cache under the real name
 
 
 def _resolve_device(device: str) -> str:

@@ -88,7 +88,7 @@ def write_ccd(path, coil: CoilDipoles, metadata: dict | None = None, overwrite: 
     key kept; ``coilname`` defaults to the coil's name. Atomic; an existing file is replaced
     only with ``overwrite=True``.
     """
-    from ..meshes.io import atomic_write
+    from ..files import atomic_write
 
     path = Path(path)
     if path.suffix.lower() != ".ccd":

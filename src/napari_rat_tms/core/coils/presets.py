@@ -76,7 +76,7 @@ def write_windings_json(path, windings: CoilWindings, resolution: str = "high", 
     """Save a parametric coil as JSON (``{"windings": {...}, "resolution": ...}``, millimetres)."""
     import json
 
-    from ..meshes.io import atomic_write
+    from ..files import atomic_write
 
     path = Path(path)
     text = json.dumps({"windings": windings.to_dict(), "resolution": resolution}, indent=2)

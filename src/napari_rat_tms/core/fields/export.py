@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..meshes.io import atomic_write
+from ..files import atomic_write
 from ..meshes.surface import TriangleSurface
 
 __all__ = ["FIELD_EXPORT_FORMATS", "VOLUME_EXPORT_FORMATS", "write_surface_field", "write_volume_field",

@@ -42,9 +42,7 @@ Writing
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +50,7 @@ import numpy as np
 
 from ..conventions import m_to_mm
 from ..errors import MeshError
+from ..files import atomic_write
 from .surface import TriangleSurface
 
 __all__ = [
@@ -202,38 +201,6 @@ def _clean_values_name(values_name, fmt: str) -> str:
     if fmt == "ply" and name.lower() in {"x", "y", "z", "nx", "ny", "nz", "red", "green", "blue", "alpha"}:
         raise ValueError(f"values_name {values_name!r} is a reserved PLY vertex property; choose another")
     return name
-
-
-def atomic_write(path: Path, overwrite: bool, write) -> None:
-    """Call ``write(tmp_path)`` on a new temporary file beside ``path``, then move it to ``path``.
-
-    The temporary file is created with the usual permissions (0666 less the umask); it is removed
-    on any failure. Without ``overwrite`` the final step is a hard link, which fails if ``path``
-    appeared meanwhile (no race); where hard links are unsupported, a rename.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:  # data on disk before the rename makes it visible
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
-            except OSError:  # no hard links on this file system
-                if path.exists():
-                    raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
-                os.replace(tmp, path)
-    finally:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def _header_comment(name: str) -> str:

@@ -60,6 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write, file_sha256
 from ..progress import ProgressCallback, run_to_completion
 from .cortex import CorticalNeuronPlacement, _inside_predicate, _to_cell_frame, field_at_cell
 from .threshold import FieldOutsideDomainError
@@ -107,11 +108,7 @@ def _file_sha256(path: Path) -> str | None:
 @lru_cache(maxsize=256)
 def _file_sha256_cached(path: str, size: int, mtime_ns: int) -> str | None:
     try:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return file_sha256(path)
     except OSError:
         return None
 
@@ -568,15 +565,12 @@ def _write_cached(cache_dir: Path | None, task: ThresholdTask, result: NeuronThr
     if cache_dir is None or result.status not in CACHEABLE_STATUSES:
         return
     path = _cache_path(cache_dir, result.key)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     data = {"format": CACHE_FORMAT, "key": result.key, "inputs": task.summary(),
             "result": result.as_dict()}
     try:
-        tmp.write_text(json.dumps(data, indent=1, allow_nan=True))
-        os.replace(tmp, path)
+        atomic_write(path, True, lambda tmp: tmp.write_text(json.dumps(data, indent=1, allow_nan=True)))
     except OSError as exc:  # a full disk must not lose the run: the result is still returned
         logger.warning("could not write the threshold cache %s: %s", path, exc)
-        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------- running

@@ -125,7 +125,7 @@ def figure_fields(result: StudyResult, cortex_faces: np.ndarray | None = None) -
 
 def save_figure(fig: Figure, path_without_suffix, overwrite: bool = False) -> list[Path]:
     """Write ``fig`` as PNG (150 dpi) and SVG; returns the paths."""
-    from ..meshes.io import atomic_write
+    from ..files import atomic_write
 
     base = Path(path_without_suffix)
     out = []

@@ -178,7 +178,8 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
                   overwrite: bool = False) -> dict:
     """Write everything of the main job into ``out``; returns ``{what: path}``."""
     from ..io import write_nifti
-    from ..meshes.io import atomic_write, write_surface
+    from ..files import atomic_write
+    from ..meshes.io import write_surface
     from ..volume import Volume
 
     out.mkdir(parents=True, exist_ok=True)

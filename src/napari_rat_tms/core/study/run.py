@@ -199,7 +199,7 @@ class StudyResult:
                   skull: TriangleSurface | None = None) -> Path:
         """The table (:meth:`rows`) as CSV; units in the column names (mm, deg, V/m); with ``cortex``
         (and ``skull``) also where each maximum lies (:meth:`peak_regions`)."""
-        from ..meshes.io import atomic_write
+        from ..files import atomic_write
 
         rows = self.rows(None if cortex is None else self.peak_regions(cortex, skull))
         path = Path(path)

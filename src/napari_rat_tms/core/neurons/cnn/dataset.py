@@ -52,15 +52,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ...files import atomic_write
 from ..cortex import CorticalNeuronPlacement, placement_rotation
 from ..population import CellSpec, _resolve_pulse, _start_client, iter_run_thresholds
 from .local_field import LocalFieldGrid, sample_local_field_arrays
@@ -136,13 +135,7 @@ def _shard_name(head_id: str, placement_id: str, cell_type: str) -> str:
 
 
 def _write_atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, True, write)
 
 
 def _save_npz(path: Path, **arrays) -> None:

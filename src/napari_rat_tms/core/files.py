@@ -1,0 +1,61 @@
+"""Files written safely and identified by content: the one home of the atomic write and the file
+hash used by the project folder, the caches (BEM, thresholds, CNN dataset) and every exporter.
+
+* :func:`atomic_write`: the data goes to a temporary file beside the target, is flushed to disk and
+  only then takes the target's name, so a crash or Ctrl-C never leaves a half-written file under the
+  real name (a reader sees the old file or the new one);
+* :func:`file_sha256`: SHA-256 of a file's bytes, read in 1 MiB blocks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["atomic_write", "file_sha256"]
+
+
+def atomic_write(path, overwrite: bool, write) -> None:
+    """Call ``write(tmp_path)`` on a new temporary file beside ``path``, then move it to ``path``.
+
+    The temporary file is created with the usual permissions (0666 less the umask); it is removed
+    on any failure. Without ``overwrite`` the final step is a hard link, which fails if ``path``
+    appeared meanwhile (no race); where hard links are unsupported, a rename. ``write`` receives a
+    :class:`~pathlib.Path` and must write the whole file (a writer that appends a suffix to the
+    name, like ``numpy.savez`` given a path, must be given an open file instead).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:  # data on disk before the rename makes it visible
+            os.fsync(f.fileno())
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
+            except OSError:  # no hard links on this file system
+                if path.exists():
+                    raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
+                os.replace(tmp, path)
+    finally:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def file_sha256(path) -> str:
+    """SHA-256 (hex) of the bytes of the file at ``path``; raises :class:`OSError` when unreadable."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
