@@ -51,7 +51,7 @@ def main(argv=None):
                 for label in args.directions:
                     try:
                         r = activation_threshold(cell, np.array(DIRECTIONS[label]), pulse, rel_tol=0.01)
-                        results[label, disable] = (r.threshold_v_per_m, r.first_site_section.split(".")[-1])
+                        results[label, disable] = (r.threshold_v_per_m, r.first_site_section.split(".", 1)[-1])
                     except ThresholdNotFound:
                         results[label, disable] = (np.inf, "-")
                 del cell
