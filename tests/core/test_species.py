@@ -10,8 +10,12 @@ from napari_rat_tms.core.species import species_defaults
 def test_rat_defaults_are_seed_003s():
     rat = species_defaults("rat")
     seg = SegmentationParameters()
-    # the segmentation's own defaults are the seed's (rat): the species adds nothing for a rat
+    # the segmentation's own defaults are the seed's (rat): the species adds only the check of the
+    # eyes against the rat's eye sizes (none without a species)
     for key, value in rat.segmentation_defaults().items():
+        if key == "eye_diameter_mm":
+            assert seg.eye_diameter_mm is None and value == (5.0, 7.0)
+            continue
         assert getattr(seg, key) == value, key
     assert rat.seed_meshing == {"body_edge_mm": 1.4, "skull_edge_mm": 0.67, "eye_edge_mm": 0.5,
                                 "cortex_points": 2000}

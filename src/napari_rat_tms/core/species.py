@@ -61,7 +61,8 @@ class SpeciesDefaults:
                 "eye_opening_radius_mm": self.eye_opening_radius_mm,
                 "body_closing_radius_mm": self.body_closing_radius_mm,
                 "skull_closing_radius_mm": self.skull_closing_radius_mm,
-                "brain_corner_recovery": self.brain_corner_recovery}
+                "brain_corner_recovery": self.brain_corner_recovery,
+                "eye_diameter_mm": self.eye_diameter_mm}
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -133,14 +133,6 @@ def _plausible_eyes(seg: Segmentation, data, points, levels, eye_diameter_mm, sp
     return new
 
 
-def _segment_with_plausible_eyes(steps, data, points, levels, eye_diameter_mm, species):
-    """``iter_segment``'s steps, then the eyes checked for the species (:func:`_plausible_eyes`)."""
-    seg = yield from steps
-    if len(points):
-        seg = _plausible_eyes(seg, data, points, levels, eye_diameter_mm, species)
-    return seg
-
-
 class SegmentationWidget(Container):
     """The segmentation dock widget (see the module docstring)."""
 
@@ -629,10 +621,9 @@ class SegmentationWidget(Container):
         except _USER_ERRORS as err:
             self.status.value = f"Cannot segment: {err}"
             return None
+        # the species' eye sizes travel in params (eye_diameter_mm): each eye extracted once and
+        # checked there, as in the job and the CLI
         steps = iter_segment(data, scale, params, eye_points_mm=eyes, brain_mask=brain)
-        defaults = species_defaults(self.species.value)
-        steps = _segment_with_plausible_eyes(steps, data, eyes, list(params.eye_isolevels) or None,
-                                             defaults.eye_diameter_mm, defaults.name)
         worker = create_worker(_drive, steps)
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(lambda outcome: self._on_done(outcome, image))
@@ -702,8 +693,12 @@ class SegmentationWidget(Container):
         used = (f"the '{brain.name}' layer (remove it to get a new suggestion)"
                 if seg.brain_source == "painted" and brain is not None else seg.brain_source)
         self.progress.value = 100
+        # a new segmentation's own notes (thresholds and how sure, a faint vault adapted, eyes
+        # modelled as balls), then what was corrected on the way
+        notes = list(seg.notes) if action == "segment" else []
+        notes += [n for n in outcome.notes if n not in notes]
         self.status.value = f"Done: {seg.summary()}. Brain from {used}." + "".join(
-            f" Note: {n}" for n in outcome.notes)
+            f" Note: {n}" for n in notes)
 
     def _remember(self, roles):
         """Keep what the next edit replaces: each result layer's data (a copy, with the user's own

@@ -5,7 +5,7 @@ ground truth, a small phantom with and without eyes, the 8 real mouse scans (ski
 import numpy as np
 import pytest
 
-from napari_rat_tms.core.segmentation import SegmentationError
+from napari_rat_tms.core.segmentation import SegmentationError, segment
 from napari_rat_tms.core.segmentation.eye_suggestion import (
     MOUSE_EYE_DIAMETER_MM, RAT_EYE_DIAMETER_MM, check_eye_size, equivalent_diameter_mm,
     estimate_midsagittal_plane, suggest_eye_centres)
@@ -297,3 +297,26 @@ def test_implausible_eyes_become_balls_unless_the_isolevel_was_typed(rat, rat_se
     kept, notes, balls = seg.with_plausible_eyes(data, points[:1], (2.0, 3.0), isolevels=[typed_level])
     assert balls == {} and "typed isolevel" in notes[0] and "large" in notes[0]
     assert np.array_equal(kept.eyes, seg.with_eyes(data, points[:1], [typed_level]).eyes)
+
+
+def test_segment_checks_the_eyes_once_with_the_species_sizes_in_its_parameters(rat, rat_segmentation):
+    """``SegmentationParameters.eye_diameter_mm`` (set by the species defaults) makes ``segment``
+    itself check each eye, extracted once: the same eyes and notes as the explicit check, the notes
+    in the segmentation's own notes (which the job, the CLI and the dock show); the rat's own range
+    keeps the rat's eyes as extracted (the check can fail both ways)."""
+    from dataclasses import replace
+
+    from napari_rat_tms.core.species import species_defaults
+
+    data, h = rat.volume.data, rat.volume.voxel_size_mm
+    points = [rat.landmarks_mm["left_eye"], rat.landmarks_mm["right_eye"]]
+    params = rat_segmentation.parameters
+    checked = segment(data, h, replace(params, eye_diameter_mm=(2.0, 3.0)), eye_points_mm=points)
+    explicit, notes, _ = rat_segmentation.with_plausible_eyes(data, points, (2.0, 3.0))
+    assert np.array_equal(checked.labels, explicit.labels)
+    assert [n for n in checked.notes if n.startswith("Eyes:")] == notes and len(notes) == 2
+    assert checked.parameters.eye_diameter_mm == (2.0, 3.0)
+    rat_range = species_defaults("rat").eye_diameter_mm
+    kept = segment(data, h, replace(params, eye_diameter_mm=rat_range), eye_points_mm=points)
+    assert np.array_equal(kept.labels, rat_segmentation.labels)
+    assert not any(n.startswith("Eyes:") for n in kept.notes)

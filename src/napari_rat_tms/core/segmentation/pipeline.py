@@ -69,6 +69,10 @@ class SegmentationParameters:
     min_bone_component_mm3 : smaller pieces of bone are dropped as noise.
     eye_cube_mm, eye_median_mm, eye_opening_radius_mm : see :mod:`.eyes`.
     eye_isolevels : one isolevel per eye point, None for Otsu's automatic one.
+    eye_diameter_mm : (smallest, largest) plausible eye diameter of the species, mm (its
+        equivalent sphere); when given, an eye whose automatic extraction falls outside it is
+        modelled as a ball (:meth:`Segmentation.with_plausible_eyes`, said in the notes); None: the
+        extraction is kept as it is (the species defaults set it: :mod:`...species`).
     brain_seal_radius_mm : closing that seals the skull's openings (None: searched).
     brain_corner_recovery : the cavity's corners filled by that closing are taken back within this
         fraction of its radius (:mod:`.brain`, 0.5; measurements in :mod:`...species`).
@@ -90,6 +94,7 @@ class SegmentationParameters:
     eye_median_mm: float = EYE_MEDIAN_MM
     eye_opening_radius_mm: float = EYE_OPENING_RADIUS_MM
     eye_isolevels: tuple[float | None, ...] = ()
+    eye_diameter_mm: tuple[float, float] | None = None
     brain_seal_radius_mm: float | None = None
     brain_corner_recovery: float = CORNER_RECOVERY
     brain_recover_enclosed: bool = True
@@ -105,8 +110,17 @@ class SegmentationParameters:
                                                or self.spine_cut_normal is None):
             raise ValueError("spine_separation='cut' needs spine_cut_point_mm and spine_cut_normal")
         vectors = ("spine_cut_point_mm", "spine_cut_normal")
+        if self.eye_diameter_mm is not None:
+            try:
+                lo, hi = (float(v) for v in self.eye_diameter_mm)
+            except (TypeError, ValueError):
+                raise ValueError("eye_diameter_mm must be (smallest, largest) in mm, got "
+                                 f"{self.eye_diameter_mm!r}") from None
+            if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo <= hi):
+                raise ValueError(f"eye_diameter_mm must be 0 < smallest <= largest (mm), got {self.eye_diameter_mm!r}")
+            object.__setattr__(self, "eye_diameter_mm", (lo, hi))
         for f in fields(self):
-            if f.name in vectors or not (f.name.endswith("_mm") or f.name.endswith("_mm3")):
+            if f.name in vectors or f.name == "eye_diameter_mm" or not (f.name.endswith("_mm") or f.name.endswith("_mm3")):
                 continue
             v = getattr(self, f.name)
             if v is not None and not (np.isfinite(v) and v >= 0):
@@ -142,7 +156,7 @@ class SegmentationParameters:
         if unknown:
             raise TypeError(f"unknown segmentation parameter(s): {sorted(unknown)}")
         values = dict(values)
-        for name in ("spine_cut_point_mm", "spine_cut_normal", "eye_isolevels"):
+        for name in ("spine_cut_point_mm", "spine_cut_normal", "eye_isolevels", "eye_diameter_mm"):
             if values.get(name) is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
@@ -262,7 +276,7 @@ class Segmentation:
                        eye_isolevels=tuple(used), eye_auto_isolevels=tuple(autos))
 
     def with_plausible_eyes(self, data, eye_points_mm, eye_diameter_mm, *, isolevels=None,
-                            ball_radii_mm=None, species: str = "species"
+                            ball_radii_mm=None, species: str = ""
                             ) -> tuple[Segmentation, list[str], dict[int, float]]:
         """The eyes redone at ``eye_points_mm`` and checked against the species' eye diameters
         ``eye_diameter_mm`` = (smallest, largest), mm; returns ``(segmentation, notes)``.
@@ -315,7 +329,8 @@ class Segmentation:
             balls[k] = diameter
             found = (f" ({2 * (3 * piece.sum() * h.prod() / (4 * np.pi)) ** (1 / 3):.2f} mm)" if piece.any()
                      else "")
-            notes.append(f"Eyes: {name}'s extraction was implausible for a {species}{found}: the globe has no "
+            notes.append(f"Eyes: {name}'s extraction was implausible for {'a ' + species if species else 'the species'}"
+                         f"{found}: the globe has no "
                          f"contrast to the tissue around it in this scan. It is modelled as a ball of "
                          f"{diameter:.2f} mm (the largest soft-tissue ball there, within {d_lo:g}-{d_hi:g} mm) at "
                          "the eye's centre, inside the body and off the bone.")
@@ -457,7 +472,8 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
 
     eyes = np.zeros(data.shape, bool)
     isolevels, autos = [], []
-    for k, point in enumerate(points):
+    checked = params.eye_diameter_mm is not None and len(points) > 0
+    for k, point in enumerate(points if not checked else ()):
         yield 0.6 + 0.1 * k / max(len(points), 1), f"eye {k + 1} of {len(points)}"
         level = params.eye_isolevels[k] if params.eye_isolevels else None
         eye = segment_eye(
@@ -477,15 +493,23 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
             raise SegmentationError("The painted brain is empty: paint the brain (or erase the "
                                     "layer to get the automatic suggestion).")
 
-    yield 0.95, "labels"
+    yield 0.9 if checked else 0.95, "labels"
     labels = assemble_labels(body, bones.skull, bones.spine, eyes, brain)
-    yield 1.0, "done"
-    return Segmentation(
+    seg = Segmentation(
         labels=labels, voxel_size_mm=h, parameters=params, thresholds=thresholds,
         eye_points_mm=points, eye_isolevels=tuple(isolevels), eye_auto_isolevels=tuple(autos),
         brain_seal_radius_mm=seal, brain_source=source, skull_topology=bones.skull_topology,
         skull_and_spine_topology=bones.skull_and_spine_topology, notes=tuple(notes),
     )
+    if checked:
+        # each eye extracted once, by seed 003's method, and checked against the species' sizes
+        yield 0.92, f"{len(points)} eye(s), checked against {params.eye_diameter_mm[0]:g}-" \
+                    f"{params.eye_diameter_mm[1]:g} mm"
+        seg, eye_notes, _ = seg.with_plausible_eyes(data, points, params.eye_diameter_mm,
+                                                    isolevels=list(params.eye_isolevels) or None)
+        seg = replace(seg, notes=seg.notes + tuple(eye_notes))
+    yield 1.0, "done"
+    return seg
 
 
 #: Faint vault: the low threshold of the hysteresis bone, in soft-tissue sigmas above the soft-tissue
