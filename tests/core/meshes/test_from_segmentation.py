@@ -70,3 +70,27 @@ def test_mouse_scan(name):
         mesh = meshes.surfaces[part].to_trimesh()
         assert mesh.is_watertight and mesh.is_winding_consistent, part
         assert abs(stats.volume_mm3 - stats.mask_volume_mm3) < 0.03 * stats.mask_volume_mm3, part
+
+
+def test_a_surface_in_pieces_keeps_its_largest_and_reports_the_others():
+    """Two disjoint spheres (10 and 5 mm radius) as one body surface: the larger is kept (same
+    vertices), the smaller reported by its enclosed volume (4/3 pi r^3 of the icosphere, within the
+    faceting error) and warned about."""
+    from napari_rat_tms.core.meshes import TriangleSurface, icosphere
+    from napari_rat_tms.core.meshes.checks import face_components
+    from napari_rat_tms.core.meshes.from_mask import MeshWarning, surface_statistics
+    from napari_rat_tms.core.meshes.from_segmentation import _largest_piece
+
+    big, small = icosphere(0.010, 3, name="a"), icosphere(0.005, 3, name="b")
+    both = TriangleSurface(np.concatenate([small.vertices_m + 0.03, big.vertices_m]),
+                           np.concatenate([small.faces, big.faces + small.n_vertices]), "body")
+    assert face_components(both)[0] == 2
+    repairs = []
+    with pytest.warns(MeshWarning, match="2 pieces"):
+        kept, stats = _largest_piece(both, surface_statistics(both), repairs)
+    assert kept.n_faces == big.n_faces and np.allclose(np.sort(kept.vertices_m, 0), np.sort(big.vertices_m, 0))
+    assert stats.n_faces == big.n_faces
+    (dropped,) = repairs[0]["dropped_mm3"]
+    assert dropped == pytest.approx(4 / 3 * np.pi * 5.0**3, rel=0.02)
+    one, _ = _largest_piece(big, surface_statistics(big), repairs)
+    assert one is big and len(repairs) == 1

@@ -40,6 +40,7 @@ __all__ = [
     "check_closed",
     "euler_characteristic",
     "connected_components",
+    "face_components",
     "genus",
     "orient_outward",
     "find_self_intersections",
@@ -247,15 +248,22 @@ def euler_characteristic(surface: TriangleSurface) -> int:
     return int(used - len(surface.edges) + surface.n_faces)
 
 
-def connected_components(surface: TriangleSurface) -> int:
-    """Number of connected pieces of the surface (triangles connected through shared vertices)."""
+def face_components(surface: TriangleSurface) -> tuple[int, np.ndarray]:
+    """The connected pieces of the surface (triangles connected through shared vertices):
+    ``(count, label of each face)``, labels ``0 .. count - 1``."""
     nv = surface.n_vertices
     if surface.n_faces == 0:
-        return 0
+        return 0, np.zeros(0, np.int64)
     src, dst = _half_edges(surface.faces)
     graph = sparse.coo_matrix((np.ones(len(src), dtype=np.int32), (src, dst)), shape=(nv, nv))
     _, labels = sparse.csgraph.connected_components(graph, directed=False)
-    return int(len(np.unique(labels[surface.faces[:, 0]])))
+    used, face_label = np.unique(labels[surface.faces[:, 0]], return_inverse=True)
+    return int(len(used)), face_label.reshape(-1)
+
+
+def connected_components(surface: TriangleSurface) -> int:
+    """Number of connected pieces of the surface (:func:`face_components`)."""
+    return face_components(surface)[0]
 
 
 def genus(surface: TriangleSurface) -> int:

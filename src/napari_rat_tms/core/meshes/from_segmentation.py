@@ -243,18 +243,14 @@ def _largest_piece(surface, stats, repairs):
     piece (by enclosed volume) is kept; the others are left out and reported."""
     import warnings
 
-    from scipy import sparse
-
+    from .checks import face_components
     from .from_mask import MeshWarning, surface_statistics
 
     faces = surface.faces
     n = surface.n_vertices
-    graph = sparse.coo_matrix((np.ones(3 * len(faces)), (faces.ravel(), np.roll(faces, 1, axis=1).ravel())),
-                              shape=(n, n))
-    count, labels = sparse.csgraph.connected_components(graph, directed=False)
-    if count == 1:
+    count, face_label = face_components(surface)
+    if count <= 1:
         return surface, stats
-    face_label = labels[faces[:, 0]]
     v = surface.vertices_m
     a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
     signed = np.einsum("ij,ij->i", a, np.cross(b, c)) / 6.0
