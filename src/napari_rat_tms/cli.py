@@ -279,7 +279,8 @@ def _cmd_info(args) -> int:
 
 def _cmd_coil(args) -> int:
     from .core.coils import load_coil, write_ccd
-    from .core.coils.sanity import describe_coil, superposed_coils
+    from .core.coils import superposed_coils
+    from .core.fields.coil_summary import describe_coil
     from .core.errors import RatTmsError
 
     coils = []

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..parallel import kernel_section
 
-__all__ = ["MU0", "CoilDipoles", "primary_efield", "primary_efield_normal", "merged_dipoles"]
+__all__ = ["superposed_coils", "MU0", "CoilDipoles", "primary_efield", "primary_efield_normal", "merged_dipoles"]
 
 #: Vacuum permeability (T m / A), CODATA 2018.
 MU0 = 1.25663706212e-6
@@ -207,3 +207,28 @@ def primary_efield_normal(points_m, normals, coil: CoilDipoles, didt_a_per_s: fl
     """Normal component ``E_p . n`` (V/m) at points with unit normals ``normals`` (N, 3)."""
     e = primary_efield(points_m, coil, didt_a_per_s, dtype)
     return np.einsum("ij,ij->i", e, np.asarray(normals, dtype=float).reshape(-1, 3))
+
+
+def superposed_coils(coils, name: str | None = None) -> CoilDipoles:
+    """One :class:`CoilDipoles` for several coils driven together.
+
+    ``coils``: items ``coil`` or ``(coil, relative_current)``, each already in the common frame
+    (use :meth:`CoilDipoles.transformed` to put a coil in its place); ``relative_current`` scales
+    its moments (its dI/dt relative to the common one; -1 reverses it). The field of the result is
+    the sum of the coils' fields, exactly (the fields are linear in the moments).
+    """
+    positions, moments, names = [], [], []
+    for item in coils:
+        coil, weight = item if isinstance(item, tuple) else (item, 1.0)
+        if not isinstance(coil, CoilDipoles):
+            raise TypeError("expected CoilDipoles or (CoilDipoles, relative current), got "
+                            f"{type(coil).__name__}")
+        weight = float(weight)
+        if not np.isfinite(weight):
+            raise ValueError(f"the relative current of {coil.name} must be finite, got {weight}")
+        positions.append(coil.positions_m)
+        moments.append(coil.moments_m2 * weight)
+        names.append(coil.name if weight == 1.0 else f"{weight:g} x {coil.name}")
+    if not positions:
+        raise ValueError("superposed_coils needs at least one coil")
+    return CoilDipoles(np.concatenate(positions), np.concatenate(moments), name or " + ".join(names))

@@ -1,4 +1,4 @@
-"""Sanity numbers of a coil model, and several coils driven together (superposition).
+"""Sanity numbers of a coil model: its field per A/us in seed 003's rat-sized sphere.
 
 Labs compare coil models by a few numbers before trusting them: how many dipoles, how large, and
 the field per unit dI/dt at a reference depth in a standard sphere. :func:`describe_coil` gives
@@ -10,10 +10,9 @@ them for any coil (preset, built from windings, or read from a ``.ccd`` file):
   depth ``depth_mm`` under the sphere's top point (the point of the sphere nearest the coil) and
   its peak over the sphere's points within 13 mm of the centre.
 
-Fields are linear in the coil currents, so several coils driven at once (a coil array, two coils
-in a double-coil protocol) are one :class:`.dipoles.CoilDipoles` whose dipoles are those of each
-coil, moved to its place and scaled by its current relative to the common dI/dt
-(:func:`superposed_coils`).
+Several coils driven together are one coil (:func:`..coils.superposed_coils`). This module sits
+with the fields, above the coils and the BEM, because it uses the sphere's closed form
+(:mod:`..bem.sphere_model`); the coils themselves import nothing from the solver.
 """
 
 from __future__ import annotations
@@ -22,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dipoles import CoilDipoles, primary_efield
+from ..bem.sphere_model import sphere_efield
+from ..coils.dipoles import CoilDipoles, primary_efield
 
-__all__ = ["CoilSummary", "describe_coil", "superposed_coils", "SPHERE_CENTRE_DEPTH_MM", "SPHERE_RADIUS_MM"]
+__all__ = ["CoilSummary", "describe_coil", "SPHERE_CENTRE_DEPTH_MM", "SPHERE_RADIUS_MM"]
 
 #: Seed 003's rat-sized sphere: its centre this far (mm) under the casing's bottom ...
 SPHERE_CENTRE_DEPTH_MM = 15.4
@@ -66,8 +66,6 @@ class CoilSummary:
 
 def describe_coil(coil: CoilDipoles, depth_mm: float = 2.0) -> CoilSummary:
     """Sanity numbers of ``coil`` (its own frame: the casing's bottom at z = 0, z into the head)."""
-    from ..bem.sphere_model import sphere_efield
-
     if not 0.0 <= depth_mm < 2 * SPHERE_RADIUS_MM:
         raise ValueError(f"depth_mm must lie in the sphere (0 to {2 * SPHERE_RADIUS_MM} mm), got {depth_mm}")
     didt = 1e6    # 1 A/us
@@ -84,28 +82,3 @@ def describe_coil(coil: CoilDipoles, depth_mm: float = 2.0) -> CoilSummary:
                        tuple(float(v) for v in coil.current_direction),
                        float(np.linalg.norm(primary_efield([[0.0, 0.0, 0.01]], coil, didt)[0])),
                        float(depth_mm), float(e_depth), float(peak))
-
-
-def superposed_coils(coils, name: str | None = None) -> CoilDipoles:
-    """One :class:`CoilDipoles` for several coils driven together.
-
-    ``coils``: items ``coil`` or ``(coil, relative_current)``, each already in the common frame
-    (use :meth:`CoilDipoles.transformed` to put a coil in its place); ``relative_current`` scales
-    its moments (its dI/dt relative to the common one; -1 reverses it). The field of the result is
-    the sum of the coils' fields, exactly (the fields are linear in the moments).
-    """
-    positions, moments, names = [], [], []
-    for item in coils:
-        coil, weight = item if isinstance(item, tuple) else (item, 1.0)
-        if not isinstance(coil, CoilDipoles):
-            raise TypeError("expected CoilDipoles or (CoilDipoles, relative current), got "
-                            f"{type(coil).__name__}")
-        weight = float(weight)
-        if not np.isfinite(weight):
-            raise ValueError(f"the relative current of {coil.name} must be finite, got {weight}")
-        positions.append(coil.positions_m)
-        moments.append(coil.moments_m2 * weight)
-        names.append(coil.name if weight == 1.0 else f"{weight:g} x {coil.name}")
-    if not positions:
-        raise ValueError("superposed_coils needs at least one coil")
-    return CoilDipoles(np.concatenate(positions), np.concatenate(moments), name or " + ".join(names))

@@ -1,11 +1,12 @@
-"""Coil sanity numbers and superposition (core.coils.sanity)."""
+"""Coil sanity numbers (core.fields.coil_summary) and superposition (core.coils.superposed_coils)."""
 
 import numpy as np
 import pytest
 
 from napari_rat_tms.core.bem.sphere_model import sphere_efield
 from napari_rat_tms.core.coils import CoilDipoles, mc_b35, primary_efield
-from napari_rat_tms.core.coils.sanity import describe_coil, superposed_coils
+from napari_rat_tms.core.coils import superposed_coils
+from napari_rat_tms.core.fields.coil_summary import describe_coil
 
 
 def _rotation_z(angle):

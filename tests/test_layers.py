@@ -1,0 +1,121 @@
+"""The package's import map has no upward arrow.
+
+The core follows the data's path through the pipeline, one layer on the next; a module imports from
+its own unit and from lower layers only (never from a unit of the same layer or above). Above the
+core: ``viewer`` (napari layers and readers), then ``widgets`` (the docks) and ``cli``. Imports
+inside functions count too: a lazy import is still an arrow. The test reads the sources (``ast``),
+so it sees every module, imported or not.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import napari_rat_tms
+
+PACKAGE = Path(napari_rat_tms.__file__).parent
+
+#: Lowest first. Each unit is a module or sub-package of ``napari_rat_tms`` ("core.x" or a top-level one).
+LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
+    {"core.errors", "core.files", "core.parallel", "core.progress", "core.conventions", "core.volume",
+     "core.metrics", "core.species"},                              # shared utilities, no core imports
+    {"core.io", "core.synthetic", "core.figures"},                 # volumes in and out
+    {"core.segmentation"},                                         # volume -> masks
+    {"core.meshes"},                                               # masks -> surfaces
+    {"core.coils"},                                                # coil models, primary field
+    {"core.bem"},                                                  # surfaces + coil -> total field
+    {"core.placement", "core.fields"},                             # where the coil sits; head models
+    {"core.neurons"},                                              # field -> thresholds
+    {"core.study"},                                                # many placements, many models
+    {"core.project"},                                              # the project folder
+    {"core.job", "core.autosave"},                                 # the whole pipeline
+    {"viewer"},                                                    # napari layers, readers, writers
+    {"widgets", "cli"},                                            # docks and the command line
+))
+#: The package's own top level (``__version__``) may be imported from anywhere.
+ANYWHERE = {"", "__init__", "__version__"}
+
+
+def _unit(module: str) -> str | None:
+    """``napari_rat_tms.core.bem.solver`` -> ``core.bem``; None outside the package."""
+    parts = module.split(".")
+    if parts[0] != "napari_rat_tms":
+        return None
+    parts = parts[1:]
+    if not parts:
+        return ""
+    if parts[0] == "core" and len(parts) > 1:
+        return f"core.{parts[1]}"
+    return parts[0]
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+
+
+def _imports(text: str, module: str):
+    """(line, imported module) for every import of the source ``text`` of ``module``, relative
+    ones resolved."""
+    package = module[: -len(".__init__")] if module.endswith(".__init__") else module.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                if node.module:
+                    yield node.lineno, ".".join(base + [node.module])
+                else:
+                    for alias in node.names:
+                        yield node.lineno, ".".join(base + [alias.name])
+            else:
+                yield node.lineno, node.module
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+
+
+def _layer_of(unit: str) -> int:
+    for k, layer in enumerate(LAYERS):
+        if unit in layer:
+            return k
+    raise AssertionError(f"{unit!r} is in no layer of tests/test_layers.py: place it there")
+
+
+def _arrows(sources) -> list[str]:
+    """Imports against the layers in ``sources`` = [(module name, text)]."""
+    arrows = []
+    for module, text in sources:
+        source = _unit(module)
+        if source in ANYWHERE or source == "core":
+            continue
+        for line, target in _imports(text, module):
+            unit = _unit(target or "")
+            if unit is None or unit == source or unit in ANYWHERE or unit == "core":
+                continue
+            if _layer_of(unit) >= _layer_of(source):
+                arrows.append(f"{module}:{line} ({source}) imports {target} ({unit})")
+    return arrows
+
+
+def test_every_unit_has_a_layer():
+    units = {_unit(_module_name(p)) for p in PACKAGE.rglob("*.py")}
+    for unit in sorted(units - ANYWHERE - {"core", "core.__init__"}):
+        _layer_of(unit)
+
+
+def test_no_upward_or_sideways_import():
+    sources = [(_module_name(p), p.read_text(encoding="utf-8")) for p in sorted(PACKAGE.rglob("*.py"))]
+    assert len(sources) > 100
+    arrows = _arrows(sources)
+    assert not arrows, "imports against the layers:\n" + "\n".join(arrows)
+
+
+def test_the_check_sees_lazy_relative_and_sideways_arrows():
+    """What the check must catch (it has teeth): a lazy relative import upward (coils -> bem, the
+    arrow v0.10.0 had), a sideways one (placement -> fields), and none for a downward one."""
+    upward = "def f():\n    from ..bem.sphere_model import sphere_efield\n"
+    sideways = "from ..fields import head_model\n"
+    downward = "from ..meshes import TriangleSurface\nfrom .. import errors\n"
+    assert len(_arrows([("napari_rat_tms.core.coils.probe", upward)])) == 1
+    assert len(_arrows([("napari_rat_tms.core.placement.probe", sideways)])) == 1
+    assert _arrows([("napari_rat_tms.core.bem.probe", downward)]) == []
