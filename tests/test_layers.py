@@ -119,3 +119,17 @@ def test_the_check_sees_lazy_relative_and_sideways_arrows():
     assert len(_arrows([("napari_rat_tms.core.coils.probe", upward)])) == 1
     assert len(_arrows([("napari_rat_tms.core.placement.probe", sideways)])) == 1
     assert _arrows([("napari_rat_tms.core.bem.probe", downward)]) == []
+
+
+def test_no_private_name_is_imported_from_another_module():
+    """A name another module needs is public (``resolve_pulse``, not ``_resolve_pulse``): private
+    names stay in their module, so a reader can change them without searching the package."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
+                if names:
+                    found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} imports {names} "
+                                 f"from {'.' * node.level}{node.module or ''}")
+    assert not found, "\n".join(found)

@@ -131,9 +131,9 @@ def test_threshold_map_of_ball_and_stick_cells(viewer_or_skip, tmp_path):
     didt = coil_widget.placement.didt_a_per_us
     assert didt == pytest.approx(50.0)
     from napari_rat_tms.core.neurons.cortex import cell_points_in_head
-    from napari_rat_tms.core.neurons.population import _cell_for
+    from napari_rat_tms.core.neurons.population import cell_for_spec
 
-    segments = cell_points_in_head(_cell_for(CellSpec("ball_and_stick")), placement)
+    segments = cell_points_in_head(cell_for_spec(CellSpec("ball_and_stick")), placement)
     e50 = efield_at_points(conductor, placed, didt * 1e6, segments)
     peak_at_threshold = np.linalg.norm(e50, axis=1).max() * results[k].threshold_amplitude / didt
     assert peak_at_threshold == pytest.approx(results[k].threshold_peak_v_per_m, rel=1e-6)

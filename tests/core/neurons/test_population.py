@@ -49,9 +49,9 @@ def _bad_tasks(tmp_path):
 
 def _cell():
     """The ball-and-stick cell the population module keeps in this process (the one it simulates)."""
-    from napari_rat_tms.core.neurons.population import _cell_for
+    from napari_rat_tms.core.neurons.population import cell_for_spec
 
-    return _cell_for(BALL)
+    return cell_for_spec(BALL)
 
 
 def _numbers(results):

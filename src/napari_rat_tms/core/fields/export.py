@@ -188,9 +188,9 @@ def write_volume_field(path, efield_grid, like, *, provenance: dict | None = Non
         return targets
     import nibabel as nib
 
-    from ..io.nifti import _REVERSE
+    from ..io.nifti import IJK_REVERSAL
 
-    affine = like.scanner_affine_mm @ _REVERSE
+    affine = like.scanner_affine_mm @ IJK_REVERSAL
     spacing = np.asarray(like.voxel_size_mm, float)[::-1]
     if not np.allclose(np.linalg.norm(affine[:3, :3], axis=0), spacing):
         affine = np.diag([*spacing, 1.0])

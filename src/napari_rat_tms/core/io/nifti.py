@@ -14,8 +14,8 @@ __all__ = ["read_nifti", "write_nifti"]
 
 _UNITS_TAG = "intensity_units="
 _SPACE_UNIT_TO_MM = {"mm": 1.0, "meter": 1000.0, "micron": 1e-3, "unknown": 1.0}
-# array axes (k, j, i) <- file axes (i, j, k)
-_REVERSE = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=float)
+#: Array axes (k, j, i) <- file axes (i, j, k): the affine that reverses the axis order (its own inverse).
+IJK_REVERSAL = np.array([[0, 0, 1, 0], [0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1]], dtype=float)
 
 
 def read_nifti(path, *, max_bytes: int | None = None) -> Volume:
@@ -60,7 +60,7 @@ def read_nifti(path, *, max_bytes: int | None = None) -> Volume:
     descrip = header.get("descrip")
     descrip = descrip.tobytes().decode("latin-1") if descrip is not None else ""
     units = INTENSITY_UNITS_HU if f"{_UNITS_TAG}HU" in descrip else INTENSITY_UNITS_UNKNOWN
-    affine = img.affine @ _REVERSE
+    affine = img.affine @ IJK_REVERSAL
     return Volume(
         data=np.transpose(data, (2, 1, 0)),
         voxel_size_mm=spacing,
@@ -77,7 +77,7 @@ def write_nifti(volume: Volume, path) -> Path:
     import nibabel as nib
 
     path = Path(path)
-    affine = volume.scanner_affine_mm @ _REVERSE  # _REVERSE is its own inverse
+    affine = volume.scanner_affine_mm @ IJK_REVERSAL  # IJK_REVERSAL is its own inverse
     spacing_file = np.asarray(volume.voxel_size_mm)[::-1]
     # keep the voxel size exactly, even when the stored affine is only a placeholder
     if not np.allclose(np.linalg.norm(affine[:3, :3], axis=0), spacing_file):

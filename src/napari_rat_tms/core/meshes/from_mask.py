@@ -118,7 +118,7 @@ def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "s
             places = getattr(err, "places_mm", np.empty((0, 3)))
             thicker = None
             if len(places):
-                near = _near_points(mask.shape, h, places, 2.0 * float(target_edge_mm))
+                near = near_points(mask.shape, h, places, 2.0 * float(target_edge_mm))
                 thin = mask & ~open_mm(mask, max(step, 0.25 * float(target_edge_mm)), h) & near
                 if thin.any():
                     thicker = mask | (dilate_mm(thin, step, h) & near)
@@ -149,7 +149,7 @@ def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "s
     raise AssertionError("unreachable")
 
 
-def _near_points(shape, h, points_mm, radius_mm) -> np.ndarray:
+def near_points(shape, h, points_mm, radius_mm) -> np.ndarray:
     """Voxels within ``radius_mm`` of any of ``points_mm`` (volume frame)."""
     near = np.zeros(shape, bool)
     idx = np.round(np.asarray(points_mm) / h).astype(int)

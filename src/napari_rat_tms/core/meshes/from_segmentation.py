@@ -283,7 +283,7 @@ def _repair_crossing(surface, stats, mask, edge, surfaces, h, p, repairs):
     import warnings
 
     from ..segmentation.morphology import erode_mm
-    from .from_mask import MeshWarning, _near_points
+    from .from_mask import MeshWarning, near_points
 
     body = surfaces["body"]
     margin = 0.5 * p.body_edge_mm if p.inner_margin_mm is None else p.inner_margin_mm
@@ -296,7 +296,7 @@ def _repair_crossing(surface, stats, mask, edge, surfaces, h, p, repairs):
             break
         if attempt == 0:
             deep = erode_mm(_body_mask_of(mask, surfaces, h), margin + p.body_edge_mm, h)
-        near = _near_points(mask.shape, h, places, p.body_edge_mm)
+        near = near_points(mask.shape, h, places, p.body_edge_mm)
         drop = mask & near & ~deep
         if not drop.any():
             break

@@ -183,7 +183,9 @@ def placement_rotation(normal, azimuth_rad: float = 0.0, reference_direction=(1.
     return np.stack([e_x, e_y, n], axis=1)
 
 
-def _inside_predicate(inside) -> Callable | None:
+def inside_predicate(inside) -> Callable | None:
+    """``inside`` (None, a closed :class:`TriangleSurface` or a callable) as a callable
+    ``points (N, 3) m -> (N,) bool``, or None."""
     if inside is None:
         return None
     if isinstance(inside, TriangleSurface):
@@ -257,7 +259,7 @@ def place_neurons(cortex: TriangleSurface, layer, *, vertices=None, depth_mm=Non
                          "the chosen ones")
     somas = cortex.vertices_m[index] - (depth * 1e-3)[:, None] * normals
     keep = np.ones(index.size, dtype=bool)
-    check = _inside_predicate(inside)
+    check = inside_predicate(inside)
     if check is not None and index.size:
         keep = np.asarray(check(somas), dtype=bool).reshape(-1)
         if keep.shape != (index.size,):
@@ -328,10 +330,13 @@ def field_at_cell(cell, placement: CorticalNeuronPlacement, field_fn, *, name: s
             "Place it deeper or choose another vertex.") from exc
     if efield.shape != points.shape:
         raise ValueError(f"field_fn must return ({len(points)}, 3) V/m, got shape {efield.shape}")
-    return _to_cell_frame(efield, placement, who)
+    return to_cell_frame(efield, placement, who)
 
 
-def _to_cell_frame(efield_head, placement, who) -> np.ndarray:
+def to_cell_frame(efield_head, placement, who) -> np.ndarray:
+    """E (V/m) at the compartments, head frame (N, 3), rotated into the cell's frame of
+    ``placement``; compartments with no finite field (outside the domain) raise
+    :class:`FieldOutsideDomainError` naming ``who`` and the soma."""
     bad = ~np.all(np.isfinite(efield_head), axis=1)
     if np.any(bad):
         raise FieldOutsideDomainError(

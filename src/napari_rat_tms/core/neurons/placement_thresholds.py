@@ -198,11 +198,11 @@ def _map_key(spec: CellSpec, pulse) -> str:
     import hashlib
     import json
 
-    from .population import _resolve_pulse, _versions
+    from .population import resolve_pulse, package_versions
 
-    pulse = _resolve_pulse(pulse)
+    pulse = resolve_pulse(pulse)
     payload = {"cell": spec.key_dict(), "pulse": pulse.metadata(), "grid": [MAP_POLAR, MAP_AZIMUTH],
-               "rel_tol": 0.01, "versions": list(_versions())}
+               "rel_tol": 0.01, "versions": list(package_versions())}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -212,7 +212,7 @@ def iter_direction_map_for(spec: CellSpec, pulse="monophasic", *, cache_dir: Pat
     the same cell (its file's SHA-256), pulse and package version, else computed with NEURON in this
     process (``MAP_POLAR`` x ``MAP_AZIMUTH`` directions, 1 %) and written there."""
     from .direction_map import direction_map_steps, load_direction_map
-    from .population import _NEURON_LOCK, _cell_for, _resolve_pulse
+    from .population import NEURON_LOCK, cell_for_spec, resolve_pulse
 
     path = None
     if cache_dir is not None:
@@ -222,9 +222,9 @@ def iter_direction_map_for(spec: CellSpec, pulse="monophasic", *, cache_dir: Pat
                 return load_direction_map(path)
             except ValueError:
                 pass                                 # unreadable: computed again
-    with _NEURON_LOCK:
-        cell = _cell_for(spec)
-        dmap = yield from direction_map_steps(cell, _resolve_pulse(pulse), n_polar=MAP_POLAR,
+    with NEURON_LOCK:
+        cell = cell_for_spec(spec)
+        dmap = yield from direction_map_steps(cell, resolve_pulse(pulse), n_polar=MAP_POLAR,
                                               n_azimuth=MAP_AZIMUTH, rel_tol=0.01)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)

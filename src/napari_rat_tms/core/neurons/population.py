@@ -62,7 +62,7 @@ import numpy as np
 
 from ..files import atomic_write, file_sha256
 from ..progress import ProgressCallback, run_to_completion
-from .cortex import CorticalNeuronPlacement, _inside_predicate, _to_cell_frame, field_at_cell
+from .cortex import CorticalNeuronPlacement, inside_predicate, to_cell_frame, field_at_cell
 from .threshold import FieldOutsideDomainError
 from .waveforms import TmsPulse, biphasic_pulse, monophasic_pulse
 
@@ -114,7 +114,7 @@ def _file_sha256_cached(path: str, size: int, mtime_ns: int) -> str | None:
 
 
 @lru_cache(maxsize=1)
-def _versions() -> tuple[str, str]:
+def package_versions() -> tuple[str, str]:
     """(package version, NEURON version) for the cache key."""
     from importlib.metadata import PackageNotFoundError, version
 
@@ -195,12 +195,15 @@ class CellSpec:
 
 # One cell per process (NEURON simulates every live cell), guarded by a lock: a Dask worker with
 # several threads must not run two NEURON simulations at once.
-_NEURON_LOCK = threading.RLock()
+#: NEURON has one global state per process: every use of it (cells, runs) holds this lock.
+NEURON_LOCK = threading.RLock()
 _CELL_CACHE: dict = {"key": None, "cell": None}
 
 
-def _cell_for(spec: CellSpec):
-    with _NEURON_LOCK:
+def cell_for_spec(spec: CellSpec):
+    """The NEURON cell of ``spec``, built once and kept while the next call asks for the same cell
+    (NEURON holds one cell per process here); call with :data:`NEURON_LOCK` held while using it."""
+    with NEURON_LOCK:
         key = spec.canonical()
         if _CELL_CACHE["key"] != key:
             clear_cell_cache()
@@ -211,7 +214,7 @@ def _cell_for(spec: CellSpec):
 
 def clear_cell_cache() -> None:
     """Drop the cell this process keeps for the next task (NEURON frees its sections)."""
-    with _NEURON_LOCK:
+    with NEURON_LOCK:
         had = _CELL_CACHE["cell"] is not None
         _CELL_CACHE["key"], _CELL_CACHE["cell"] = None, None
         if had:
@@ -219,7 +222,8 @@ def clear_cell_cache() -> None:
 
 
 # ---------------------------------------------------------------------- tasks
-def _resolve_pulse(pulse) -> TmsPulse:
+def resolve_pulse(pulse) -> TmsPulse:
+    """A :class:`TmsPulse` from itself or a waveform name ("monophasic", "biphasic")."""
     if isinstance(pulse, TmsPulse):
         return pulse
     if pulse == "monophasic":
@@ -283,7 +287,7 @@ class ThresholdTask:
                 raise ValueError(f"efield_v_per_m must be (3,) or (N, 3) V/m, got shape {efield.shape}")
             efield.setflags(write=False)
             object.__setattr__(self, "efield_v_per_m", efield)
-        object.__setattr__(self, "pulse", _resolve_pulse(self.pulse))
+        object.__setattr__(self, "pulse", resolve_pulse(self.pulse))
         if self.placement is not None and not isinstance(self.placement, CorticalNeuronPlacement):
             raise TypeError("placement must be a CorticalNeuronPlacement or None")
         kwargs = dict(self.threshold_kwargs)
@@ -298,7 +302,7 @@ class ThresholdTask:
 
     def key(self) -> str:
         """SHA-256 (hex) of the inputs that determine the result (module docstring)."""
-        package_version, neuron_version = _versions()
+        package_version, neuron_version = package_versions()
         kwargs = _threshold_defaults()
         kwargs.update(self.threshold_kwargs)
         pulse = self.pulse
@@ -388,9 +392,9 @@ def compute_task(task: ThresholdTask, key: str | None = None) -> NeuronThreshold
 
     if task.field_error is not None:
         return result("outside field", task.field_error)
-    with _NEURON_LOCK:
+    with NEURON_LOCK:
         try:
-            cell = _cell_for(task.cell)
+            cell = cell_for_spec(task.cell)
         except MorphologyError as exc:
             return result("failed: morphology", f"{task.label}: {exc}")
         except Exception as exc:  # a cell that cannot be built must not stop the other tasks
@@ -456,7 +460,7 @@ def compartment_points(cell: CellSpec, placements: Sequence[CorticalNeuronPlacem
         raise TypeError(f"cell must be a CellSpec, got {type(cell).__name__}")
     placements = tuple(placements)
     try:
-        built = _cell_for(cell)
+        built = cell_for_spec(cell)
     except MorphologyError as exc:
         return CompartmentPoints(cell, placements, np.zeros((0, 3)), np.zeros(0, bool), 0,
                                  build_error=str(exc))
@@ -465,7 +469,7 @@ def compartment_points(cell: CellSpec, placements: Sequence[CorticalNeuronPlacem
     if not placements:
         return CompartmentPoints(cell, placements, np.zeros((0, 3)), np.zeros(0, bool), n, built.name)
     points = np.concatenate([cell_points_in_head(positions_um, p) for p in placements])
-    check = _inside_predicate(inside)
+    check = inside_predicate(inside)
     mask = np.ones(len(points), dtype=bool) if check is None else np.asarray(check(points), bool).reshape(-1)
     return CompartmentPoints(cell, placements, points, mask, n, built.name)
 
@@ -476,7 +480,7 @@ def tasks_from_field(points: CompartmentPoints, efield_v_per_m, pulse: TmsPulse 
     frame, in that order). A placement with compartments outside the field's domain (not inside, or
     a non-finite field) gets a task whose result will be ``"outside field"``."""
     kwargs = dict(threshold_kwargs or {})
-    pulse = _resolve_pulse(pulse)
+    pulse = resolve_pulse(pulse)
     cell = points.cell
     if points.build_error is not None:
         return [ThresholdTask(cell, None, pulse, p, kwargs) for p in points.placements]
@@ -489,7 +493,7 @@ def tasks_from_field(points: CompartmentPoints, efield_v_per_m, pulse: TmsPulse 
     tasks = []
     for k, p in enumerate(points.placements):
         try:
-            f = _to_cell_frame(efield[k * n:(k + 1) * n], p, f"{points.cell_name} at {p.label()}")
+            f = to_cell_frame(efield[k * n:(k + 1) * n], p, f"{points.cell_name} at {p.label()}")
             tasks.append(ThresholdTask(cell, f, pulse, p, kwargs))
         except FieldOutsideDomainError as exc:
             tasks.append(ThresholdTask(cell, None, pulse, p, kwargs, field_error=str(exc)))
@@ -517,7 +521,7 @@ def threshold_tasks(cell: CellSpec, placements: Sequence[CorticalNeuronPlacement
 
     points = compartment_points(cell, placements, inside=inside)
     kwargs = dict(threshold_kwargs or {})
-    pulse = _resolve_pulse(pulse)
+    pulse = resolve_pulse(pulse)
     evaluate = points.points_to_evaluate
     if points.build_error is not None or not len(evaluate):
         return tasks_from_field(points, np.zeros((len(evaluate), 3)) * np.nan, pulse, threshold_kwargs=kwargs)
@@ -525,7 +529,7 @@ def threshold_tasks(cell: CellSpec, placements: Sequence[CorticalNeuronPlacement
         evaluated = field_fn(evaluate)
     except ConductorModelError:
         # some neurons reach outside the head: sample each one alone to find which
-        positions_um = _cell_for(cell).segment_positions_um()
+        positions_um = cell_for_spec(cell).segment_positions_um()
         tasks = []
         for p in points.placements:
             try:
@@ -581,7 +585,7 @@ def _default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _start_client(client, scheduler_address, n_workers):
+def start_client(client, scheduler_address, n_workers):
     """(client, cluster or None, whether we own the client)."""
     if client is not None:
         return client, None, False
@@ -679,7 +683,7 @@ def _run(tasks, keys, cache, serial, client, scheduler_address, n_workers):
     else:
         where = "the Dask client"
     yield done / total, f"{len(order)} thresholds to compute on {where} ({n_cached} from cache)"
-    dask_client, cluster, owned = _start_client(client, scheduler_address, n)
+    dask_client, cluster, owned = start_client(client, scheduler_address, n)
     futures = []
     try:
         from distributed import as_completed

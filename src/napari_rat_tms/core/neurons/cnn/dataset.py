@@ -61,7 +61,7 @@ import numpy as np
 
 from ...files import atomic_write
 from ..cortex import CorticalNeuronPlacement, placement_rotation
-from ..population import CellSpec, _resolve_pulse, _start_client, iter_run_thresholds
+from ..population import CellSpec, resolve_pulse, start_client, iter_run_thresholds
 from .local_field import LocalFieldGrid, sample_local_field_arrays
 
 __all__ = [
@@ -317,7 +317,7 @@ def _neuron_ids(records) -> np.ndarray | None:
 def _empty_index(grid: LocalFieldGrid, pulse, threshold_kwargs) -> dict:
     from .. import population
 
-    package, neuron = population._versions()
+    package, neuron = population.package_versions()
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "grid": grid.as_dict(),
             "pulse": pulse.metadata(), "threshold_kwargs": population._jsonable(threshold_kwargs),
             "versions": {"napari-rat-tms": package, "neuron": neuron}, "cells": {}, "shards": {},
@@ -383,7 +383,7 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
     (directory / "shards").mkdir(parents=True, exist_ok=True)
     cache = directory / "thresholds"
     cache.mkdir(exist_ok=True)
-    pulse = _resolve_pulse(pulse)
+    pulse = resolve_pulse(pulse)
     kwargs = dict(threshold_kwargs or {})
     cells = dict(cells)
     for name, spec in cells.items():
@@ -445,7 +445,7 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
                 if missing and use_client is None and scheduler_address is None and processes:
                     pop.clear_cell_cache()     # the parent keeps no cell while the workers run
                     n = int(n_workers or pop._default_workers())
-                    c, cluster, owned = _start_client(None, None, n)
+                    c, cluster, owned = start_client(None, None, n)
                     started.update(client=c, cluster=cluster, owned=owned)
                     use_client = c
                 steps = iter_run_thresholds(tasks, client=use_client, scheduler_address=scheduler_address,

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...errors import ConductorModelError, RatTmsError
-from ..cortex import CorticalNeuronPlacement, _inside_predicate
+from ..cortex import CorticalNeuronPlacement, inside_predicate
 
 __all__ = [
     "DEFAULT_GRID_N",
@@ -246,7 +246,7 @@ def sample_local_field_arrays(placements: Sequence[CorticalNeuronPlacement], fie
     labels = list(names) if names is not None else [p.label() for p in placements]
     per = n ** 3
     points = np.concatenate([grid.points_m(p) for p in placements])
-    check = _inside_predicate(inside)
+    check = inside_predicate(inside)
     tissue = np.ones(len(points), bool) if check is None else np.asarray(check(points), bool).reshape(-1)
     if tissue.shape != (len(points),):
         raise ValueError(f"inside(points) must return one bool per point, got shape {tissue.shape}")
