@@ -448,6 +448,8 @@ def _cmd_validate_bem(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .core.fields.head_models import BEM_MODEL_KINDS
+
     parser = argparse.ArgumentParser(
         prog="rat-tms",
         description="napari-rat-tms: rodent µCT -> head model -> TMS-induced E-field.",
@@ -507,7 +509,7 @@ def build_parser() -> argparse.ArgumentParser:
         "overwrites without --overwrite.")
     volume.add_argument("folder", help="project folder (e.g. rat-tms-demo/study)")
     volume.add_argument("-o", "--output", required=True, help="output file: .nii.gz, .nii or .npy")
-    volume.add_argument("--model", default="3C", choices=["3C", "2C", "2C*", "1C"],
+    volume.add_argument("--model", default="3C", choices=list(BEM_MODEL_KINDS),
                         help="head model (default: %(default)s)")
     volume.add_argument("--placement", default=None, help="placement JSON (default: the project's)")
     volume.add_argument("--label", type=int, default=4, help="segmentation label (default: 4, brain)")

@@ -33,7 +33,7 @@ import numpy as np
 from .. import __version__
 from .errors import RatTmsError
 from .progress import forward
-from .fields.head_models import FieldModelError, check_conductivities
+from .fields.head_models import MODEL_KINDS, FieldModelError, check_conductivities
 from .project import MANIFEST, SOLVER_CACHE, write_manifest
 from .species import species_defaults
 
@@ -66,7 +66,7 @@ class JobParameters:
     landmark_labels: dict = field(default_factory=dict)     # {bregma = "12", ...}: the file's labels
     segmentation: dict = field(default_factory=dict)        # SegmentationParameters fields
     meshing: dict | None = None                  # MeshingParameters fields (None: the species')
-    models: list = field(default_factory=lambda: ["3C", "2C", "2C*", "1C", "sphere"])
+    models: list = field(default_factory=lambda: list(MODEL_KINDS))   # every model, reference first
     coil: str | None = None                      # None: the species' (MC-B35, 136 dipoles)
     didt_a_per_us: float = 50.0
     grid_centre_ap_ml_mm: list | None = None

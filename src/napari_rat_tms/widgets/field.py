@@ -203,8 +203,8 @@ class FieldWidget(Container):
         self._shown_generation = -1
 
         self.cortex_layer = ComboBox(label="cortex surface", choices=self._cortex_choices)
-        self.kind_boxes = {kind: CheckBox(text=f"{kind}: {text}", value=True)
-                           for kind, text in MODEL_KINDS.items()}
+        self.kind_boxes = {kind: CheckBox(text=f"{kind}: {model.description}", value=True)
+                           for kind, model in MODEL_KINDS.items()}
         for kind, box in self.kind_boxes.items():
             box.tooltip = f"Built from the {', '.join(surfaces_needed(kind))} surfaces."
         self.surfaces_label = Label(value="")
@@ -304,7 +304,7 @@ class FieldWidget(Container):
         lines = []
         for kind, box in self.kind_boxes.items():
             missing = self._missing(kind, names)
-            box.text = f"{kind}: {MODEL_KINDS[kind]}" + (f" (missing: {', '.join(missing)})" if missing
+            box.text = f"{kind}: {MODEL_KINDS[kind].description}" + (f" (missing: {', '.join(missing)})" if missing
                                                           else "")
             if missing:
                 lines.append(f"{kind} needs the {', '.join(missing)} surface(s)")

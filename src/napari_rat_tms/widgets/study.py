@@ -263,8 +263,8 @@ class StudyWidget(Container):
 
         # models
         self.models_label = Label(value="")
-        self.model_boxes = {kind: CheckBox(text=f"{kind} ({desc})", value=True, enabled=False)
-                            for kind, desc in MODEL_KINDS.items()}
+        self.model_boxes = {kind: CheckBox(text=f"{kind} ({model.description})", value=True, enabled=False)
+                            for kind, model in MODEL_KINDS.items()}
         # grid
         self.default_centre = CheckBox(text="grid centre: midline, a quarter of bregma → lambda",
                                        value=True)
@@ -387,7 +387,7 @@ class StudyWidget(Container):
         built = self._store.ordered()
         for kind, box in self.model_boxes.items():
             box.enabled = kind in built
-            box.text = f"{kind} ({MODEL_KINDS[kind]})" + ("" if kind in built else " - not built")
+            box.text = f"{kind} ({MODEL_KINDS[kind].description})" + ("" if kind in built else " - not built")
         if not built:
             self.models_label.value = ("Models: none built yet. Build the models in the E-field dock first "
                                        "(the seed compares 3C, 2C, 2C*, 1C and the sphere).")
@@ -675,7 +675,7 @@ class StudyWidget(Container):
             "placements_computed": result.n_completed,
             "placements": int(result.completed.size),
             "reference": result.reference,
-            "models": {name: MODEL_KINDS.get(name, "") for name in result.models},
+            "models": {name: MODEL_KINDS[name].description if name in MODEL_KINDS else "" for name in result.models},
             "didt_a_per_us": result.didt_a_per_us,
             "coil": inputs.get("coil"),
             "grid": {"centre_ap_ml_mm": list(grid.centre_ap_ml_mm),

@@ -40,6 +40,25 @@ def test_model_family(surfaces):
     assert len(_split_eyes(surfaces["eyes"])) == 2
 
 
+def test_the_registry_says_what_each_bem_model_is_built_from(surfaces):
+    """Every BEM kind of MODEL_KINDS builds a conductor from exactly its registered surfaces (eyes
+    split into one compartment each) with the conductivity of each registered tissue; the sphere is
+    the one analytic kind."""
+    from napari_rat_tms.core.fields import BEM_MODEL_KINDS, MODEL_KINDS
+    from napari_rat_tms.core.fields.head_models import SEED_CONDUCTIVITIES
+
+    assert list(MODEL_KINDS) == ["3C", "2C", "2C*", "1C", "sphere"]
+    assert BEM_MODEL_KINDS == ("3C", "2C", "2C*", "1C") and MODEL_KINDS["sphere"].analytic
+    for kind in BEM_MODEL_KINDS:
+        model = MODEL_KINDS[kind]
+        conductor = head_model(surfaces, kind)
+        names = [b.name for b in conductor.boundaries]
+        expected = [s for s in model.surfaces if s != "eyes"] + (["eyes 1", "eyes 2"] if model.eyes else [])
+        assert names == expected, kind
+        sigmas = {SEED_CONDUCTIVITIES[t] for t in model.tissues}
+        assert {b.sigma_inside for b in conductor.boundaries} == sigmas, kind
+
+
 def test_1c_sphere_equals_the_analytic_field(surfaces, coil_on_top):
     # a homogeneous sphere: the BEM must give Heller & van Hulsteyn's closed form (physics notes 3)
     model = build_field_model(surfaces, "1C", dtype=np.float64)

@@ -2,7 +2,9 @@
 any coil placement."""
 
 from .head_models import (
+    BEM_MODEL_KINDS,
     MODEL_KINDS,
+    ModelKind,
     FieldModel,
     FieldModelError,
     build_field_model,
@@ -11,5 +13,5 @@ from .head_models import (
     surfaces_needed,
 )
 
-__all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "build_field_model", "head_model",
+__all__ = ["MODEL_KINDS", "ModelKind", "BEM_MODEL_KINDS", "FieldModel", "FieldModelError", "build_field_model", "head_model",
            "iter_field_model", "surfaces_needed"]

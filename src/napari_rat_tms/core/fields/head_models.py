@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
@@ -32,21 +33,49 @@ from ..coils.dipoles import CoilDipoles
 from ..errors import RatTmsError
 from ..meshes.surface import TriangleSurface
 
-__all__ = ["MODEL_KINDS", "FieldModel", "FieldModelError", "head_model", "iter_field_model",
+__all__ = ["MODEL_KINDS", "ModelKind", "BEM_MODEL_KINDS", "FieldModel", "FieldModelError", "head_model", "iter_field_model",
            "build_field_model", "surfaces_needed", "SEED_CONDUCTIVITIES", "check_conductivities"]
 
-#: The models of seed 003, reference first, with what each contains.
-MODEL_KINDS: dict[str, str] = {
-    "3C": "reference: body, skull with spine, eyes",
-    "2C": "body, skull with spine",
-    "2C*": "body, skull without spine",
-    "1C": "body only",
-    "sphere": "sphere fitted to the inner skull",
-}
+@dataclass(frozen=True)
+class ModelKind:
+    """One head model of seed 003: what it is built from and which conductivities it uses.
 
-_SURFACES_NEEDED = {"3C": ("body", "skull", "eyes"), "2C": ("body", "skull"),
-                    "2C*": ("body", "skull without spine"), "1C": ("body",),
-                    "sphere": ("skull without spine",)}
+    name : "3C", "2C", "2C*", "1C" or "sphere".
+    description : what it contains, in words.
+    surfaces : the meshing step's surfaces it is built from (the cortex, where the field is
+        evaluated, is needed by every model besides these).
+    tissues : the tissues whose conductivity it uses (keys of :data:`SEED_CONDUCTIVITIES`).
+    skull : the surface used as its skull (None: no skull).
+    eyes : whether the eyes are compartments of their own.
+    analytic : a closed-form field (the sphere), not a BEM volume conductor.
+    """
+
+    name: str
+    description: str
+    surfaces: tuple[str, ...]
+    tissues: tuple[str, ...]
+    skull: str | None = None
+    eyes: bool = False
+    analytic: bool = False
+
+    @property
+    def surfaces_with_cortex(self) -> tuple[str, ...]:
+        return (*self.surfaces, "cortex")
+
+
+#: The models of seed 003, reference first: the one registry every step (job, CLI, docks, study)
+#: reads. The sphere's field does not depend on its conductivity.
+MODEL_KINDS: Mapping[str, ModelKind] = MappingProxyType({kind.name: kind for kind in (
+    ModelKind("3C", "reference: body, skull with spine, eyes", ("body", "skull", "eyes"),
+              ("body", "skull", "eyes"), skull="skull", eyes=True),
+    ModelKind("2C", "body, skull with spine", ("body", "skull"), ("body", "skull"), skull="skull"),
+    ModelKind("2C*", "body, skull without spine", ("body", "skull without spine"), ("body", "skull"),
+              skull="skull without spine"),
+    ModelKind("1C", "body only", ("body",), ("body",)),
+    ModelKind("sphere", "sphere fitted to the inner skull", ("skull without spine",), (), analytic=True),
+)})
+#: The models that are BEM volume conductors (what ``export-volume`` and the solver cache hold).
+BEM_MODEL_KINDS: tuple[str, ...] = tuple(k for k, m in MODEL_KINDS.items() if not m.analytic)
 
 
 class FieldModelError(RatTmsError, ValueError):
@@ -55,9 +84,6 @@ class FieldModelError(RatTmsError, ValueError):
 
 #: Seed 003's conductivities (S/m) of the tissues the models contain.
 SEED_CONDUCTIVITIES = {"body": SIGMA_BODY, "skull": SIGMA_SKULL, "eyes": SIGMA_EYE}
-#: The tissues of each model (the sphere's field does not depend on its conductivity).
-_TISSUES = {"3C": ("body", "skull", "eyes"), "2C": ("body", "skull"), "2C*": ("body", "skull"),
-            "1C": ("body",), "sphere": ()}
 
 
 def check_conductivities(conductivities: Mapping[str, float] | None, kinds=MODEL_KINDS) -> list[str]:
@@ -77,7 +103,7 @@ def check_conductivities(conductivities: Mapping[str, float] | None, kinds=MODEL
         if not (isinstance(value, (int, float)) and np.isfinite(value) and value > 0):
             raise FieldModelError(f"the conductivity of {tissue} must be a positive number in S/m, "
                                   f"got {value!r}")
-    used = {tissue for kind in kinds for tissue in _TISSUES.get(kind, ())}
+    used = {tissue for kind in kinds if kind in MODEL_KINDS for tissue in MODEL_KINDS[kind].tissues}
     return [f"the conductivity set for {tissue} ({value:g} S/m) is not used: none of the models "
             f"{', '.join(kinds)} contains {tissue}"
             for tissue, value in conductivities.items() if tissue not in used]
@@ -87,13 +113,13 @@ def surfaces_needed(kind: str) -> tuple[str, ...]:
     """The surfaces (names of the meshing step) the model ``kind`` is built from, the cortex last."""
     if kind not in MODEL_KINDS:
         raise FieldModelError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
-    return (*_SURFACES_NEEDED[kind], "cortex")
+    return MODEL_KINDS[kind].surfaces_with_cortex
 
 
 def _need(surfaces: Mapping[str, TriangleSurface], kind: str) -> None:
     if kind not in MODEL_KINDS:
         raise FieldModelError(f"unknown model {kind!r}; choose one of {', '.join(MODEL_KINDS)}.")
-    missing = [name for name in (*_SURFACES_NEEDED[kind], "cortex") if name not in surfaces]
+    missing = [name for name in MODEL_KINDS[kind].surfaces_with_cortex if name not in surfaces]
     if missing:
         raise FieldModelError(
             f"the {kind} model needs the {', '.join(missing)} surface(s), which are missing. Run the "
@@ -128,13 +154,13 @@ def head_model(surfaces: Mapping[str, TriangleSurface], kind: str,
     _need(surfaces, kind)
     check_conductivities(conductivities, [kind])
     sigma = {**SEED_CONDUCTIVITIES, **dict(conductivities or {})}
-    if kind == "sphere":
-        raise FieldModelError("the sphere model is analytic, not a BEM volume conductor; "
+    model = MODEL_KINDS[kind]
+    if model.analytic:
+        raise FieldModelError(f"the {kind} model is analytic, not a BEM volume conductor; "
                               "use iter_field_model.")
     body = surfaces["body"]
-    skull = {"3C": surfaces.get("skull"), "2C": surfaces.get("skull"),
-             "2C*": surfaces.get("skull without spine"), "1C": None}[kind]
-    eyes = _split_eyes(surfaces["eyes"]) if kind == "3C" else ()
+    skull = None if model.skull is None else surfaces[model.skull]
+    eyes = _split_eyes(surfaces["eyes"]) if model.eyes else ()
     return rat_head_model(body, skull, eyes, sigma_body=sigma["body"], sigma_skull=sigma["skull"],
                           sigma_eye=sigma["eyes"], name=kind)
 
@@ -175,7 +201,7 @@ def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=N
     cortex = surfaces["cortex"]
     points = cortex.vertices_m
     start = time.perf_counter()
-    if kind == "sphere":
+    if MODEL_KINDS[kind].analytic:             # the sphere: fitted, no BEM
         if up is None:
             raise FieldModelError("the sphere model needs the 'up' (dorsal) direction: set the "
                                   "stereotaxic frame.")
