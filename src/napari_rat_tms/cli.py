@@ -120,16 +120,18 @@ def _cmd_demo(args) -> int:
     if args.scan_only:
         print("Open them in napari: napari " + str(products["scan"]))
         return 0
-    from .core.job import DEMO_MESHING, JobParameters
+    from .core.job import JobParameters
+    from .core.species import species_defaults
 
+    rat_defaults = species_defaults("rat")
     params = JobParameters(voxel_size_mm=args.voxel_size_mm, synthetic_seed=args.seed)
     if args.models:
         params.models = list(args.models)
-    if args.seed_resolution:
-        params.meshing = {"body_edge_mm": 1.4, "skull_edge_mm": 0.67, "eye_edge_mm": 0.5, "cortex_points": 2000}
+    if args.seed_resolution:                 # seed 003's meshing and its 2,580-dipole coil
+        params.meshing = dict(rat_defaults.seed_meshing)
         params.coil = "MC-B35"
     else:
-        params.meshing = dict(DEMO_MESHING)
+        params.meshing = dict(rat_defaults.meshing)
     return _run_job(params, out / "study", args.overwrite, args.gui, rat=rat)
 
 
@@ -351,7 +353,7 @@ def _cmd_segment(args) -> int:
         if args.scan == "synthetic-rat":
             from .core.synthetic import make_synthetic_rat
 
-            rat = make_synthetic_rat(0.34)
+            rat = make_synthetic_rat()   # its default voxel size (SyntheticRatParameters)
             volume = rat.volume
             eyes = args.eye or [list(rat.landmarks_mm["left_eye"]), list(rat.landmarks_mm["right_eye"])]
         else:
@@ -448,6 +450,8 @@ def _cmd_validate_bem(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .core.conventions import SEED_DIDT_A_PER_US
+    from .core.synthetic.rat import SyntheticRatParameters
     from .core.fields.head_models import BEM_MODEL_KINDS
 
     parser = argparse.ArgumentParser(
@@ -466,10 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
         "it: segmentation, meshes, head models, seed 003's 630-placement study, report in OUTPUT/study.",
     )
     demo.add_argument("-o", "--output", default="rat-tms-demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--voxel-size-mm", type=float, default=0.34,
+    demo.add_argument("--voxel-size-mm", type=float, default=SyntheticRatParameters.voxel_size_mm,
                       help="voxel size in mm (default: %(default)s; the seed's scan is 0.17)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    demo.add_argument("--noise-hu", type=float, default=60.0, help="noise SD in HU (default: %(default)s)")
+    demo.add_argument("--noise-hu", type=float, default=SyntheticRatParameters.noise_hu, help="noise SD in HU (default: %(default)s)")
     demo.add_argument("--overwrite", action="store_true", help="replace existing output files")
     demo.add_argument("--models", nargs="+", default=None, metavar="MODEL",
                       help="head models, the reference first (default: 3C 2C 2C* 1C sphere)")
@@ -551,7 +555,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "several: each, then all together (superposition, as given in one frame)")
     coil.add_argument("--depth-mm", type=float, default=2.0,
                       help="reference depth in the rat-sized sphere (default: %(default)s mm)")
-    coil.add_argument("--didt-a-per-us", type=float, default=50.0, help="dI/dt in A/us (default: %(default)s)")
+    coil.add_argument("--didt-a-per-us", type=float, default=SEED_DIDT_A_PER_US, help="dI/dt in A/us (default: %(default)s)")
     coil.add_argument("-o", "--output", default=None, help="write the coil as a .ccd file")
     coil.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     coil.set_defaults(func=_cmd_coil)

@@ -26,9 +26,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MM_PER_M", "mm_to_m", "m_to_mm"]
+__all__ = ["MM_PER_M", "mm_to_m", "m_to_mm", "SEED_DIDT_A_PER_US", "A_PER_US_TO_A_PER_S"]
 
 MM_PER_M = 1000.0
+#: dI/dt of the coil current: A/us (user-facing) -> A/s (core).
+A_PER_US_TO_A_PER_S = 1e6
+#: Seed 003's coil current rate of change, the default everywhere a dI/dt is asked for (A/us; about
+#: 33 % of the MagVenture MC-B35's maximum output, :data:`.coils.presets.MC_B35_MAX_DIDT_A_PER_US`).
+SEED_DIDT_A_PER_US = 50.0
 
 
 def mm_to_m(values_mm):

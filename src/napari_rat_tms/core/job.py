@@ -36,6 +36,7 @@ from .progress import forward
 from .fields.head_models import MODEL_KINDS, FieldModelError, check_conductivities
 from .project import MANIFEST, SOLVER_CACHE, write_manifest
 from .species import species_defaults
+from .conventions import SEED_DIDT_A_PER_US
 
 __all__ = ["JobParameters", "JobError", "iter_main_job", "DEMO_MESHING"]
 
@@ -68,7 +69,7 @@ class JobParameters:
     meshing: dict | None = None                  # MeshingParameters fields (None: the species')
     models: list = field(default_factory=lambda: list(MODEL_KINDS))   # every model, reference first
     coil: str | None = None                      # None: the species' (MC-B35, 136 dipoles)
-    didt_a_per_us: float = 50.0
+    didt_a_per_us: float = SEED_DIDT_A_PER_US
     grid_centre_ap_ml_mm: list | None = None
     grid_extent_mm: list | None = None           # None: the species' (rat 15 x 10 mm, mouse 7 x 4.5)
     grid_shape: list | None = None               # None: 7 x 5
@@ -151,7 +152,7 @@ def _load_input(params: JobParameters, rat=None):
         from .synthetic import make_synthetic_rat
 
         if rat is None:
-            rat = make_synthetic_rat(params.voxel_size_mm or 0.34, seed=params.synthetic_seed)
+            rat = make_synthetic_rat(params.voxel_size_mm, seed=params.synthetic_seed)   # None: its default
         lm = rat.landmarks_mm
         eyes = [lm["left_eye"], lm["right_eye"]]
         landmarks = {"bregma": lm["bregma"], "lambda": lm["lambda"],

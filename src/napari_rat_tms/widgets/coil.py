@@ -56,6 +56,7 @@ from ..core.placement import (
     placement_record,
 )
 from ..core.placement.grid import DEFAULT_CENTRE_FRACTION
+from ..core.conventions import SEED_DIDT_A_PER_US
 from ..viewer.layers import ROLE_EYE_POINTS, ROLE_KEY, layer_with_role, surface_in_frame_of
 
 __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
@@ -195,7 +196,7 @@ class CoilPlacementWidget(Container):
         self.orientation_slider = FloatSlider(label="", value=0.0, min=-180.0, max=180.0,
                                               tracking=True)
         self.gap = FloatSpinBox(label="gap scalp-coil (mm)", value=0.0, min=0.0, max=50.0, step=0.5)
-        self.didt = FloatSpinBox(label="dI/dt (A/µs)", value=50.0, min=0.1, max=1000.0, step=1.0)
+        self.didt = FloatSpinBox(label="dI/dt (A/µs)", value=SEED_DIDT_A_PER_US, min=0.1, max=1000.0, step=1.0)
         # stereotaxic frame
         self.landmarks_button = PushButton(text="Add landmarks layer")
         self.landmark_click_button = PushButton(text="Click landmarks on the skull (3D)")

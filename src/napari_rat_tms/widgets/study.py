@@ -57,6 +57,7 @@ from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS
 from ..core.placement.grid import SEED_GRID_EXTENT_MM, SEED_GRID_SHAPE, SEED_ORIENTATIONS_DEG, placement_grid
 from ..core.study import LINE_NAVIGATION, StudyResult, StudyRun
+from ..core.conventions import SEED_DIDT_A_PER_US
 from ..viewer.layers import ROLE_KEY
 from .model_store import COIL_ROLE, coil_state, models_for
 
@@ -64,7 +65,6 @@ __all__ = ["StudyWidget", "StudyPlots", "FIGURE_NAMES", "OUTPUT_FILES", "SUMMARY
 
 _USER_ERRORS = (RatTmsError, ValueError, OSError)
 #: Default dI/dt (A/µs) without a coil placement: the seed's 50 A/µs.
-DEFAULT_DIDT_A_PER_US = 50.0
 #: name -> tab title of the figures (the names are also the saved files' names).
 FIGURE_NAMES = {"figure2_orientation": "Fig. 2: orientation",
                 "figure3_maxima": "Fig. 3: distances between maxima",
@@ -283,7 +283,7 @@ class StudyWidget(Container):
         self.grid_label = Label(value="")
         # dI/dt
         self.didt_from_coil = CheckBox(text="dI/dt of the coil placement", value=True)
-        self.didt = FloatSpinBox(label="dI/dt (A/µs)", value=DEFAULT_DIDT_A_PER_US, min=0.1, max=1000.0,
+        self.didt = FloatSpinBox(label="dI/dt (A/µs)", value=SEED_DIDT_A_PER_US, min=0.1, max=1000.0,
                                  step=1.0, enabled=False)
         # run
         self.run_button = PushButton(text="Run study")

@@ -36,6 +36,7 @@ from ..coils.dipoles import CoilDipoles
 from ..conventions import m_to_mm, mm_to_m
 from ..errors import RatTmsError
 from ..meshes.surface import TriangleSurface
+from ..conventions import SEED_DIDT_A_PER_US
 
 __all__ = ["CoilPlacementError", "CoilPlacement", "place_coil_on_scalp", "scalp_normal",
            "coil_footprint_mm", "coil_clearance_mm", "check_coil_clearance", "lift_onto_scalp"]
@@ -90,7 +91,7 @@ class CoilPlacement:
     orientation_deg: float = 0.0
     scalp_point_mm: np.ndarray | None = None
     gap_mm: float = 0.0
-    didt_a_per_us: float = 50.0
+    didt_a_per_us: float = SEED_DIDT_A_PER_US
 
     def __post_init__(self):
         centre = np.asarray(self.centre_mm, dtype=float).reshape(3)
@@ -295,7 +296,7 @@ def check_coil_clearance(placement: CoilPlacement, coil: CoilDipoles, scalp: Tri
 
 def place_coil_on_scalp(scalp: TriangleSurface, point_mm, anterior, coil: CoilDipoles,
                         orientation_deg: float = 0.0, gap_mm: float = 0.0,
-                        didt_a_per_us: float = 50.0, normal_radius_mm: float = 3.0,
+                        didt_a_per_us: float = SEED_DIDT_A_PER_US, normal_radius_mm: float = 3.0,
                         max_offset_mm: float = 2.0) -> CoilPlacement:
     """Put ``coil`` on the scalp at ``point_mm`` (see the module docstring).
 

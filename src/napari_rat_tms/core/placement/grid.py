@@ -25,6 +25,7 @@ from ..meshes.rays import first_ray_hit
 from ..meshes.surface import TriangleSurface
 from .coil_on_scalp import CoilPlacement, CoilPlacementError, lift_onto_scalp, place_coil_on_scalp
 from .stereotaxic import StereotaxicFrame
+from ..conventions import SEED_DIDT_A_PER_US
 
 __all__ = ["PlacementGrid", "placement_grid", "SEED_GRID_EXTENT_MM", "SEED_GRID_SHAPE",
            "SEED_ORIENTATIONS_DEG"]
@@ -56,7 +57,7 @@ class PlacementGrid:
 
     def placements(self, scalp: TriangleSurface, frame: StereotaxicFrame, coil: CoilDipoles,
                    gap_mm: float = 0.0,
-                   didt_a_per_us: float = 50.0) -> Iterator[tuple[int, int, CoilPlacement]]:
+                   didt_a_per_us: float = SEED_DIDT_A_PER_US) -> Iterator[tuple[int, int, CoilPlacement]]:
         """``(position index, orientation index, placement)`` for every grid placement."""
         for i, point in enumerate(self.scalp_points_mm):
             base = place_coil_on_scalp(scalp, point, frame.anterior, coil, 0.0, gap_mm, didt_a_per_us)

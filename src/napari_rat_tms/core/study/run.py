@@ -35,6 +35,7 @@ from ..placement.coil_on_scalp import CoilPlacementError
 from ..placement.grid import PlacementGrid
 from ..placement.line_navigation import line_navigation_target
 from ..placement.stereotaxic import StereotaxicFrame
+from ..conventions import SEED_DIDT_A_PER_US
 
 __all__ = ["StudyResult", "StudyRun", "StudyError", "iter_run_study", "LINE_NAVIGATION", "METRIC_NAMES"]
 
@@ -235,7 +236,7 @@ class StudyRun:
 
     def __init__(self, field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
                  cortex: TriangleSurface, frame: StereotaxicFrame, coil: CoilDipoles, *,
-                 didt_a_per_us: float = 50.0, example=(None, 0)):
+                 didt_a_per_us: float = SEED_DIDT_A_PER_US, example=(None, 0)):
         names = list(field_models)
         if not names:
             raise StudyError("the study needs at least one field model (the reference first): build "
@@ -350,7 +351,7 @@ def _duration(seconds: float) -> str:
 
 def iter_run_study(field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
                    cortex: TriangleSurface, frame: StereotaxicFrame, coil: CoilDipoles, *,
-                   didt_a_per_us: float = 50.0, example=(None, 0)):
+                   didt_a_per_us: float = SEED_DIDT_A_PER_US, example=(None, 0)):
     """Run the study, yielding ``(fraction, message)``; returns a :class:`StudyResult`
     (see :class:`StudyRun` for the arguments, and for a run that can be cancelled and keep its
     partial results)."""
