@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import platform
 import time
 import warnings
@@ -41,6 +40,7 @@ from napari_rat_tms.core.meshes.io import read_surface_file
 from napari_rat_tms.core.neurons.placement_thresholds import (
     UNIT_DIDT_A_PER_S,
     cell_types,
+    golden_angle_azimuths,
     iter_placement_thresholds,
     neuron_vertices,
 )
@@ -48,7 +48,6 @@ from napari_rat_tms.core.placement import CoilPlacement
 
 SURFACES = {"body": "body", "skull": "skull", "skull without spine": "skull_without_spine", "eyes": "eyes",
             "cortex": "cortex"}
-GOLDEN_ANGLE_RAD = math.pi * (3.0 - math.sqrt(5.0))
 HERE = Path(__file__).resolve().parent
 
 
@@ -109,7 +108,7 @@ def main(argv=None):
             norm = np.linalg.norm(e_cortex, axis=1)
             solve_s = time.perf_counter() - start
             vertices = neuron_vertices(cortex, args.n, efield_norm=norm, min_fraction_of_peak=0.5)
-            azimuths = np.mod(GOLDEN_ANGLE_RAD * np.arange(len(vertices)), 2 * np.pi)
+            azimuths = golden_angle_azimuths(len(vertices))
             print(f"\n== {kind}: BEM solve + cortex field {solve_s:.0f} s; max |E| on the cortex "
                   f"{norm.max():.2f} V/m per A/us "
                   f"({norm.max() * MC_B35_MAX_DIDT_A_PER_US:.0f} V/m at 100 % MSO); "

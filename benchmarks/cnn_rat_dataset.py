@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 import warnings
 import zlib
@@ -76,7 +75,7 @@ from napari_rat_tms.core.meshes.io import read_surface_file
 from napari_rat_tms.core.meshes.surface import TriangleSurface
 from napari_rat_tms.core.neurons.cnn import CoilField, generate_dataset
 from napari_rat_tms.core.neurons.cortex import LAYER_DEPTHS_MM, layer_of_cell, normalise_layer, place_neurons
-from napari_rat_tms.core.neurons.placement_thresholds import neuron_vertices
+from napari_rat_tms.core.neurons.placement_thresholds import golden_angle_azimuths, neuron_vertices
 from napari_rat_tms.core.neurons.population import CellSpec
 from napari_rat_tms.core.placement import CoilPlacement, place_coil_on_scalp
 
@@ -100,7 +99,6 @@ OWN = ("Q0", "Q1", "Q2", "Q3", "Q4", "Q5", "R0")
 HEAD_PLACEMENTS = {"rat": ("P0", "P1", "P2", "P3", "P4", "P5", *OWN[:6]),
                    "rat-0.9": ("P0", "P2", *OWN[:4]),
                    "rat-B": (*OWN[:4], "R0")}
-GOLDEN_ANGLE_RAD = math.pi * (3.0 - math.sqrt(5.0))
 DEPTH_JITTER_MM = 0.1
 BEND_HALF_LENGTH_MM = 12.0
 THRESHOLD_KWARGS = {"rel_tol": 0.02}
@@ -239,7 +237,7 @@ def main(argv=None):
                 if own:
                     neurons[f"{data_id}:{pid}"] = own_neurons(cortex, vertices, head_id, pid, inside, names)
                 else:
-                    azimuths = np.mod(GOLDEN_ANGLE_RAD * np.arange(len(vertices)), 2 * np.pi)
+                    azimuths = golden_angle_azimuths(len(vertices))
                     neurons[data_id] = {name: place_neurons(cortex, layer_of_cell(name), vertices=vertices,
                                                             azimuths_rad=azimuths, inside=inside)
                                         for name in names}

@@ -46,7 +46,6 @@ points' colours follow the spin box without recomputing.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +72,7 @@ from ..core.neurons.placement_thresholds import (
     CellType,
     CellTypeThresholds,
     cell_types,
+    golden_angle_azimuths,
     morphology_files,
     neuron_vertices,
 )
@@ -89,7 +89,6 @@ ROLE_NEURON_SOMAS = "neuron_somas"
 COLORMAP = "viridis_r"
 #: The threshold map is drawn this far (mm) outside the cortex (the E-field map is at 0.05 mm).
 LIFT_MM = 0.1
-GOLDEN_ANGLE_RAD = math.pi * (3.0 - math.sqrt(5.0))
 UNITS = ("A/us", "% MSO")
 #: Where the neurons go: the whole cortex, or the vertices where |E| >= HOTSPOT_FRACTION x its maximum.
 WHERE = ("the whole cortex", "under the coil (|E| ≥ 50 % of its maximum)")
@@ -318,7 +317,7 @@ class NeuronsWidget(Container):
             norm = np.linalg.norm(model.efield(coil, UNIT_DIDT_A_PER_S), axis=1)
             vertices = neuron_vertices(cortex, int(self.n_neurons.value), efield_norm=norm,
                                        min_fraction_of_peak=HOTSPOT_FRACTION)
-        azimuths = np.mod(GOLDEN_ANGLE_RAD * np.arange(len(vertices)), 2 * np.pi)
+        azimuths = golden_angle_azimuths(len(vertices))
         return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, str(self.pulse.value),
                     bool(self.use_dask.value), self.cache_dir, kind, METHOD_CHOICES[self.method.value])
 
@@ -480,14 +479,7 @@ class NeuronsWidget(Container):
     def _map_values(self, result: CellTypeThresholds, cortex) -> tuple[np.ndarray, float, int]:
         """Per cortex vertex: the nearest computed neuron's threshold in the chosen units, missing ones
         at the top of the range; (values, top, number of vertices without a threshold)."""
-        from scipy.spatial import cKDTree
-
-        thresholds = result.thresholds_a_per_us
-        if self.units.value != UNITS[0]:
-            thresholds = 100.0 * thresholds / MC_B35_MAX_DIDT_A_PER_US
-        computed = np.array([p.vertex for p in result.placements], dtype=np.int64)
-        _, nearest = cKDTree(cortex.vertices_m[computed]).query(cortex.vertices_m)
-        values = thresholds[nearest]
+        values = result.threshold_map(cortex, self.units.value)
         finite = np.isfinite(values)
         top = float(values[finite].max()) if finite.any() else 1.0
         values = np.where(finite, values, top)

@@ -79,6 +79,30 @@ def test_neuron_vertices_under_the_coil():
         neuron_vertices(cortex, 0)
 
 
+def test_golden_angle_azimuths_spread_any_first_few():
+    """Any first k azimuths leave no gap wider than 2 pi / k times the golden ratio squared (three-gap
+    theorem bound for the golden angle), and are in [0, 2 pi)."""
+    from napari_rat_tms.core.neurons.placement_thresholds import golden_angle_azimuths
+
+    a = golden_angle_azimuths(50)
+    assert a.shape == (50,) and a.min() >= 0.0 and a.max() < 2 * np.pi
+    assert a[0] == 0.0 and np.isclose(a[1], np.pi * (3 - np.sqrt(5)))
+    for k in (3, 5, 8, 13, 50):
+        s = np.sort(a[:k])
+        gaps = np.diff(np.concatenate([s, [s[0] + 2 * np.pi]]))
+        assert gaps.max() <= 2 * np.pi / k * ((1 + np.sqrt(5)) / 2) ** 2 + 1e-12, k
+
+
+def test_nearest_neuron_map_gives_each_vertex_its_nearest_neurons_value():
+    from napari_rat_tms.core.neurons.placement_thresholds import nearest_neuron_map
+
+    line = np.stack([np.arange(10.0) * 1e-3, np.zeros(10), np.zeros(10)], axis=1)
+    values = nearest_neuron_map(line, [1, 8], [3.0, np.nan])
+    assert np.array_equal(values[:5], [3.0] * 5) and np.all(np.isnan(values[5:]))
+    with pytest.raises(ValueError, match="2 values for 1"):
+        nearest_neuron_map(line, [1], [1.0, 2.0])
+
+
 def test_cell_types_from_files_and_folders(tmp_path):
     for name in ("L23_PC_x.swc", "L6_TPC_y.asc", "mystery.swc", "notes.txt"):
         (tmp_path / name).write_text("")

@@ -33,6 +33,7 @@ method; a neuron whose map has no threshold in its direction is ``"not bracketed
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ from ..progress import forward
 from .population import CellSpec
 
 __all__ = [
+    "GOLDEN_ANGLE_RAD",
+    "golden_angle_azimuths",
+    "nearest_neuron_map",
     "CellType",
     "CellTypeThresholds",
     "BALL_AND_STICK",
@@ -153,6 +157,33 @@ def neuron_vertices(cortex, n: int, *, efield_norm=None, min_fraction_of_peak: f
     return np.sort(chosen)
 
 
+#: The golden angle (rad): successive neurons turned by it about their somatodendritic axis cover
+#: the azimuths evenly for any number of neurons (Vogel 1979's phyllotaxis).
+GOLDEN_ANGLE_RAD = math.pi * (3.0 - math.sqrt(5.0))
+
+
+def golden_angle_azimuths(n: int) -> np.ndarray:
+    """(n,) azimuths (rad, in [0, 2 pi)) of ``n`` neurons about their somatodendritic axes: the
+    k-th turned by k golden angles, so that any first few are spread over the circle."""
+    return np.mod(GOLDEN_ANGLE_RAD * np.arange(int(n)), 2.0 * np.pi)
+
+
+def nearest_neuron_map(vertices_m, neuron_vertices_idx, values) -> np.ndarray:
+    """Per vertex of a surface (``vertices_m``, (V, 3) m): the value of the nearest neuron's vertex
+    (``neuron_vertices_idx``, (N,) indices into ``vertices_m``; ``values``, (N,)): the
+    nearest-neighbour interpolation of a few neurons' thresholds over the cortex. Values may be NaN
+    (no threshold); they stay NaN on the vertices they are nearest to."""
+    from scipy.spatial import cKDTree
+
+    vertices_m = np.asarray(vertices_m, dtype=float)
+    index = np.asarray(neuron_vertices_idx, dtype=np.int64).reshape(-1)
+    values = np.asarray(values, dtype=float).reshape(-1)
+    if len(index) != len(values) or len(index) == 0:
+        raise ValueError(f"{len(values)} values for {len(index)} neuron vertices (need the same, at least one)")
+    _, nearest = cKDTree(vertices_m[index]).query(vertices_m)
+    return values[nearest]
+
+
 @dataclass
 class CellTypeThresholds:
     """The thresholds of one cell type for one placement: placements and results in the same order.
@@ -183,6 +214,14 @@ class CellTypeThresholds:
     def thresholds_pct_mso(self) -> np.ndarray:
         """(N,) thresholds in % of :data:`~napari_rat_tms.core.coils.MC_B35_MAX_DIDT_A_PER_US`."""
         return 100.0 * self.thresholds_a_per_us / MC_B35_MAX_DIDT_A_PER_US
+
+    def threshold_map(self, cortex, units: str = "A/us") -> np.ndarray:
+        """(V,) per cortex vertex: the threshold of the nearest computed neuron's vertex
+        (:func:`nearest_neuron_map`), in ``units`` "A/us" or "% MSO"; NaN where that neuron has none."""
+        if units not in ("A/us", "% MSO"):
+            raise ValueError(f"units must be 'A/us' or '% MSO', got {units!r}")
+        values = self.thresholds_a_per_us if units == "A/us" else self.thresholds_pct_mso
+        return nearest_neuron_map(cortex.vertices_m, [p.vertex for p in self.placements], values)
 
     def activated_fraction(self, didt_a_per_us: float) -> float | None:
         """Fraction of the neurons activated at ``didt_a_per_us``: threshold at most that. Counted:
