@@ -47,7 +47,6 @@ from ..core.placement import (
     CoilPlacementError,
     StereotaxicFrame,
     check_coil_clearance,
-    coil_footprint_mm,
     frame_from_landmarks,
     lift_onto_scalp,
     line_navigation_target,
@@ -55,8 +54,9 @@ from ..core.placement import (
     placement_grid,
     placement_record,
 )
-from ..core.placement.grid import DEFAULT_CENTRE_FRACTION
+from ..core.placement.grid import default_grid_centre_ap_ml_mm
 from ..core.conventions import SEED_DIDT_A_PER_US
+from ..viewer.coil_drawing import coil_drawing_mesh_mm
 from ..viewer.layers import ROLE_EYE_POINTS, ROLE_KEY, layer_with_role, surface_in_frame_of
 
 __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
@@ -71,8 +71,6 @@ ROLE_PLACEMENT_GRID = "placement_grid"
 LANDMARK_NAMES = ("bregma", "lambda", "midline")
 #: Length (mm) of the drawn current arrow.
 CURRENT_ARROW_MM = 10.0
-#: Height (mm) of the slab drawn for a ``.ccd`` coil (its windings are not known).
-CCD_SLAB_MM = 5.0
 #: A press-and-release that moves the mouse more than this (pixels) is a drag (camera), not a click.
 CLICK_TOLERANCE_PX = 4.0
 
@@ -95,45 +93,6 @@ def _surface_layers(viewer, preferred: tuple[str, ...]):
 def _is_surface(layer, names: tuple[str, ...]) -> bool:
     return (isinstance(layer, napari.layers.Surface) and layer.metadata.get(ROLE_KEY) == ROLE_SURFACE
             and layer.metadata.get("surface") in names)
-
-
-def _annuli(loops: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Flat rings between consecutive (outer, inner) closed loops of the same point count."""
-    vertices, faces = [], []
-    offset = 0
-    for outer, inner in zip(loops[0::2], loops[1::2]):
-        outer, inner = np.asarray(outer, float), np.asarray(inner, float)
-        if np.allclose(outer[0], outer[-1]):
-            outer, inner = outer[:-1], inner[:-1]
-        n = len(outer)
-        i = np.arange(n)
-        j = (i + 1) % n
-        o, q = offset + i, offset + n + i
-        oj, qj = offset + j, offset + n + j
-        faces.append(np.column_stack([o, oj, qj]))
-        faces.append(np.column_stack([o, qj, q]))
-        vertices.extend([outer, inner])
-        offset += 2 * n
-    return np.concatenate(vertices), np.concatenate(faces).astype(int)
-
-
-def _prism(outline_xy: np.ndarray, height_mm: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed slab over a convex outline (K, 2): bottom at z = 0, top at z = -height (coil frame)."""
-    xy = np.asarray(outline_xy, float)
-    n = len(xy)
-    bottom = np.column_stack([xy, np.zeros(n)])
-    top = np.column_stack([xy, np.full(n, -float(height_mm))])
-    centre = xy.mean(axis=0)
-    vertices = np.vstack([bottom, top, [[*centre, 0.0]], [[*centre, -float(height_mm)]]])
-    i = np.arange(n)
-    j = (i + 1) % n
-    cb, ct = 2 * n, 2 * n + 1
-    faces = np.vstack([
-        np.column_stack([i, j, n + j]), np.column_stack([i, n + j, n + i]),      # sides
-        np.column_stack([np.full(n, cb), j, i]),                                  # bottom cap
-        np.column_stack([np.full(n, ct), n + i, n + j]),                          # top cap
-    ])
-    return vertices, faces.astype(int)
 
 
 def _click_without_drag(event, viewer=None):
@@ -489,9 +448,8 @@ class CoilPlacementWidget(Container):
                                   + (f" (checked against the {checks})" if checks else "") + ".")
         self._busy = True
         try:
-            lam_ap = float(frame.to_stereotaxic(frame.landmarks_mm["lambda"])[1])
-            self.grid_ap.value = round(DEFAULT_CENTRE_FRACTION * lam_ap, 2)
-            self.grid_ml.value = 0.0
+            ap, ml = default_grid_centre_ap_ml_mm(frame)
+            self.grid_ap.value, self.grid_ml.value = round(ap, 2), round(ml, 2)
         finally:
             self._busy = False
         extra = " (landmarks after the third are ignored)" if n > 3 else ""
@@ -686,24 +644,7 @@ class CoilPlacementWidget(Container):
 
     # --- drawing ------------------------------------------------------------------------------
     def _coil_mesh_mm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The coil in its own frame (mm): for parametric coils the windings (flat rings at
-        mid-height, value 1) and the casing's bottom (the footprint at z = 0, value 0), so that
-        the casing is seen touching the scalp while the windings lie behind it; for .ccd coils a
-        slab over the footprint (value 0.5)."""
-        windings = self.coil_info.get("windings")
-        if windings is None:
-            vertices, faces = _prism(coil_footprint_mm(self.coil), CCD_SLAB_MM)
-            return vertices, faces, np.full(len(vertices), 0.5)
-        rings, ring_faces = _annuli(windings.outline_mm())
-        outline = coil_footprint_mm(self.coil)
-        plate = np.vstack([np.column_stack([outline, np.zeros(len(outline))]),
-                           [[*outline.mean(axis=0), 0.0]]])
-        k = np.arange(len(outline))
-        plate_faces = np.column_stack([np.full(len(k), len(outline)), k, (k + 1) % len(outline)])
-        vertices = np.vstack([rings, plate])
-        faces = np.vstack([ring_faces, plate_faces + len(rings)])
-        values = np.concatenate([np.ones(len(rings)), np.zeros(len(plate))])
-        return vertices, faces, values
+        return coil_drawing_mesh_mm(self.coil, self.coil_info.get("windings"))
 
     def _match_scalp(self, layer):
         scalp = self.scalp_layer.value

@@ -27,7 +27,7 @@ from .coil_on_scalp import CoilPlacement, CoilPlacementError, lift_onto_scalp, p
 from .stereotaxic import StereotaxicFrame
 from ..conventions import SEED_DIDT_A_PER_US
 
-__all__ = ["PlacementGrid", "placement_grid", "SEED_GRID_EXTENT_MM", "SEED_GRID_SHAPE",
+__all__ = ["PlacementGrid", "placement_grid", "default_grid_centre_ap_ml_mm", "DEFAULT_CENTRE_FRACTION", "SEED_GRID_EXTENT_MM", "SEED_GRID_SHAPE",
            "SEED_ORIENTATIONS_DEG"]
 
 SEED_GRID_EXTENT_MM = (15.0, 10.0)   # AP, ML
@@ -65,6 +65,14 @@ class PlacementGrid:
                 yield i, j, lift_onto_scalp(base.with_orientation(float(angle)), coil, scalp)
 
 
+def default_grid_centre_ap_ml_mm(frame: StereotaxicFrame) -> tuple[float, float]:
+    """The grid's default centre (AP, ML) in mm: on the midline, :data:`DEFAULT_CENTRE_FRACTION` of
+    the way from bregma to lambda (bregma when the frame has no lambda)."""
+    lam = frame.landmarks_mm.get("lambda")
+    ap = DEFAULT_CENTRE_FRACTION * float(frame.to_stereotaxic(lam)[1]) if lam is not None else 0.0
+    return float(ap), 0.0
+
+
 def placement_grid(scalp: TriangleSurface, frame: StereotaxicFrame,
                    centre_ap_ml_mm: tuple[float, float] | None = None,
                    extent_mm: tuple[float, float] = SEED_GRID_EXTENT_MM,
@@ -78,9 +86,7 @@ def placement_grid(scalp: TriangleSurface, frame: StereotaxicFrame,
     if not all(np.isfinite(e) and e >= 0 for e in extent_mm):
         raise ValueError(f"extent_mm must be two lengths >= 0, got {extent_mm!r}")
     if centre_ap_ml_mm is None:
-        lam = frame.landmarks_mm.get("lambda")
-        ap = DEFAULT_CENTRE_FRACTION * float(frame.to_stereotaxic(lam)[1]) if lam is not None else 0.0
-        centre_ap_ml_mm = (ap, 0.0)
+        centre_ap_ml_mm = default_grid_centre_ap_ml_mm(frame)
     c_ap, c_ml = (float(v) for v in centre_ap_ml_mm)
     aps = c_ap + (np.linspace(-0.5, 0.5, n_ap) * extent_mm[0] if n_ap > 1 else np.zeros(1))
     mls = c_ml + (np.linspace(-0.5, 0.5, n_ml) * extent_mm[1] if n_ml > 1 else np.zeros(1))
