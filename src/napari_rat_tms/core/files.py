@@ -4,17 +4,23 @@ hash used by the project folder, the caches (BEM, thresholds, CNN dataset) and e
 * :func:`atomic_write`: the data goes to a temporary file beside the target, is flushed to disk and
   only then takes the target's name, so a crash or Ctrl-C never leaves a half-written file under the
   real name (a reader sees the old file or the new one);
-* :func:`file_sha256`: SHA-256 of a file's bytes, read in 1 MiB blocks.
+* :func:`file_sha256`: SHA-256 of a file's bytes, read in 1 MiB blocks;
+* :func:`jsonable` and :func:`write_json`: strict JSON (NumPy numbers as Python numbers, NaN and
+  infinities as null), written atomically.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 import secrets
 from pathlib import Path
 
-__all__ = ["atomic_write", "file_sha256"]
+import numpy as np
+
+__all__ = ["atomic_write", "file_sha256", "jsonable", "write_json"]
 
 
 def atomic_write(path, overwrite: bool, write) -> None:
@@ -59,3 +65,26 @@ def file_sha256(path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def jsonable(value):
+    """``value`` for strict JSON: NumPy numbers and arrays as Python numbers and lists, tuples as
+    lists, keys as strings, NaN and infinities as None."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def write_json(path, value, *, overwrite: bool = False) -> Path:
+    """Write ``jsonable(value)`` to ``path`` (UTF-8, indented) with :func:`atomic_write`; returns the path."""
+    text = json.dumps(jsonable(value), indent=2, ensure_ascii=False)
+    atomic_write(path, overwrite, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return Path(path)

@@ -43,8 +43,6 @@ Tests and scripts use :meth:`StudyWidget.run_study`, :meth:`~StudyWidget.cancel`
 
 from __future__ import annotations
 
-import json
-import math
 import warnings
 from pathlib import Path
 
@@ -57,6 +55,11 @@ from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS
 from ..core.placement.grid import SEED_GRID_EXTENT_MM, SEED_GRID_SHAPE, SEED_ORIENTATIONS_DEG, placement_grid
 from ..core.study import LINE_NAVIGATION, StudyResult, StudyRun
+from ..core.study.results_folder import (
+    existing_study_outputs,
+    study_output_files,
+    write_study_results,
+)
 from ..core.conventions import SEED_DIDT_A_PER_US
 from ..viewer.layers import ROLE_KEY
 from .model_store import COIL_ROLE, coil_state, models_for
@@ -70,8 +73,7 @@ FIGURE_NAMES = {"figure2_orientation": "Fig. 2: orientation",
                 "figure3_maxima": "Fig. 3: distances between maxima",
                 "figure4_fields": "Fig. 4: fields"}
 #: Files written by :meth:`StudyWidget.save_results` (figures as PNG and SVG).
-OUTPUT_FILES = ("study.csv", "summary.json", "README.txt",
-                *(f"{name}{suffix}" for name in FIGURE_NAMES for suffix in (".png", ".svg")))
+OUTPUT_FILES = study_output_files()
 #: Columns of the summary table: (title, tooltip).
 SUMMARY_COLUMNS = (
     ("RE (%)", "relative error against the reference, mean ± SD over the placements"),
@@ -97,21 +99,6 @@ def _pm(mean, sd, scale=1.0) -> str:
     if sd is None or not np.isfinite(sd):
         return f"{scale * mean:.1f}"
     return f"{scale * mean:.1f} ± {scale * sd:.1f}"
-
-
-def _jsonable(value):
-    """``value`` with NumPy numbers as Python numbers and NaN/inf as None (strict JSON)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 def summary_rows(result: StudyResult) -> list[tuple[str, list[str]]]:
@@ -660,105 +647,30 @@ class StudyWidget(Container):
     def existing_outputs(self, folder) -> list[Path]:
         """The files of a study (:data:`OUTPUT_FILES`, also those this result does not write, such as
         Fig. 4 of a partial study) that already exist in ``folder``."""
-        return [Path(folder) / name for name in OUTPUT_FILES if (Path(folder) / name).exists()]
-
-    def _summary_record(self) -> dict:
-        result = self.result
-        grid = result.grid
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            summary = result.summary()
-        inputs = self.result_inputs
-        return _jsonable({
-            "status": result.status,
-            "complete": result.is_complete,
-            "placements_computed": result.n_completed,
-            "placements": int(result.completed.size),
-            "reference": result.reference,
-            "models": {name: MODEL_KINDS[name].description if name in MODEL_KINDS else "" for name in result.models},
-            "didt_a_per_us": result.didt_a_per_us,
-            "coil": inputs.get("coil"),
-            "grid": {"centre_ap_ml_mm": list(grid.centre_ap_ml_mm),
-                     "centre_default": inputs.get("centre_ap_ml_mm") is None,
-                     "extent_mm": inputs.get("extent_mm"),
-                     "shape": inputs.get("shape"),
-                     "positions_ap_ml_mm": grid.grid_ap_ml_mm,
-                     "orientations_deg": grid.orientations_deg},
-            "evaluation_points": len(result.points_mm),
-            "seconds": result.seconds,
-            "summary": summary,
-            "findings": self.findings,
-            "reference_paper": "seed 003 (Koponen et al.): rat µCT -> BEM -> TMS E-field, model comparison "
-                               "over 630 coil placements",
-        })
-
-    def _readme(self) -> str:
-        result = self.result
-        lines = [f"Model study (seed 003's comparison of head models): {result.status}.", ""]
-        if not result.is_complete:
-            lines += [f"PARTIAL RESULT: the study was cancelled; {result.n_completed} of "
-                      f"{result.completed.size} placements were computed and every number, table and figure "
-                      "here covers only these.", ""]
-        lines += [f"Models: {', '.join(result.models)} (reference {result.reference}); dI/dt "
-                  f"{result.didt_a_per_us:g} A/µs; {result.grid.n_positions} positions x "
-                  f"{len(result.grid.orientations_deg)} orientations.", "",
-                  "study.csv     one row per model and computed placement (mm, deg, V/m; RE and CCE as "
-                  "fractions)",
-                  "summary.json  status, models, grid, per-model summary against the reference, seed "
-                  "findings"]
-        descriptions = {"figure2_orientation": "direction error at the maximum and peak |E| against the coil "
-                                               "orientation (seed Fig. 2)",
-                        "figure3_maxima": "mean distance between the maxima of the models and line "
-                                          "navigation "
-                                          "(seed Fig. 3)",
-                        "figure4_fields": "|E| and |E - E_ref| for the grid centre at 0 deg (seed Fig. 4)"}
-        for name in self.figures:
-            lines.append(f"{name}.png/.svg  {descriptions.get(name, '')}")
-        if "figure4_fields" not in self.figures:
-            lines.append("figure4_fields: not drawn (its placement was not computed before cancelling)")
-        return "\n".join(lines) + "\n"
+        return existing_study_outputs(folder)
 
     def save_results(self, folder, overwrite: bool = False) -> list[Path] | None:
-        """Write study.csv, summary.json, README.txt and the figures (PNG and SVG) into ``folder``.
+        """Write study.csv, summary.json, README.txt and the figures (PNG and SVG) into ``folder``
+        (:func:`...core.study.results_folder.write_study_results`).
 
         Existing files are never replaced unless ``overwrite=True``: then nothing is written and
         the status lists them. Returns the written paths, or None (the status says why).
         """
-        from ..core.files import atomic_write
-        from ..core.study.figures import save_figure
-
         if self.result is None:
             self.status.value = "Nothing to save: run the study first."
             return None
         folder = Path(folder)
-        existing = self.existing_outputs(folder)
-        if existing and not overwrite:
-            self.status.value = (f"Not saved: {', '.join(p.name for p in existing)} already exist(s) in "
-                                 f"{folder}. "
-                                 "Nothing was written: choose another folder or confirm replacing them.")
-            return None
-        written: list[Path] = []
+        surfaces = models_for(self._viewer).surfaces
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            surfaces = models_for(self._viewer).surfaces
-            written.append(self.result.write_csv(folder / "study.csv", overwrite=overwrite,
-                                                 cortex=surfaces.get("cortex"), skull=surfaces.get("skull")))
-            record = json.dumps(self._summary_record(), indent=2, ensure_ascii=False)
-            atomic_write(folder / "summary.json", overwrite,
-                         lambda tmp: Path(tmp).write_text(record, encoding="utf-8"))
-            written.append(folder / "summary.json")
-            readme = self._readme()
-            atomic_write(folder / "README.txt", overwrite,
-                         lambda tmp: Path(tmp).write_text(readme, encoding="utf-8"))
-            written.append(folder / "README.txt")
-            for name, fig in self.figures.items():
-                written.extend(save_figure(fig, folder / name, overwrite=overwrite))
-            for stale in set(self.existing_outputs(folder)) - set(written):   # confirmed: replaced
-                stale.unlink()                                                # by nothing
+            written = write_study_results(folder, self.result, self.figures, inputs=self.result_inputs,
+                                          findings=self.findings, cortex=surfaces.get("cortex"),
+                                          skull=surfaces.get("skull"), overwrite=overwrite)
+        except FileExistsError as err:
+            self.status.value = (f"Not saved: {err}. Nothing was written: choose another folder or confirm "
+                                 "replacing them.")
+            return None
         except (OSError, ValueError) as err:
-            self.status.value = (f"Cannot save the results: {err}"
-                                 + (f" (written before the error: {', '.join(p.name for p in written)})."
-                                    if written else " Nothing was written."))
+            self.status.value = f"Cannot save the results: {err}"
             return None
         self.status.value = (f"Saved {len(written)} files to {folder} ({self.result.status}).")
         return written

@@ -175,3 +175,36 @@ def test_cancelled_run_keeps_partial_results_and_resumes(setup, tmp_path):
     with pytest.raises(StudyError, match="other points"):
         StudyRun({"a": models["a"], "c": FieldModel("c", _Primary(other.vertices_m, 1), other.vertices_m, 0)},
                  grid, scalp, cortex, frame, coil)
+
+
+def test_a_study_folder_is_written_whole_and_never_over_another(setup, tmp_path):
+    """core/study/results_folder.py (what the Model study dock saves): table, strict-JSON summary,
+    README, figures; a second save refuses without overwrite (nothing written), and with it removes
+    the first study's files that the new one does not write (no mixed folder)."""
+    import json
+
+    from napari_rat_tms.core.study.figures import figure_orientation
+    from napari_rat_tms.core.study.results_folder import study_output_files, write_study_results
+
+    scalp, cortex, frame, grid, coil = setup
+    pts = cortex.vertices_m
+    models = {"3C": FieldModel("3C", _Primary(pts, 1.0), pts, 0.0),
+              "1C": FieldModel("1C", _Primary(pts, 0.5), pts, 0.0)}
+    result = run_to_completion(iter_run_study(models, grid, scalp, cortex, frame, coil))
+    figures = {"figure2_orientation": figure_orientation(result), "figure4_fields": figure_fields(result)}
+    written = write_study_results(tmp_path, result, figures, inputs={"coil": "MC-B35", "centre_ap_ml_mm": None})
+    assert {p.name for p in written} == {"study.csv", "summary.json", "README.txt", "figure2_orientation.png",
+                                         "figure2_orientation.svg", "figure4_fields.png", "figure4_fields.svg"}
+    record = json.loads((tmp_path / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(c))
+    assert record["complete"] and record["models"]["1C"] == "body only" and record["coil"] == "MC-B35"
+    assert record["grid"]["centre_default"] is True
+    assert "complete" in (tmp_path / "README.txt").read_text()
+    before = (tmp_path / "study.csv").read_bytes()
+    with pytest.raises(FileExistsError, match="study.csv"):
+        write_study_results(tmp_path, result, {})
+    assert (tmp_path / "study.csv").read_bytes() == before
+    again = write_study_results(tmp_path, result, {"figure2_orientation": figures["figure2_orientation"]},
+                                overwrite=True)
+    left = {p.name for p in tmp_path.iterdir()} & set(study_output_files())
+    assert left == {p.name for p in again} and "figure4_fields.png" not in left
+    assert "figure4_fields: not drawn" in (tmp_path / "README.txt").read_text()

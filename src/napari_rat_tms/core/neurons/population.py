@@ -60,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write, file_sha256
+from ..files import atomic_write, file_sha256, jsonable
 from ..progress import ProgressCallback, run_to_completion
 from .cortex import CorticalNeuronPlacement, inside_predicate, to_cell_frame, field_at_cell
 from .threshold import FieldOutsideDomainError
@@ -246,16 +246,6 @@ def _threshold_defaults() -> dict:
     return dict(_threshold_default_items())
 
 
-def _jsonable(value):
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
-
-
 @dataclass(frozen=True, eq=False)
 class ThresholdTask:
     """One neuron's threshold search, runnable in any process (module docstring).
@@ -314,7 +304,7 @@ class ThresholdTask:
             "pulse": {"name": pulse.name, "times_sha256": hashlib.sha256(pulse.times_s.tobytes()).hexdigest(),
                       "shape_sha256": hashlib.sha256(pulse.shape.tobytes()).hexdigest(),
                       "n": int(pulse.times_s.size)},
-            "threshold_kwargs": _jsonable(kwargs),
+            "threshold_kwargs": jsonable(kwargs),
             "field": None if efield is None else {
                 "shape": list(efield.shape), "dtype": str(efield.dtype),
                 "sha256": hashlib.sha256(efield.tobytes()).hexdigest()},
@@ -326,7 +316,7 @@ class ThresholdTask:
         """The inputs in words (JSON), stored with a cached result for provenance."""
         return {"label": self.label, "cell": self.cell.key_dict(),
                 "placement": self.placement.as_dict() if self.placement is not None else None,
-                "pulse": self.pulse.metadata(), "threshold_kwargs": _jsonable(self.threshold_kwargs),
+                "pulse": self.pulse.metadata(), "threshold_kwargs": jsonable(self.threshold_kwargs),
                 "field_shape": None if self.efield_v_per_m is None else list(self.efield_v_per_m.shape)}
 
 
@@ -365,7 +355,7 @@ class NeuronThreshold:
         return self.status == "ok"
 
     def as_dict(self) -> dict:
-        return _jsonable(dict(self.__dict__))
+        return jsonable(dict(self.__dict__))
 
     @classmethod
     def from_dict(cls, data: dict, **changes) -> NeuronThreshold:

@@ -59,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...files import atomic_write
+from ...files import atomic_write, jsonable
 from ..cortex import CorticalNeuronPlacement, placement_rotation
 from ..population import CellSpec, resolve_pulse, start_client, iter_run_thresholds
 from .local_field import LocalFieldGrid, sample_local_field_arrays
@@ -319,7 +319,7 @@ def _empty_index(grid: LocalFieldGrid, pulse, threshold_kwargs) -> dict:
 
     package, neuron = population.package_versions()
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "grid": grid.as_dict(),
-            "pulse": pulse.metadata(), "threshold_kwargs": population._jsonable(threshold_kwargs),
+            "pulse": pulse.metadata(), "threshold_kwargs": jsonable(threshold_kwargs),
             "versions": {"napari-rat-tms": package, "neuron": neuron}, "cells": {}, "shards": {},
             "records": []}
 
@@ -417,7 +417,7 @@ def iter_generate_dataset(directory, cells: Mapping[str, CellSpec],
                     "head": cf.head_id, "placement": cf.placement_id, "grid": grid.as_dict(),
                     "neurons": [p.as_dict() for p in placements], "pulse": pulse.metadata(),
                     "pulse_shape": hashlib.sha256(pulse.shape.tobytes()).hexdigest(),
-                    "threshold_kwargs": pop._jsonable(kwargs), "max_outside": max_outside_fraction,
+                    "threshold_kwargs": jsonable(kwargs), "max_outside": max_outside_fraction,
                 }).encode()).hexdigest()
                 shard_keys[cell_type] = (shard, key)
                 if _shard_done(directory, index, shard, key):
