@@ -133,3 +133,19 @@ def test_no_private_name_is_imported_from_another_module():
                     found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} imports {names} "
                                  f"from {'.' * node.level}{node.module or ''}")
     assert not found, "\n".join(found)
+
+
+def test_no_blanket_warning_suppression():
+    """Warnings are silenced by category where a caller knows what they say and says it elsewhere
+    (``simplefilter("ignore", RuntimeWarning)``), or by an explicit policy argument
+    (``on_near_surface="ignore"``, ``on_outside="ignore"``): never all warnings at once, which
+    would also hide those nobody expected."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("simplefilter", "filterwarnings") and node.args
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value == "ignore"
+                    and len(node.args) < 2 and not any(k.arg == "category" for k in node.keywords)):
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not found, "blanket warning suppression at " + ", ".join(found)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from psygnal import Signal
 
-from ..core.coils import load_coil
+from ..core.coils import CoilModelWarning, load_coil
 from ..core.fields import MODEL_KINDS, FieldModel
 from ..core.placement import CoilPlacement, StereotaxicFrame
 from ..viewer.layers import layer_with_role
@@ -45,7 +45,7 @@ class ViewerModels:
         coil = self._coils.get(source)
         if coil is None:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore", CoilModelWarning)   # shown when the coil was chosen
                 coil, _ = load_coil(source)
             self._coils[source] = coil
         return coil

@@ -7,7 +7,7 @@ import pytest
 
 from napari_rat_tms.core.bem import lc_bem
 from napari_rat_tms.core.bem.conductor import SIGMA_BODY, SIGMA_SKULL, nested_spheres
-from napari_rat_tms.core.bem.solver import build_solver, iter_build_solver
+from napari_rat_tms.core.bem.solver import NearSurfaceWarning, build_solver, iter_build_solver
 from napari_rat_tms.core.coils import CoilDipoles
 from napari_rat_tms.core.errors import ConductorModelError
 
@@ -118,8 +118,28 @@ def test_points_given_in_millimetres_are_refused_with_a_hint(model):
 
 def test_points_near_a_surface_are_warned_about(model):
     near = np.array([[0.0, 0.0, 0.0079]])  # 0.1 mm under the 8 mm sphere (edges ~2 mm)
-    with pytest.warns(UserWarning, match="closer to surface"):
+    with pytest.warns(NearSurfaceWarning, match="closer to surface"):
         build_solver(model, near)
+
+
+def test_the_near_surface_policy_is_explicit(model):
+    """``on_near_surface``: "warn" (default), "ignore" (no warning at all), "raise"; a typo is refused."""
+    import warnings
+
+    from napari_rat_tms.core.bem.solver import check_evaluation_points
+
+    near = np.array([[0.0, 0.0, 0.0079], [0.0, 0.0, 0.0]])
+    with pytest.warns(NearSurfaceWarning):
+        check_evaluation_points(model, near)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sigma = check_evaluation_points(model, near, on_near_surface="ignore")
+        check_evaluation_points(model, near[1:], on_near_surface="raise")      # nothing near: fine
+    assert sigma.shape == (2,) and np.all(sigma > 0)
+    with pytest.raises(ConductorModelError, match="closer to surface"):
+        check_evaluation_points(model, near, on_near_surface="raise")
+    with pytest.raises(ValueError, match="on_near_surface"):
+        check_evaluation_points(model, near, on_near_surface="quiet")
 
 
 @pytest.mark.parametrize("bad", [np.zeros((0, 3)), np.array([[np.nan, 0, 0]])])

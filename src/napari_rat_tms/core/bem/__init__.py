@@ -9,7 +9,7 @@
 """
 
 from .conductor import SIGMA_BODY, SIGMA_EYE, SIGMA_SKULL, Boundary, VolumeConductor, nested_spheres, rat_head_model
-from .solver import TmsBemSolver, build_solver, iter_build_solver
+from .solver import NearSurfaceWarning, TmsBemSolver, build_solver, iter_build_solver
 from .sphere_model import fit_sphere_to_inner_skull, sphere_efield
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "rat_head_model",
     "TmsBemSolver",
     "build_solver",
+    "NearSurfaceWarning",
     "iter_build_solver",
     "sphere_efield",
     "fit_sphere_to_inner_skull",

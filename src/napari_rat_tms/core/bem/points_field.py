@@ -108,15 +108,16 @@ class PlacementField:
         self._g = g
         yield 1.0, "solved"
 
-    def iter_at(self, points_m, *, chunk: int = 512, block_rows: int = 1024):
+    def iter_at(self, points_m, *, chunk: int = 512, block_rows: int = 1024, on_near_surface: str = "warn"):
         """Yield ``(fraction, message)``; return E (V/m, (P, 3)) at ``points_m`` (solved first if
         needed). Points outside the head are refused (:func:`.solver.check_evaluation_points`)
-        before the solve."""
+        before the solve; points near a surface handled by ``on_near_surface`` ("warn", "ignore",
+        "raise")."""
         from .solver import check_evaluation_points
 
         points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
         yield 0.0, f"checking {len(points)} points"
-        sigma = check_evaluation_points(self.conductor, points)
+        sigma = check_evaluation_points(self.conductor, points, on_near_surface=on_near_surface)
         base = 0.0 if self.solved else 0.6    # the share of the progress the solve takes
         if not self.solved:
             yield from forward(self.iter_solve(block_rows=block_rows), 0.0, base)
@@ -132,11 +133,11 @@ class PlacementField:
         yield 1.0, "done"
         return out
 
-    def at(self, points_m) -> np.ndarray:
+    def at(self, points_m, *, on_near_surface: str = "warn") -> np.ndarray:
         """Blocking form of :meth:`iter_at`: E (V/m, (P, 3)) at ``points_m``."""
         from ..progress import run_to_completion
 
-        return run_to_completion(self.iter_at(points_m))
+        return run_to_completion(self.iter_at(points_m, on_near_surface=on_near_surface))
 
 
 def iter_efield_at_points(conductor: VolumeConductor, coil: CoilDipoles, didt_a_per_s: float, points_m, *,

@@ -37,20 +37,35 @@ from . import lc_bem
 from .conductor import VolumeConductor
 from .estimate import check_memory, estimate_transfer_cost
 
-__all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points"]
+__all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points",
+           "NearSurfaceWarning", "NEAR_SURFACE_POLICIES"]
 
 #: Changes whenever the numbers ``T`` holds could change (formulation, quadrature): old caches are ignored.
 SOLVER_VERSION = "lc-bem-2"
 
 
-def check_evaluation_points(conductor: VolumeConductor, points_m) -> np.ndarray:
-    """Conductivity (S/m) at each point; errors for points outside the head, warnings near a surface.
+class NearSurfaceWarning(UserWarning):
+    """Evaluation points closer to a surface than half its mean edge length: the field there is
+    less accurate (not wrong)."""
+
+
+#: What to do with evaluation points near a surface: warn (:class:`NearSurfaceWarning`), go on
+#: silently (a caller that knows and says so, e.g. neuron compartments next to the bone), or refuse.
+NEAR_SURFACE_POLICIES = ("warn", "ignore", "raise")
+
+
+def check_evaluation_points(conductor: VolumeConductor, points_m, *, on_near_surface: str = "warn") -> np.ndarray:
+    """Conductivity (S/m) at each point; errors for points outside the head; points near a surface
+    handled by ``on_near_surface`` (:data:`NEAR_SURFACE_POLICIES`).
 
     A point outside every surface (in air) is an error: the field there is not modelled. A point
-    closer to a surface than half that surface's mean edge length gets a warning: the quadrature
+    closer to a surface than half that surface's mean edge length is less accurate: the quadrature
     refines, but the piecewise-linear potential is least accurate there (seed 003 kept its
-    cortical points at least 1 mm from the skull for this reason).
+    cortical points at least 1 mm from the skull for this reason). ``"warn"`` issues a
+    :class:`NearSurfaceWarning`, ``"raise"`` a :class:`ConductorModelError`, ``"ignore"`` nothing.
     """
+    if on_near_surface not in NEAR_SURFACE_POLICIES:
+        raise ValueError(f"on_near_surface must be one of {NEAR_SURFACE_POLICIES}, got {on_near_surface!r}")
     points = np.asarray(points_m, dtype=float).reshape(-1, 3)
     if len(points) == 0:
         raise ValueError("no evaluation points were given")
@@ -64,17 +79,19 @@ def check_evaluation_points(conductor: VolumeConductor, points_m) -> np.ndarray:
             f"{len(outside)} of {len(points)} evaluation points lie outside the head model (in air), e.g. "
             f"({p[0]:.2f}, {p[1]:.2f}, {p[2]:.2f}) mm. Are they in metres, in the model's frame?"
         )
+    if on_near_surface == "ignore":
+        return sigma
     for b in conductor.boundaries:
         half_edge = 0.5 * b.surface.mean_edge_length_m
         dist = checks.distance_to_surface(b.surface, points)
         close = np.flatnonzero(dist < half_edge)
         if len(close):
-            warnings.warn(
-                f"{len(close)} evaluation points lie closer to surface {b.name!r} than half its mean edge "
-                f"length ({half_edge * 1000:.2f} mm; the closest {dist.min() * 1000:.3f} mm). The field there "
-                "is less accurate; move the points inwards or refine that surface.",
-                stacklevel=3,
-            )
+            message = (f"{len(close)} evaluation points lie closer to surface {b.name!r} than half its mean edge "
+                       f"length ({half_edge * 1000:.2f} mm; the closest {dist.min() * 1000:.3f} mm). The field "
+                       "there is less accurate; move the points inwards or refine that surface.")
+            if on_near_surface == "raise":
+                raise ConductorModelError(message)
+            warnings.warn(message, NearSurfaceWarning, stacklevel=3)
     return sigma
 
 

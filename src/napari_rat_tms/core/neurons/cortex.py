@@ -222,15 +222,16 @@ def place_neurons(cortex: TriangleSurface, layer, *, vertices=None, depth_mm=Non
     the brain or the evaluation surface itself, or a callable ``points_m (P, 3) -> bool (P,)``; for
     a :class:`.bem.conductor.VolumeConductor` ``lambda p: conductor.conductivity_at(p) > 0``). A
     soma deeper than the tissue is thick there would otherwise come out on the other side. Somas
-    outside are dropped with a warning (``on_outside="drop"``) or refused (``"raise"``,
+    outside are dropped with a warning (``on_outside="drop"``), dropped silently (``"ignore"``: for
+    a caller that counts them, e.g. ``len(vertices) - len(placements)``) or refused (``"raise"``,
     ``ValueError``). Without ``inside`` nothing is checked here; the field's domain is checked when
     the field is sampled (:func:`field_at_cell`).
     """
     if not isinstance(cortex, TriangleSurface):
         raise TypeError(f"cortex must be a TriangleSurface, got {type(cortex).__name__}")
     layer = normalise_layer(layer)
-    if on_outside not in ("drop", "raise"):
-        raise ValueError(f"on_outside must be 'drop' or 'raise', got {on_outside!r}")
+    if on_outside not in ("drop", "ignore", "raise"):
+        raise ValueError(f"on_outside must be 'drop', 'ignore' or 'raise', got {on_outside!r}")
     if vertices is None:
         index = np.arange(cortex.n_vertices)
     else:
@@ -271,7 +272,8 @@ def place_neurons(cortex: TriangleSurface, layer, *, vertices=None, depth_mm=Non
                        "the cortex is thinner than the depth there")
             if on_outside == "raise":
                 raise ValueError(message)
-            warnings.warn(message + "; they are left out.", stacklevel=2)
+            if on_outside == "drop":
+                warnings.warn(message + "; they are left out.", stacklevel=2)
     out = []
     for k in np.flatnonzero(keep):
         rotation = placement_rotation(normals[k], azimuths[k], reference_direction)

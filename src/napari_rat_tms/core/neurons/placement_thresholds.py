@@ -334,10 +334,9 @@ def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType]
         prefix = f"{cell.name} ({i + 1}/{n})"
         try:
             yield "progress", start, f"{prefix}: placing {len(vertices)} neurons at {cell.layer} depth"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                placements = place_neurons(cortex, cell.layer, vertices=vertices, azimuths_rad=azimuths_rad,
-                                           inside=inside)
+            # somas outside the tissue are left out and counted in the result (``dropped``)
+            placements = place_neurons(cortex, cell.layer, vertices=vertices, azimuths_rad=azimuths_rad,
+                                       inside=inside, on_outside="ignore")
             dropped = len(vertices) - len(placements)
             if not placements:
                 yield "failed", cell.name, (f"every soma ({len(vertices)}) lies outside the head at "
@@ -354,11 +353,10 @@ def iter_placement_thresholds(conductor, coil, cortex, cells: Sequence[CellType]
             efield = np.zeros((0, 3))
             if len(evaluate):
                 what = "solving the BEM for this placement, then " if not placement_field.solved else ""
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")   # points near a boundary: less accurate, not wrong
-                    efield = yield from forward(
-                        placement_field.iter_at(evaluate), start, 0.3 * span,
-                        f"{prefix}: {what}E-field at {len(evaluate)} compartments: ", tag="progress")
+                # compartments near a boundary: less accurate, not wrong (dendrites reach the bone)
+                efield = yield from forward(
+                    placement_field.iter_at(evaluate, on_near_surface="ignore"), start, 0.3 * span,
+                    f"{prefix}: {what}E-field at {len(evaluate)} compartments: ", tag="progress")
             tasks = tasks_from_field(points, efield, pulse, threshold_kwargs=threshold_kwargs)
             # Cancel closes the steps (forward): pending Dask futures are cancelled, the finished cached
             steps = iter_run_thresholds(tasks, processes=processes, cache_dir=cache_dir, client=client,
@@ -399,9 +397,7 @@ def _iter_estimates(cell, placements, placement_field, inside, method, estimator
     from .direction_map import estimate
 
     def field_fn(points):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return placement_field.at(points)
+        return placement_field.at(points, on_near_surface="ignore")   # local grids reach the bone
 
     note = ""
     if method == "cnn":
@@ -412,8 +408,10 @@ def _iter_estimates(cell, placements, placement_field, inside, method, estimator
         reason = _trained_on_other_cell(estimator, cell)
         if estimator.has_network(cell.name) and not reason:
             yield "progress", start, f"{prefix}: local fields of {len(placements)} neurons (CNN)"
+            from .cnn import CnnFallbackWarning
+
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+                warnings.simplefilter("ignore", CnnFallbackWarning)   # its note goes into every result
                 result = estimator.estimate(cell.name, placements, field_fn, inside=inside)
             test = estimator.models[cell.name][1].get("metrics", {}).get("test", {})
             if test.get("mape_percent") is not None:
