@@ -120,18 +120,20 @@ def _cmd_demo(args) -> int:
     if args.scan_only:
         print("Open them in napari: napari " + str(products["scan"]))
         return 0
-    from .core.job import JobParameters
+    from .core.job import JobError, JobParameters
     from .core.species import species_defaults
 
     rat_defaults = species_defaults("rat")
-    params = JobParameters(voxel_size_mm=args.voxel_size_mm, synthetic_seed=args.seed)
-    if args.models:
-        params.models = list(args.models)
-    if args.seed_resolution:                 # seed 003's meshing and its 2,580-dipole coil
-        params.meshing = dict(rat_defaults.seed_meshing)
-        params.coil = "MC-B35"
-    else:
-        params.meshing = dict(rat_defaults.meshing)
+    try:
+        params = JobParameters(
+            voxel_size_mm=args.voxel_size_mm, synthetic_seed=args.seed,
+            **({"models": tuple(args.models)} if args.models else {}),
+            # seed 003's meshing and its 2,580-dipole coil, or the demo's
+            meshing=dict(rat_defaults.seed_meshing if args.seed_resolution else rat_defaults.meshing),
+            coil="MC-B35" if args.seed_resolution else None)
+    except JobError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return _run_job(params, out / "study", args.overwrite, args.gui, rat=rat)
 
 

@@ -35,7 +35,7 @@ def test_mouse_lengths_are_smaller():
 def test_job_takes_the_species_defaults_and_the_users_values():
     mouse = species_defaults("mouse")
     params = JobParameters.from_dict({"species": "mouse"})
-    assert params.meshing == mouse.meshing and params.grid_extent_mm == list(mouse.grid_extent_mm)
+    assert params.meshing == mouse.meshing and params.grid_extent_mm == tuple(mouse.grid_extent_mm)
     seg = params.segmentation_parameters()
     assert seg.eye_cube_mm == mouse.eye_cube_mm and seg.body_closing_radius_mm == mouse.body_closing_radius_mm
     # the user's value wins, the rest stays the species'
@@ -44,7 +44,7 @@ def test_job_takes_the_species_defaults_and_the_users_values():
     assert params.meshing == {**mouse.meshing, "skull_edge_mm": 0.4}
     assert params.segmentation_parameters().eye_cube_mm == 5.0
     assert params.segmentation_parameters().eye_median_mm == mouse.eye_median_mm
-    assert params.grid_extent_mm == [8.0, 5.0]
+    assert params.grid_extent_mm == (8.0, 5.0)
 
 
 def test_unknown_species_is_refused():

@@ -51,46 +51,144 @@ class JobError(RatTmsError, ValueError):
     """The main job's parameters or inputs cannot be used."""
 
 
-@dataclass
+def _number(value, what: str, *, positive: bool = False, integer: bool = False) -> float | int:
+    """``value`` as a finite number (a bool is not one), or :class:`JobError` naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise JobError(f"{what} must be a number, got {value!r}")
+    if not np.isfinite(value) or (positive and value <= 0):
+        raise JobError(f"{what} must be a finite{' positive' if positive else ''} number, got {value!r}")
+    if integer:
+        if int(value) != value:
+            raise JobError(f"{what} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _numbers(value, what: str, n: int | None = None, **kwargs) -> tuple:
+    """A list of numbers (exactly ``n`` when given) as a tuple, or :class:`JobError`."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise JobError(f"{what} must be a list of numbers, got {value!r}")
+    out = tuple(_number(v, what, **kwargs) for v in value)
+    if n is not None and len(out) != n:
+        raise JobError(f"{what} must have {n} numbers, got {len(out)}: {list(value)!r}")
+    return out
+
+
+def _table(value, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise JobError(f"{what} must be a table ({what} = {{...}} in TOML), got {value!r}")
+    return dict(value)
+
+
+@dataclass(frozen=True)
 class JobParameters:
-    """Everything the main job needs; distances in mm in the scan's volume frame. ``None`` means
-    the species' default (:mod:`.species`): ``species = "mouse"`` alone sets the eye extraction,
-    closings, mesh edges, placement grid and coil for a mouse; every value can still be given."""
+    """Everything the main job needs, validated when made and frozen (change one with
+    ``dataclasses.replace``, which validates again); distances in mm in the scan's volume frame.
+    ``None`` means the species' default (:mod:`.species`): ``species = "mouse"`` alone sets the eye
+    extraction, closings, mesh edges, placement grid and coil for a mouse; every value can still be
+    given. The same object goes from the TOML file or the CLI to the pipeline and into the project's
+    ``parameters.json`` (:meth:`to_dict`), from which :meth:`from_dict` restores it exactly.
+
+    ``segmentation`` holds the settings the user gave (the rest are the species'; the resolved
+    ones: :meth:`segmentation_parameters`); ``meshing`` the species' completed by the user's."""
 
     scan: str = "synthetic-rat"
     voxel_size_mm: float | None = None           # synthetic rat: its voxel size (default 0.34)
     synthetic_seed: int = 0
-    eye_points_mm: list = field(default_factory=list)       # scans: eye centres; [] -> suggested (auto_eyes)
+    eye_points_mm: tuple = ()                    # scans: eye centres; () -> suggested (auto_eyes)
     auto_eyes: bool = True                       # scans without eye_points_mm: suggest both eye centres
     landmarks_mm: dict = field(default_factory=dict)        # bregma, lambda, midline (scans)
     landmarks_file: str | None = None            # 3D Slicer markups (.mrk.json, .fcsv) with the landmarks
     landmark_labels: dict = field(default_factory=dict)     # {bregma = "12", ...}: the file's labels
-    segmentation: dict = field(default_factory=dict)        # SegmentationParameters fields
+    segmentation: dict = field(default_factory=dict)        # SegmentationParameters fields given
     meshing: dict | None = None                  # MeshingParameters fields (None: the species')
-    models: list = field(default_factory=lambda: list(MODEL_KINDS))   # every model, reference first
+    models: tuple = tuple(MODEL_KINDS)           # every model, reference first
     coil: str | None = None                      # None: the species' (MC-B35, 136 dipoles)
     didt_a_per_us: float = SEED_DIDT_A_PER_US
-    grid_centre_ap_ml_mm: list | None = None
-    grid_extent_mm: list | None = None           # None: the species' (rat 15 x 10 mm, mouse 7 x 4.5)
-    grid_shape: list | None = None               # None: 7 x 5
-    orientations_deg: list = field(default_factory=lambda: [float(a) for a in range(0, 180, 10)])
+    grid_centre_ap_ml_mm: tuple | None = None    # None: the default centre (placement.grid)
+    grid_extent_mm: tuple | None = None          # None: the species' (rat 15 x 10 mm, mouse 7 x 4.5)
+    grid_shape: tuple | None = None              # None: 7 x 5
+    orientations_deg: tuple = tuple(float(a) for a in range(0, 180, 10))
     cache_dir: str | None = None                 # None: <output>/solver_cache (kept with the project)
     keep_solver_cache: bool = True               # False: no BEM cache at all (when cache_dir is None)
     species: str = "rat"                         # "rat", "mouse" or "any" (rat defaults, either's sizes)
     conductivities: dict = field(default_factory=dict)   # S/m per tissue (body, skull, eyes); {}: seed 003's
 
     def __post_init__(self):
+        from .meshes.from_segmentation import MeshingParameters
+        from .segmentation import SegmentationParameters
+
+        def put(name, value):
+            object.__setattr__(self, name, value)
+
         if self.species not in ("rat", "mouse", "any"):
             raise JobError(f"species must be 'rat', 'mouse' or 'any', got {self.species!r}")
         defaults = species_defaults(self.species)
-        if self.meshing is None:
-            self.meshing = dict(defaults.meshing)
-        if self.coil is None:
-            self.coil = defaults.coil
-        if self.grid_extent_mm is None:
-            self.grid_extent_mm = list(defaults.grid_extent_mm)
-        if self.grid_shape is None:
-            self.grid_shape = list(defaults.grid_shape)
+        for name in ("scan", "coil", "landmarks_file", "cache_dir"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, Path)):
+                raise JobError(f"{name} must be a text (a path or a name), got {value!r}")
+            if value is not None:
+                put(name, str(value))
+        for name in ("auto_eyes", "keep_solver_cache"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise JobError(f"{name} must be true or false, got {getattr(self, name)!r}")
+            put(name, bool(getattr(self, name)))
+        if self.voxel_size_mm is not None:
+            put("voxel_size_mm", _number(self.voxel_size_mm, "voxel_size_mm", positive=True))
+        put("synthetic_seed", _number(self.synthetic_seed, "synthetic_seed", integer=True))
+        put("didt_a_per_us", _number(self.didt_a_per_us, "didt_a_per_us", positive=True))
+        # models: a list of known kinds (a bare "3C" would otherwise be read as "3" and "C")
+        if isinstance(self.models, str) or not hasattr(self.models, "__iter__"):
+            raise JobError(f"models must be a list of model names (e.g. [\"3C\", \"2C\"]), got {self.models!r}")
+        models = tuple(self.models)
+        unknown = [m for m in models if m not in MODEL_KINDS]
+        if unknown or not models or len(set(models)) != len(models):
+            raise JobError(f"models must be distinct names among {list(MODEL_KINDS)} (the first is the "
+                           f"reference), got {list(models)!r}")
+        put("models", models)
+        points = self.eye_points_mm
+        if isinstance(points, (str, dict)) or not hasattr(points, "__iter__"):
+            raise JobError(f"eye_points_mm must be a list of [i0, i1, i2] points (mm), got {points!r}")
+        put("eye_points_mm", tuple(_numbers(p, "each of eye_points_mm", 3) for p in points))
+        landmarks = _table(self.landmarks_mm, "landmarks_mm")
+        put("landmarks_mm", {str(k): _numbers(v, f"landmarks_mm.{k}", 3) for k, v in landmarks.items()})
+        put("landmark_labels", {str(k): str(v) for k, v in _table(self.landmark_labels, "landmark_labels").items()})
+        # each step's settings checked now, not after minutes of work
+        given = _table(self.segmentation, "segmentation")
+        try:
+            resolved = SegmentationParameters.from_dict({**defaults.segmentation_defaults(), **given})
+        except (TypeError, ValueError) as err:
+            raise JobError(f"segmentation: {err}") from err
+        normalised = resolved.to_dict()
+        put("segmentation", {k: normalised[k] for k in given})
+        meshing = {**defaults.meshing, **_table(self.meshing if self.meshing is not None else {}, "meshing")}
+        try:
+            MeshingParameters(**meshing)
+        except TypeError as err:
+            known = [f.name for f in dataclasses.fields(MeshingParameters)]
+            raise JobError(f"meshing: {err}; known settings: {known}") from err
+        except ValueError as err:
+            raise JobError(f"meshing: {err}") from err
+        put("meshing", meshing)
+        put("coil", defaults.coil if self.coil is None else self.coil)
+        if self.grid_centre_ap_ml_mm is not None:
+            put("grid_centre_ap_ml_mm", _numbers(self.grid_centre_ap_ml_mm, "grid_centre_ap_ml_mm", 2))
+        put("grid_extent_mm", _numbers(defaults.grid_extent_mm if self.grid_extent_mm is None
+                                       else self.grid_extent_mm, "grid_extent_mm", 2))
+        if any(v < 0 for v in self.grid_extent_mm):
+            raise JobError(f"grid_extent_mm must be two lengths >= 0 (mm), got {list(self.grid_extent_mm)}")
+        put("grid_shape", _numbers(defaults.grid_shape if self.grid_shape is None else self.grid_shape,
+                                   "grid_shape", 2, positive=True, integer=True))
+        put("orientations_deg", _numbers(self.orientations_deg, "orientations_deg"))
+        if not self.orientations_deg:
+            raise JobError("orientations_deg must hold at least one angle (deg)")
+        conductivities = _table(self.conductivities, "conductivities")
+        try:
+            check_conductivities(conductivities, self.models)
+        except FieldModelError as err:
+            raise JobError(str(err)) from err
+        put("conductivities", {str(k): float(v) for k, v in conductivities.items()})
 
     @property
     def defaults(self):
@@ -103,22 +201,23 @@ class JobParameters:
 
         return SegmentationParameters.from_dict({**self.defaults.segmentation_defaults(), **self.segmentation})
 
+    def meshing_parameters(self):
+        """:class:`~.meshes.from_segmentation.MeshingParameters` of :attr:`meshing`."""
+        from .meshes.from_segmentation import MeshingParameters
+
+        return MeshingParameters(**self.meshing)
+
     @classmethod
     def from_dict(cls, values: dict) -> JobParameters:
+        """From a TOML table or a project's ``parameters.json``: unknown names refused, every value
+        checked (:class:`JobError`)."""
+        if not isinstance(values, dict):
+            raise JobError(f"the job parameters must be a table, got {type(values).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise JobError(f"unknown job parameters {unknown}; known: {sorted(known)}")
-        values = dict(values)
-        given_meshing = values.pop("meshing", None)
-        params = cls(**values)
-        try:
-            check_conductivities(params.conductivities, params.models)
-        except FieldModelError as err:
-            raise JobError(str(err)) from err
-        if given_meshing is not None:  # given meshing settings complete the species', not the other way
-            params.meshing = {**params.defaults.meshing, **given_meshing}
-        return params
+        return cls(**values)
 
     @classmethod
     def from_toml(cls, path) -> JobParameters:
@@ -131,7 +230,8 @@ class JobParameters:
         return cls.from_dict(values)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """JSON-compatible (tuples as lists); :meth:`from_dict` of it gives an equal object."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 def _sha256(path: Path) -> str:
@@ -233,7 +333,7 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     from .coils import load_coil
     from .conventions import m_to_mm
     from .fields import iter_field_model
-    from .meshes.from_segmentation import MeshingParameters, iter_mesh_segmentation
+    from .meshes.from_segmentation import iter_mesh_segmentation
     from .meshes.head_checks import check_head_geometry
     from .placement import frame_from_landmarks, placement_grid
     from .segmentation import SegmentationParameters, iter_segment
@@ -246,10 +346,8 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
                        "(its solver cache is then reused).")
     timings: dict[str, float] = {}
     notes: list[str] = []
-    try:   # before any work: a tissue no model contains would be silently ignored
-        notes += [f"Conductivities: {w}." for w in check_conductivities(params.conductivities, params.models)]
-    except FieldModelError as err:
-        raise JobError(str(err)) from err
+    # checked when the parameters were made; the warnings (a tissue no model contains) go in the report
+    notes += [f"Conductivities: {w}." for w in check_conductivities(params.conductivities, params.models)]
     started = time.perf_counter()
 
     def stage(name, gen, lo, hi):
@@ -286,7 +384,7 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
         if rat is None and not len(eyes) and params.auto_eyes:
             yield 0.07, "segmentation: suggesting the eye centres"
             seg, eyes = _suggested_eyes(volume, seg, params, notes, source)
-        meshes = yield from stage("meshing", iter_mesh_segmentation(seg, MeshingParameters(**params.meshing)),
+        meshes = yield from stage("meshing", iter_mesh_segmentation(seg, params.meshing_parameters()),
                                   0.08, 0.15)
     notes += [str(w.message) for w in caught if not issubclass(w.category, DeprecationWarning)]
     if meshes.repairs:

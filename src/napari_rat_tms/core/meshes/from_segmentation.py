@@ -48,6 +48,19 @@ class MeshingParameters:
     def __post_init__(self):
         if self.bone_near_skin not in ("drop", "move skin"):
             raise ValueError(f"bone_near_skin must be 'drop' or 'move skin', got {self.bone_near_skin!r}")
+        for name in ("body_edge_mm", "skull_edge_mm", "eye_edge_mm"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive length in mm, got {value!r}")
+        if isinstance(self.cortex_points, bool) or not isinstance(self.cortex_points, (int, np.integer)) \
+                or self.cortex_points < 1:
+            raise ValueError(f"cortex_points must be a positive whole number, got {self.cortex_points!r}")
+        for name in ("smoothing_voxels", "inner_margin_mm"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
+                                      or not (np.isfinite(value) and value >= 0)):
+                raise ValueError(f"{name} must be a number >= 0 or none, got {value!r}")
 
 
 @dataclass(frozen=True, eq=False)
