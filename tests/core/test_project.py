@@ -18,17 +18,40 @@ from napari_rat_tms.core.project import (MANIFEST, PROJECT_FORMAT, ProjectError,
 def _params(**kw):
     # the cheapest real job: 0.5 mm rat, the 1C BEM model, 2 x 2 positions x 2 orientations
     return JobParameters(voxel_size_mm=0.5, models=["1C"], grid_shape=[2, 2], orientations_deg=[0.0, 90.0],
-                         conductivities={"eyes": 2.0}, **kw)     # no eyes in 1C: said in the notes
+                         conductivities={"body": 0.4, "eyes": 2.0}, **kw)   # no eyes in 1C: said in the notes
+
+
+#: The conductivities each head model of the fixture's job was built with (recorded on the way).
+BUILT_WITH: dict = {}
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
+    import napari_rat_tms.core.fields as fields
+
     out = tmp_path_factory.mktemp("project") / "study"
     messages = []
-    with warnings.catch_warnings():
+    original = fields.iter_field_model
+
+    def recording(surfaces, kind, **kwargs):
+        BUILT_WITH[kind] = kwargs.get("conductivities")
+        return original(surfaces, kind, **kwargs)
+
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch:
         warnings.simplefilter("ignore")
+        patch.setattr(fields, "iter_field_model", recording)
         result = run_to_completion(iter_main_job(_params(), out), lambda f, m: messages.append(m))
     return out, result, messages
+
+
+def test_the_job_builds_its_models_with_its_conductivities(project):
+    """The job's models get the parameters' conductivities (issue 23: the job, the E-field dock and
+    export-volume alike), and the project records them for the dock and export-volume to reuse."""
+    from napari_rat_tms.core.project import project_conductivities
+
+    out, _, _ = project
+    assert BUILT_WITH == {"1C": {"body": 0.4, "eyes": 2.0}}
+    assert project_conductivities(out) == {"body": 0.4, "eyes": 2.0}
 
 
 def _snapshot(folder):
@@ -194,22 +217,25 @@ def test_export_volume_uses_the_projects_conductivities(project, tmp_path, capsy
     if not (out / "meshes" / "skull.vtk").is_file():
         pytest.skip("this project has no skull surface")
     fields = {}
-    for sigma in (None, 0.066):                   # seed 003's 0.0066 S/m, then 10x
-        folder = tmp_path / f"study-{sigma}"
+    # seed 003's (body 0.33, skull 0.0066 S/m), then the skull 10x, then the body / 5 (the skull/body
+    # ratio is what a two-compartment field depends on: each moves it)
+    for name, sigma in (("seed", {}), ("skull", {"skull": 0.066}), ("body", {"body": 0.066})):
+        folder = tmp_path / f"study-{name}"
         shutil.copytree(out, folder)
         parameters = json.loads((folder / "parameters.json").read_text())
-        parameters["parameters"]["conductivities"] = {} if sigma is None else {"skull": sigma}
+        parameters["parameters"]["conductivities"] = sigma
         (folder / "parameters.json").write_text(json.dumps(parameters))
-        target = tmp_path / f"e-{sigma}.nii.gz"
+        target = tmp_path / f"e-{name}.nii.gz"
         assert main(["export-volume", str(folder), "-o", str(target), "--model", "2C"]) == 0
         image = nib.load(str(target))
-        fields[sigma] = np.linalg.norm(image.get_fdata(), axis=-1)
+        fields[name] = np.linalg.norm(image.get_fdata(), axis=-1)
         provenance = json.loads(image.header.extensions[0].get_content())     # the NIfTI's comment
-        assert provenance["conductivities_s_per_m"] == ("seed 003's" if sigma is None else {"skull": sigma})
+        assert provenance["conductivities_s_per_m"] == (sigma or "seed 003's")
     capsys.readouterr()
-    both = np.isfinite(fields[None]) & np.isfinite(fields[0.066])
-    change = np.median(np.abs(fields[0.066][both] / fields[None][both] - 1))
-    assert change > 0.01, change
+    for name in ("skull", "body"):
+        both = np.isfinite(fields["seed"]) & np.isfinite(fields[name])
+        change = np.median(np.abs(fields[name][both] / fields["seed"][both] - 1))
+        assert change > 0.01, (name, change)
 
 
 def test_a_reopened_project_brings_back_its_autosaved_edits(project, tmp_path):

@@ -265,6 +265,49 @@ def test_cancel_keeps_the_models_already_built(viewer_or_skip, qtbot):
     assert list(store.models) == ["1C"] and widget.build_button.enabled
 
 
+def _add_eyes(viewer, radius_mm=0.45, centre_mm=(2.0, 0.0, 9.2)):
+    """Two small spheres between the 8.5 mm skull and the 10 mm body, as one 'eyes' layer."""
+    from napari_rat_tms.core.meshes.surface import TriangleSurface
+
+    parts = [icosphere(radius_mm * 1e-3, 1).translated(np.array([sx * centre_mm[0], *centre_mm[1:]]) * 1e-3)
+             for sx in (-1.0, 1.0)]
+    eyes = TriangleSurface(np.vstack([q.vertices_m for q in parts]),
+                           np.vstack([parts[0].faces, parts[1].faces + parts[0].n_vertices]), "eyes")
+    return viewer.add_surface((eyes.vertices_m * 1e3, eyes.faces), name="eyes surface", translate=tuple(TRANSLATE),
+                              metadata={ROLE_KEY: "surface", "surface": "eyes"})
+
+
+@pytest.mark.parametrize("conductivities", [{"body": 0.4}, {"skull": 0.01}, {"eyes": 2.0}, {}])
+def test_a_reopened_projects_conductivities_build_the_docks_models(viewer_or_skip, tmp_path, conductivities):
+    """Issue 23: the dock rebuilt a reopened project's models with seed 003's conductivities. Each
+    tissue's conductivity from the project's parameters.json reaches the 3C model the dock builds (its
+    boundaries' conductivities), the status says so, and the field is the one the core computes with
+    them (identical numbers); without a project the seed's values are used."""
+    import json
+
+    from napari_rat_tms.core.fields import build_field_model
+    from napari_rat_tms.core.fields.head_models import SEED_CONDUCTIVITIES
+
+    viewer, coil_widget, widget = _scene(viewer_or_skip, skull=True)
+    _add_eyes(viewer)
+    project = tmp_path / "project"
+    (project / "solver_cache").mkdir(parents=True)
+    (project / "parameters.json").write_text(json.dumps({"parameters": {"conductivities": conductivities}}))
+    widget.cortex_layer.value.metadata["project_folder"] = str(project)
+    built = widget.build_models(["3C"], blocking=True)
+    assert list(built) == ["3C"], widget.status.value
+    sigma = {**SEED_CONDUCTIVITIES, **conductivities}
+    boundaries = built["3C"].solver.conductor.boundaries
+    assert [b.sigma_inside for b in boundaries] == [sigma["body"], sigma["skull"], sigma["eyes"], sigma["eyes"]]
+    assert [b.sigma_outside for b in boundaries] == [0.0, sigma["body"], sigma["body"], sigma["body"]]
+    for tissue, value in conductivities.items():
+        assert f"{tissue} {value:g} S/m" in widget.status.value
+    store = models_for(viewer)
+    direct = build_field_model(store.surfaces, "3C", conductivities=conductivities)
+    placed = coil_widget.placement.place(coil_widget.coil)
+    np.testing.assert_allclose(built["3C"].efield(placed, 50e6), direct.efield(placed, 50e6), rtol=1e-5, atol=1e-6)
+
+
 def test_build_in_the_worker(viewer_or_skip, qtbot):
     viewer, coil_widget, widget = _scene(viewer_or_skip)
     worker = widget.build_models()      # all checked: only 1C can be built from these surfaces

@@ -176,6 +176,7 @@ class FieldWidget(Container):
 
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__()
+        self._conductivities_note = ""   # the project's conductivities the last build used
         self._viewer = napari_viewer
         self._worker = None
         self._cancel_requested = False
@@ -443,6 +444,7 @@ class FieldWidget(Container):
         conductivities = project_conductivities(cache_dir.parent) if cache_dir is not None else {}
         used = ("" if not conductivities else " with the project's conductivities ("
                 + ", ".join(f"{t} {v:g} S/m" for t, v in sorted(conductivities.items())) + ")")
+        self._conductivities_note = used
         self._build_note = f"Building {', '.join(to_build)}{used}{dropped}..."
         self.progress.value = 0
         self._set_status()
@@ -489,7 +491,8 @@ class FieldWidget(Container):
         parts = []
         if self._built:
             parts.append("Built " + ", ".join(f"{k} ({store.models[k].build_seconds:.1f} s)"
-                                              for k in self._built if k in store.models) + ".")
+                                              for k in self._built if k in store.models)
+                         + (f"{self._conductivities_note}." if self._conductivities_note else "."))
         if cancelled and self._pending:
             parts.append(f"Cancelled: {', '.join(self._pending)} not built.")
         elif cancelled:
