@@ -53,14 +53,18 @@ def test_labels_without_brain():
         _run(iter_mesh_labels(labels, 0.5))
 
 
-@pytest.mark.parametrize("name", ["BALB_CJ_", "C57BL6_J_", "DBA_2J_"])
+@pytest.mark.parametrize("name", ["C57BL6_J_"])
 def test_mouse_scan(name):
+    """A real mouse scan meshed at fine edges (0.7 / 0.4 / 0.3 mm): closed, consistently wound
+    surfaces whose volumes match their masks' within 3 %. One scan here (BALB/cJ and DBA/2J took 84 s
+    more of the suite); every scan goes through the whole job, at the mouse's defaults, in
+    benchmarks/bench_mouse_scans.py, and C3H/HeJ in tests/core/test_job_real_scan.py."""
     from napari_rat_tms.core.io import read_volume
 
     volume = read_volume(shared_data_or_skip("mouse-ct", f"{name}.nii.gz"))
     seg = segment(volume.data, volume.voxel_size_mm)
     # A mouse skull is about half as thick as a rat's: the rat's 0.67 mm edges lose 5 % of its
-    # volume (measured), 0.4 mm edges 2 %. TODO: species-aware defaults (scale with head size).
+    # volume (measured), 0.4 mm edges 2 % (the mouse's default, 0.5 mm, 3.3 % on BALB/cJ).
     params = MeshingParameters(body_edge_mm=0.7, skull_edge_mm=0.4, eye_edge_mm=0.3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
