@@ -149,3 +149,30 @@ def test_no_blanket_warning_suppression():
                     and len(node.args) < 2 and not any(k.arg == "category" for k in node.keywords)):
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not found, "blanket warning suppression at " + ", ".join(found)
+
+
+def test_layer_roles_have_one_schema():
+    """Every ``ROLE_*`` constant is defined once, in viewer/layers.py, and registered in LAYER_ROLES
+    (layer type, who writes it, the metadata the docks read); no module writes a role as a bare
+    string under ROLE_KEY."""
+    from napari_rat_tms.viewer import layers
+
+    defined = {}
+    bare = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id.startswith("ROLE_") and node.targets[0].id != "ROLE_KEY"
+                    and isinstance(node.value, ast.Constant)):
+                defined.setdefault(node.targets[0].id, []).append(str(path.relative_to(PACKAGE)))
+            if isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values):
+                    if (isinstance(key, ast.Name) and key.id == "ROLE_KEY" and isinstance(value, ast.Constant)):
+                        bare.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert all(places == ["viewer/layers.py"] for places in defined.values()), defined
+    assert not bare, bare
+    values = {getattr(layers, name) for name in defined}
+    assert values == set(layers.LAYER_ROLES), values ^ set(layers.LAYER_ROLES)
+    assert all(r.layer_type in ("image", "labels", "points", "surface", "vectors", "shapes")
+               for r in layers.LAYER_ROLES.values())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import ROLE_KEY, ROLE_SEGMENTATION
+from .layers import ROLE_EXAMPLE_FIELD, ROLE_KEY, ROLE_LANDMARKS, ROLE_SEGMENTATION, ROLE_SURFACE
 
 __all__ = ["is_job_folder", "job_folder_layers", "get_job_reader", "open_job_in_napari"]
 
@@ -82,7 +82,7 @@ def job_folder_layers(path) -> list[tuple]:
             layers.append(((vertices_mm, found.surface.faces, values),
                            {"name": f"|E| {model} (V/m)", "colormap": "turbo", "visible": model == reference,
                             "contrast_limits": (0.0, float(max(values.max(), 1e-9))), "units": "mm",
-                            "metadata": {ROLE_KEY: "efield", "model": model, "units": "V/m",
+                            "metadata": {ROLE_KEY: ROLE_EXAMPLE_FIELD, "model": model, "units": "V/m",
                                          "source": str(vtk), "project_folder": str(folder)}}, "surface"))
             continue
         name = stem.replace("_", " ")
@@ -90,7 +90,7 @@ def job_folder_layers(path) -> list[tuple]:
         layers.append(((vertices_mm, found.surface.faces),
                        {"name": f"{name} surface", "colormap": colour, "opacity": opacity, "units": "mm",
                         "visible": name in ("body", "cortex"),
-                        "metadata": {ROLE_KEY: "surface", "surface": name, "units": "mm",
+                        "metadata": {ROLE_KEY: ROLE_SURFACE, "surface": name, "units": "mm",
                                      "source": str(vtk), "project_folder": str(folder)}},
                        "surface"))
     snapshot = read_autosave(folder)
@@ -110,7 +110,7 @@ def job_folder_layers(path) -> list[tuple]:
                                     "features": {"landmark": np.array(names, dtype=object)},
                                     "text": {"string": "{landmark}", "color": "yellow", "size": 10,
                                              "anchor": "upper_left"},
-                                    "metadata": {ROLE_KEY: "landmarks",
+                                    "metadata": {ROLE_KEY: ROLE_LANDMARKS,
                                                  "source": str(folder / "frame.json")}},
                            "points"))
     return layers

@@ -6,6 +6,8 @@ World coordinates are millimetres in the volume frame: an image of voxel size ``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..core.segmentation import LABEL_COLORS, LABEL_NAMES, Segmentation
@@ -15,6 +17,9 @@ from ..core.volume import INTENSITY_UNITS_HU, Volume
 __all__ = ["volume_layer_data", "synthetic_rat_layer_data", "segmentation_layer_data",
            "labels_kwargs", "HU_CONTRAST_LIMITS", "ROLE_KEY", "ROLE_SEGMENTATION",
            "ROLE_EVALUATION_REGION", "ROLE_BRAIN_PAINT", "ROLE_EYE_POINTS", "ROLE_SPINE_CUT",
+           "ROLE_SURFACE", "ROLE_LANDMARKS", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
+           "ROLE_PLACEMENT_GRID", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
+           "ROLE_EXAMPLE_FIELD", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "LayerRole", "LAYER_ROLES",
            "layer_with_role", "surface_in_frame_of"]
 
 HU_CONTRAST_LIMITS = (-1000.0, 2000.0)
@@ -88,13 +93,60 @@ def synthetic_rat_layer_data(rat: SyntheticRat) -> list[tuple]:
     return [image, labels, points]
 
 
-# The plugin finds its own layers by this metadata key (users may rename layers).
+# The plugin finds its own layers by this metadata key (users may rename layers): one schema of the
+# roles, here, for every dock and reader (LAYER_ROLES says what each layer is and who writes it).
 ROLE_KEY = "napari_rat_tms_role"
 ROLE_SEGMENTATION = "segmentation"
 ROLE_EVALUATION_REGION = "evaluation_region"
 ROLE_BRAIN_PAINT = "brain_paint"
 ROLE_EYE_POINTS = "eye_points"
 ROLE_SPINE_CUT = "spine_cut"
+ROLE_SURFACE = "surface"
+ROLE_LANDMARKS = "landmarks"
+ROLE_COIL = "coil"
+ROLE_COIL_CURRENT = "coil_current"
+ROLE_LINE_NAVIGATION = "line_navigation"
+ROLE_PLACEMENT_GRID = "placement_grid"
+ROLE_EFIELD = "efield_on_cortex"
+ROLE_EFIELD_DIRECTION = "efield_direction"
+ROLE_EFIELD_MAXIMUM = "efield_maximum"
+ROLE_EXAMPLE_FIELD = "efield"
+ROLE_THRESHOLD_MAP = "neuron_threshold_map"
+ROLE_NEURON_SOMAS = "neuron_somas"
+
+
+@dataclass(frozen=True)
+class LayerRole:
+    """One kind of layer the plugin makes: its napari layer type, who writes it, and the metadata
+    keys (besides :data:`ROLE_KEY`) the docks read from it."""
+
+    role: str
+    layer_type: str
+    written_by: str
+    metadata: tuple[str, ...] = ()
+
+
+#: Every role of the plugin's layers (the docks find layers by role, never by name).
+LAYER_ROLES: dict[str, LayerRole] = {r.role: r for r in (
+    LayerRole(ROLE_SEGMENTATION, "labels", "Segmentation dock, project reader",
+              ("napari_rat_tms_segmentation", "source")),
+    LayerRole(ROLE_EVALUATION_REGION, "labels", "Segmentation dock"),
+    LayerRole(ROLE_BRAIN_PAINT, "labels", "Segmentation dock (the user paints it)"),
+    LayerRole(ROLE_EYE_POINTS, "points", "Segmentation dock (the user clicks; Suggest eye centres)"),
+    LayerRole(ROLE_SPINE_CUT, "points", "Segmentation dock (the user clicks)"),
+    LayerRole(ROLE_SURFACE, "surface", "Meshing dock, project reader", ("surface", "units")),
+    LayerRole(ROLE_LANDMARKS, "points", "Coil placement dock (the user clicks), project reader"),
+    LayerRole(ROLE_COIL, "surface", "Coil placement dock", ("placement", "coil_source", "frame")),
+    LayerRole(ROLE_COIL_CURRENT, "vectors", "Coil placement dock"),
+    LayerRole(ROLE_LINE_NAVIGATION, "points", "Coil placement dock (the line-navigation target)"),
+    LayerRole(ROLE_PLACEMENT_GRID, "points", "Coil placement dock"),
+    LayerRole(ROLE_EFIELD, "surface", "E-field dock", ("model", "units", "didt_a_per_us")),
+    LayerRole(ROLE_EFIELD_DIRECTION, "vectors", "E-field dock", ("model",)),
+    LayerRole(ROLE_EFIELD_MAXIMUM, "points", "E-field dock", ("model",)),
+    LayerRole(ROLE_EXAMPLE_FIELD, "surface", "project reader (the job's example placement)", ("model", "units")),
+    LayerRole(ROLE_THRESHOLD_MAP, "surface", "Neuron thresholds dock", ("cell", "units", "model")),
+    LayerRole(ROLE_NEURON_SOMAS, "points", "Neuron thresholds dock", ("cell", "model")),
+)}
 EVALUATION_REGION_COLOR = (0.2, 0.8, 0.3, 1.0)
 
 

@@ -57,17 +57,22 @@ from ..core.placement import (
 from ..core.placement.grid import default_grid_centre_ap_ml_mm
 from ..core.conventions import SEED_DIDT_A_PER_US
 from ..viewer.coil_drawing import coil_drawing_mesh_mm
-from ..viewer.layers import ROLE_EYE_POINTS, ROLE_KEY, layer_with_role, surface_in_frame_of
+from ..viewer.layers import (
+    ROLE_COIL,
+    ROLE_COIL_CURRENT,
+    ROLE_EYE_POINTS,
+    ROLE_KEY,
+    ROLE_LANDMARKS,
+    ROLE_LINE_NAVIGATION,
+    ROLE_PLACEMENT_GRID,
+    ROLE_SURFACE,
+    layer_with_role,
+    surface_in_frame_of,
+)
 
 __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
            "ROLE_PLACEMENT_GRID", "ROLE_LANDMARKS", "LANDMARK_NAMES"]
 
-ROLE_SURFACE = "surface"
-ROLE_LANDMARKS = "landmarks"
-ROLE_COIL = "coil"
-ROLE_COIL_CURRENT = "coil_current"
-ROLE_LINE_NAVIGATION = "line_navigation"
-ROLE_PLACEMENT_GRID = "placement_grid"
 LANDMARK_NAMES = ("bregma", "lambda", "midline")
 #: Length (mm) of the drawn current arrow.
 CURRENT_ARROW_MM = 10.0

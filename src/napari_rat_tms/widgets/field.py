@@ -74,7 +74,15 @@ from ..core.meshes.sampling import spread_indices
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
 from ..core.progress import forward
-from ..viewer.layers import ROLE_KEY, layer_with_role, surface_in_frame_of
+from ..viewer.layers import (
+    ROLE_EFIELD,
+    ROLE_EFIELD_DIRECTION,
+    ROLE_EFIELD_MAXIMUM,
+    ROLE_KEY,
+    ROLE_SURFACE,
+    layer_with_role,
+    surface_in_frame_of,
+)
 from ._layers import layer_shift, layer_transform
 from ._running import run_steps
 from .model_store import COIL_ROLE, coil_state, models_for
@@ -82,10 +90,6 @@ from .model_store import COIL_ROLE, coil_state, models_for
 __all__ = ["FieldWidget", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
            "SURFACE_NAMES", "surfaces_needed"]
 
-ROLE_SURFACE = "surface"
-ROLE_EFIELD = "efield_on_cortex"
-ROLE_EFIELD_DIRECTION = "efield_direction"
-ROLE_EFIELD_MAXIMUM = "efield_maximum"
 #: The surfaces of the meshing step that the head models are built from.
 SURFACE_NAMES = ("body", "skull", "skull without spine", "eyes", "cortex")
 COLORMAP = "turbo"

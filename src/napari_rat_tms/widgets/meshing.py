@@ -20,12 +20,11 @@ from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, ProgressB
 
 from ..core.errors import RatTmsError
 from ..core.meshes.from_segmentation import HeadMeshes, MeshingParameters, iter_mesh_labels
-from ..viewer.layers import ROLE_KEY, ROLE_SEGMENTATION
+from ..viewer.layers import ROLE_KEY, ROLE_SEGMENTATION, ROLE_SURFACE
 
 __all__ = ["MeshingWidget", "SURFACE_STYLE"]
 
 _DEFAULTS = {f.name: f.default for f in fields(MeshingParameters)}
-ROLE_SURFACE = "surface"
 # name -> (colormap, opacity, visible)
 SURFACE_STYLE = {
     "body": ("bop orange", 0.25, True),

@@ -17,13 +17,13 @@ from psygnal import Signal
 from ..core.coils import CoilModelWarning, load_coil
 from ..core.fields import MODEL_KINDS, FieldModel
 from ..core.placement import CoilPlacement, StereotaxicFrame
-from ..viewer.layers import layer_with_role
+from ..viewer.layers import ROLE_COIL, layer_with_role
 
 __all__ = ["ViewerModels", "models_for", "CoilState", "coil_state", "COIL_ROLE"]
 
 #: Role of the Coil placement dock's coil layer (see :mod:`.coil`); its metadata holds the
 #: placement, the coil's source and the stereotaxic frame (written by the dock on every redraw).
-COIL_ROLE = "coil"
+COIL_ROLE = ROLE_COIL
 
 
 class ViewerModels:

@@ -76,15 +76,13 @@ from ..core.neurons.placement_thresholds import (
     morphology_files,
     neuron_vertices,
 )
-from ..viewer.layers import ROLE_KEY
+from ..viewer.layers import ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP
 from ._layers import layer_shift, layer_transform
 from ._running import run_steps
 from .model_store import coil_state, models_for
 
 __all__ = ["NeuronsWidget", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "BALL_AND_STICK", "default_cache_dir"]
 
-ROLE_THRESHOLD_MAP = "neuron_threshold_map"
-ROLE_NEURON_SOMAS = "neuron_somas"
 #: viridis reversed (napari has no "viridis_r"): low thresholds (easily activated) bright yellow.
 COLORMAP = "viridis_r"
 #: The threshold map is drawn this far (mm) outside the cortex (the E-field map is at 0.05 mm).
