@@ -59,3 +59,17 @@ def test_no_brain_is_reported_without_layers(viewer_or_skip, qtbot, seg):
     _wait(widget, qtbot)
     assert "Cannot mesh" in widget.status.value and "no brain" in widget.status.value
     assert len(viewer.layers) == 1
+
+
+def test_the_dock_opened_before_any_labels_layer_names_its_settings(viewer_or_skip):
+    """Issue 25: the dock's own ``labels`` attribute shadowed magicgui's ``Container.labels`` (whether
+    the settings show their names), so a dock opened before any Labels layer showed numbers without
+    names. The layer choice is ``segmentation_layer`` now."""
+    from qtpy.QtWidgets import QLabel
+
+    viewer = viewer_or_skip()
+    widget = MeshingWidget(viewer)
+    assert widget.labels is True and widget.segmentation_layer.value is None
+    texts = {label.text() for label in widget.native.findChildren(QLabel)}
+    assert {"body edge (mm)", "skull edge (mm)", "cortex points"} <= texts, texts
+    assert widget.start() is None and "no 3D Labels layer" in widget.status.value

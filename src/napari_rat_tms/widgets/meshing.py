@@ -57,7 +57,7 @@ class MeshingWidget(Container):
         self._viewer = viewer
         self._worker = None
         self._has_result = False
-        self.labels = ComboBox(label="segmentation", choices=self._label_choices)
+        self.segmentation_layer = ComboBox(label="segmentation", choices=self._label_choices)
         self.body_edge = FloatSpinBox(label="body edge (mm)", value=_DEFAULTS["body_edge_mm"],
                                       min=0.2, max=10.0, step=0.1)
         self.skull_edge = FloatSpinBox(label="skull edge (mm)", value=_DEFAULTS["skull_edge_mm"],
@@ -71,7 +71,7 @@ class MeshingWidget(Container):
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
         self.status = Label(value="Choose the segmentation layer, then Mesh.")
         self.status.native.setWordWrap(True)
-        self.extend([self.labels, self.body_edge, self.skull_edge, self.eye_edge,
+        self.extend([self.segmentation_layer, self.body_edge, self.skull_edge, self.eye_edge,
                      self.cortex_points, self.mesh_button, self.cancel_button, self.progress,
                      self.status])
         self.mesh_button.changed.connect(self.start)
@@ -88,7 +88,7 @@ class MeshingWidget(Container):
         return [(layer.name, layer) for layer in layers]
 
     def _refresh(self, *_):
-        self.labels.reset_choices()
+        self.segmentation_layer.reset_choices()
 
     def parameters(self) -> MeshingParameters:
         return MeshingParameters(body_edge_mm=float(self.body_edge.value),
@@ -103,7 +103,7 @@ class MeshingWidget(Container):
         if self._worker is not None:
             self.status.value = "A run is going on: wait for it or cancel it."
             return None
-        layer = self.labels.value
+        layer = self.segmentation_layer.value
         if layer is None:
             self.status.value = "Cannot mesh: no 3D Labels layer (segment the scan first)."
             return None

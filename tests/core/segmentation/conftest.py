@@ -14,8 +14,14 @@ def rat():
 
 @pytest.fixture(scope="session")
 def rat_segmentation(rat):
+    """The synthetic rat segmented as the job does: the rat's species defaults (seed 003's values,
+    and the eyes checked against the rat's eye sizes), eye points at the true centres."""
+    from napari_rat_tms.core.segmentation import SegmentationParameters
+    from napari_rat_tms.core.species import species_defaults
+
     eyes = [rat.landmarks_mm["left_eye"], rat.landmarks_mm["right_eye"]]
-    return segment(rat.volume.data, rat.volume.voxel_size_mm, eye_points_mm=eyes)
+    params = SegmentationParameters(**species_defaults("rat").segmentation_defaults())
+    return segment(rat.volume.data, rat.volume.voxel_size_mm, params, eye_points_mm=eyes)
 
 
 def dice(a, b) -> float:

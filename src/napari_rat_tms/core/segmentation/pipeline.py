@@ -507,7 +507,8 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
                     f"{params.eye_diameter_mm[1]:g} mm"
         seg, eye_notes, _ = seg.with_plausible_eyes(data, points, params.eye_diameter_mm,
                                                     isolevels=list(params.eye_isolevels) or None)
-        seg = replace(seg, notes=seg.notes + tuple(eye_notes))
+        # the parameters as given (eye_isolevels () = automatic, not one None per eye)
+        seg = replace(seg, parameters=params, notes=seg.notes + tuple(eye_notes))
     yield 1.0, "done"
     return seg
 
