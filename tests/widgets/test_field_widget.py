@@ -277,12 +277,13 @@ def _add_eyes(viewer, radius_mm=0.45, centre_mm=(2.0, 0.0, 9.2)):
                               metadata={ROLE_KEY: "surface", "surface": "eyes"})
 
 
-@pytest.mark.parametrize("conductivities", [{"body": 0.4}, {"skull": 0.01}, {"eyes": 2.0}, {}])
+@pytest.mark.parametrize("conductivities", [{"body": 0.4, "skull": 0.01, "eyes": 2.0}, {}])
 def test_a_reopened_projects_conductivities_build_the_docks_models(viewer_or_skip, tmp_path, conductivities):
     """Issue 23: the dock rebuilt a reopened project's models with seed 003's conductivities. Each
-    tissue's conductivity from the project's parameters.json reaches the 3C model the dock builds (its
-    boundaries' conductivities), the status says so, and the field is the one the core computes with
-    them (identical numbers); without a project the seed's values are used."""
+    tissue's conductivity from the project's parameters.json (three distinct values, none the seed's)
+    reaches its compartment of the 3C model the dock builds (each boundary's inside and outside), the
+    status names them, and the field is the one the core computes with them (identical numbers);
+    with none given the seed's values are used."""
     import json
 
     from napari_rat_tms.core.fields import build_field_model
