@@ -70,11 +70,7 @@ def landmark_centroid_sizes() -> dict[str, float]:
     template, Maga et al. 2017): a measure of head size independent of the brain suggestion."""
     from napari_rat_tms.core.io.markups import read_markups
 
-    sizes = {}
-    for name in SCANS:
-        points = read_markups(SHARED / "landmarks" / f"{name}.mrk.json").points_mm
-        sizes[name] = float(np.sqrt(np.mean(np.sum((points - points.mean(axis=0)) ** 2, axis=1))))
-    return sizes
+    return {name: read_markups(SHARED / "landmarks" / f"{name}.mrk.json").centroid_size_mm() for name in SCANS}
 
 
 def segmentation_table(scans) -> None:

@@ -77,11 +77,8 @@ def landmark_sizes():
     """Centroid size (mm) of each scan's 45 landmarks (placed by others; rigid-invariant)."""
     from napari_rat_tms.core.io.markups import read_markups
 
-    sizes = {}
-    for name in SCANS:
-        points = read_markups(shared_data_or_skip("mouse-ct", "landmarks", f"{name}.mrk.json")).points_mm
-        sizes[name] = float(np.sqrt(np.mean(np.sum((points - points.mean(axis=0)) ** 2, axis=1))))
-    return sizes
+    return {name: read_markups(shared_data_or_skip("mouse-ct", "landmarks", f"{name}.mrk.json")).centroid_size_mm()
+            for name in SCANS}
 
 
 def test_brain_suggestion_follows_the_skull_size(mouse, atlas_endocranium_mm3, landmark_sizes):

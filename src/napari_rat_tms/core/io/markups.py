@@ -161,6 +161,12 @@ class Markups:
         """The points (mm) in ``frame`` ("LPS" or "RAS"): x and y change sign between the two."""
         return _convert_frame(self.points_mm, self.frame, frame)
 
+    def centroid_size_mm(self) -> float:
+        """Centroid size (mm): the root mean square distance of the points from their centroid, the
+        usual size of a landmark configuration (unchanged by rigid motion)."""
+        p = self.points_mm
+        return float(np.sqrt(np.mean(np.sum((p - p.mean(axis=0)) ** 2, axis=1))))
+
     def find(self, label: str) -> list[int]:
         """Indices of the points whose label is ``label`` (case and surrounding blanks ignored)."""
         key = str(label).strip().casefold()

@@ -134,7 +134,7 @@ def suggest_eye_centres(data, voxel_size_mm, *, body, bone, eye_diameter_mm: tup
         raise ValueError(f"voxel_size_mm must be positive numbers (mm), got {voxel_size_mm!r}")
     body = _mask(body, data.shape, "body")
     bone = _mask(bone, data.shape, "bone")
-    d_lo, d_hi = _diameter_range(eye_diameter_mm)
+    d_lo, d_hi = eye_diameter_range(eye_diameter_mm)
     r_lo, r_hi, radius = d_lo / 2.0, d_hi / 2.0, (d_lo + d_hi) / 4.0
     if not bone.any():
         raise SegmentationError(
@@ -263,7 +263,7 @@ def check_eye_size(eye, voxel_size_mm, eye_diameter_mm: tuple[float, float], *,
     eye : the eye's volume in mm^3, or its boolean mask (``voxel_size_mm`` then gives the
         voxel volume; with a volume it may be None).
     """
-    d_lo, d_hi = _diameter_range(eye_diameter_mm)
+    d_lo, d_hi = eye_diameter_range(eye_diameter_mm)
     volume = _eye_volume_mm3(eye, voxel_size_mm)
     if volume <= 0:
         return [f"The {name} is empty: nothing was extracted. Click its centre again or adjust "
@@ -283,7 +283,8 @@ def check_eye_size(eye, voxel_size_mm, eye_diameter_mm: tuple[float, float], *,
 # --------------------------------------------------------------------------- helpers
 
 
-def _diameter_range(eye_diameter_mm) -> tuple[float, float]:
+def eye_diameter_range(eye_diameter_mm) -> tuple[float, float]:
+    """``(smallest, largest)`` eye diameter (mm) as two floats; :class:`ValueError` unless 0 < smallest <= largest."""
     try:
         lo, hi = (float(v) for v in eye_diameter_mm)
     except (TypeError, ValueError):

@@ -111,14 +111,9 @@ class SegmentationParameters:
             raise ValueError("spine_separation='cut' needs spine_cut_point_mm and spine_cut_normal")
         vectors = ("spine_cut_point_mm", "spine_cut_normal")
         if self.eye_diameter_mm is not None:
-            try:
-                lo, hi = (float(v) for v in self.eye_diameter_mm)
-            except (TypeError, ValueError):
-                raise ValueError("eye_diameter_mm must be (smallest, largest) in mm, got "
-                                 f"{self.eye_diameter_mm!r}") from None
-            if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo <= hi):
-                raise ValueError(f"eye_diameter_mm must be 0 < smallest <= largest (mm), got {self.eye_diameter_mm!r}")
-            object.__setattr__(self, "eye_diameter_mm", (lo, hi))
+            from .eye_suggestion import eye_diameter_range
+
+            object.__setattr__(self, "eye_diameter_mm", eye_diameter_range(self.eye_diameter_mm))
         for f in fields(self):
             if f.name in vectors or f.name == "eye_diameter_mm" or not (f.name.endswith("_mm") or f.name.endswith("_mm3")):
                 continue
