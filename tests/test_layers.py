@@ -176,3 +176,22 @@ def test_layer_roles_have_one_schema():
     assert values == set(layers.LAYER_ROLES), values ^ set(layers.LAYER_ROLES)
     assert all(r.layer_type in ("image", "labels", "points", "surface", "vectors", "shapes")
                for r in layers.LAYER_ROLES.values())
+
+
+def test_one_worker_adapter():
+    """Every dock starts its long work through ``widgets/_running.start_work`` (progress, cancel,
+    notes and user errors the same way, see ``viewer/work.py``): no other module creates a napari
+    worker, and no widget records warnings by itself."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            name = (node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name)
+                    else None)
+            if name in ("create_worker", "thread_worker") and rel != "widgets/_running.py":
+                found.append(f"{rel}:{node.lineno} uses {name}")
+            if (rel.startswith("widgets/") and isinstance(node, ast.Call)
+                    and getattr(node.func, "attr", None) == "catch_warnings"
+                    and any(k.arg == "record" for k in node.keywords)):
+                found.append(f"{rel}:{node.lineno} records warnings itself")
+    assert not found, "\n".join(found)

@@ -18,7 +18,7 @@ from napari_rat_tms.core.meshes.primitives import icosphere
 from napari_rat_tms.viewer.layers import ROLE_KEY
 from napari_rat_tms.widgets.coil import CoilPlacementWidget
 from napari_rat_tms.widgets.field import ARROW_MM, PREVIEW_DIPOLES, UPDATE_DELAY_MS, FieldWidget
-from napari_rat_tms.widgets.model_store import models_for
+from napari_rat_tms.viewer.shared_state import shared_state
 
 TRANSLATE = np.array([5.0, -3.0, 2.0])
 BREGMA, LAMBDA, MIDLINE = (2.0, 0.0, 9.8), (-6.0, 0.0, 9.8), (8.0, 0.0, -6.0)
@@ -68,7 +68,7 @@ def test_1c_model_shown_for_the_placement(viewer_or_skip):
     assert "3C needs the skull, eyes surface(s)" in widget.surfaces_label.value
     built = widget.build_models(["1C"], blocking=True)
     assert list(built) == ["1C"], widget.status.value
-    store = models_for(viewer)
+    store = shared_state(viewer)
     model = store.models["1C"]
     assert model is built["1C"] and set(store.surfaces) == {"body", "cortex"}
     assert store.surface_layers["cortex"] is widget.cortex_layer.value
@@ -162,7 +162,7 @@ def test_the_field_follows_the_coil(viewer_or_skip, qtbot):
     coil_widget.orientation_deg.value = 90.0
     old_peak = int(np.argmax(before))
     qtbot.waitUntil(lambda: not np.allclose(widget.efield_v_per_m[old_peak], e_peak_before), timeout=5000)
-    model = models_for(viewer).models["1C"]
+    model = shared_state(viewer).models["1C"]
     full = model.efield_for(coil_widget.placement, coil_widget.coil)
     # first a preview (the coil's dipoles merged), then, once the coil stays still, the full coil's field
     qtbot.waitUntil(lambda: not widget.updating, timeout=5000)
@@ -189,7 +189,7 @@ def test_previews_while_the_coil_moves_then_the_full_coil(viewer_or_skip, qtbot)
     viewer, coil_widget, widget = _scene(viewer_or_skip)
     widget.build_models(["1C"], blocking=True)
     qtbot.waitUntil(lambda: widget.efield_v_per_m is not None and not widget.updating, timeout=5000)
-    model = models_for(viewer).models["1C"]
+    model = shared_state(viewer).models["1C"]
     assert coil_widget.coil.n_dipoles > PREVIEW_DIPOLES
     frames = []
     show = widget._show
@@ -230,7 +230,7 @@ def test_user_errors_are_explained(viewer_or_skip):
     # the sphere needs the stereotaxic frame, which the coil layer brings when the coil is placed
     assert widget.build_models(["sphere"], blocking=True) is None
     assert "stereotaxic frame" in widget.status.value
-    assert not models_for(viewer).models and len(viewer.layers) == n_layers
+    assert not shared_state(viewer).models and len(viewer.layers) == n_layers
     assert widget.build_models(["1C"], blocking=True)
     assert widget.update_field() is None and "place the coil" in widget.status.value
     assert len(viewer.layers) == n_layers
@@ -241,17 +241,17 @@ def test_user_errors_are_explained(viewer_or_skip):
     built = widget.build_models(["sphere"], blocking=True)
     assert built == {}
     assert "Not built: sphere (failed: cannot fit the sphere" in widget.status.value
-    assert list(models_for(viewer).models) == ["1C"]
+    assert list(shared_state(viewer).models) == ["1C"]
     assert widget.update_field() is not None and widget.model_shown == "1C"
 
 
 def test_cancel_keeps_the_models_already_built(viewer_or_skip, qtbot):
     viewer, coil_widget, widget = _scene(viewer_or_skip, skull=True, skull_without_spine=True)
-    store = models_for(viewer)
+    store = shared_state(viewer)
     # blocking: cancel as soon as the first model (1C, before the sphere in seed order) is in
-    store.changed.connect(widget.cancel)
+    store.models_changed.connect(widget.cancel)
     built = widget.build_models(["sphere", "1C"], blocking=True)
-    store.changed.disconnect(widget.cancel)
+    store.models_changed.disconnect(widget.cancel)
     assert list(built) == ["1C"] and list(store.models) == ["1C"]
     assert "Built 1C" in widget.status.value and "Cancelled: sphere not built." in widget.status.value
     assert widget.build_button.enabled and not widget.cancel_button.enabled
@@ -303,7 +303,7 @@ def test_a_reopened_projects_conductivities_build_the_docks_models(viewer_or_ski
     assert [b.sigma_outside for b in boundaries] == [0.0, sigma["body"], sigma["body"], sigma["body"]]
     for tissue, value in conductivities.items():
         assert f"{tissue} {value:g} S/m" in widget.status.value
-    store = models_for(viewer)
+    store = shared_state(viewer)
     direct = build_field_model(store.surfaces, "3C", conductivities=conductivities)
     placed = coil_widget.placement.place(coil_widget.coil)
     np.testing.assert_allclose(built["3C"].efield(placed, 50e6), direct.efield(placed, 50e6), rtol=1e-5, atol=1e-6)
@@ -315,7 +315,7 @@ def test_build_in_the_worker(viewer_or_skip, qtbot):
     assert worker is not None and widget.build_models() is None        # one build at a time
     assert "A build is going on" in widget.status.value
     qtbot.waitUntil(lambda: widget._worker is None, timeout=30000)
-    assert list(models_for(viewer).models) == ["1C"]
+    assert list(shared_state(viewer).models) == ["1C"]
     assert widget.progress.value == 100
     assert "Built 1C" in widget.status.value and "Not built: 3C (needs the skull, eyes" in widget.status.value
     qtbot.waitUntil(lambda: widget.efield_v_per_m is not None, timeout=5000)
@@ -455,7 +455,7 @@ def test_roi_statistics_export_and_the_maximum_named(viewer_or_skip, tmp_path):
     widget.roi_levels.value = "10, 1e6"
     stats = widget.compute_roi_statistics()
     assert stats is not None, widget.roi_result.value
-    cortex = models_for(viewer).surfaces["cortex"]
+    cortex = shared_state(viewer).surfaces["cortex"]
     inside = cortex.vertices_m[:, 2] * 1e3 > 4.0 + 0.25     # nearest voxel centre above 4 mm
     expected = roi_statistics(cortex, efield, inside, levels=(10.0, 1e6), name="top")
     assert stats.n_vertices == expected.n_vertices > 0

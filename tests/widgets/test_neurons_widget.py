@@ -18,7 +18,7 @@ from napari_rat_tms.core.neurons import CellSpec, place_neurons, run_thresholds,
 from napari_rat_tms.viewer.layers import ROLE_KEY
 from napari_rat_tms.widgets.coil import CoilPlacementWidget
 from napari_rat_tms.widgets.field import FieldWidget
-from napari_rat_tms.widgets.model_store import models_for
+from napari_rat_tms.viewer.shared_state import shared_state
 from napari_rat_tms.widgets.neurons import NeuronsWidget
 
 TRANSLATE = np.array([5.0, -3.0, 2.0])
@@ -114,7 +114,7 @@ def test_threshold_map_of_ball_and_stick_cells(viewer_or_skip, tmp_path):
 
     # independent path through the core for one neuron: rebuild its placement and the BEM field at
     # 1 A/us from the coil dock's placement, one task, run in this process without cache
-    store = models_for(viewer)
+    store = shared_state(viewer)
     conductor = store.models["1C"].solver.conductor
     placed = coil_widget.placement.place(coil_widget.coil)
     k = int(np.nanargmin(thresholds))          # the most excitable neuron
@@ -179,7 +179,7 @@ def test_neurons_under_the_coil(viewer_or_skip, tmp_path):
     widget.where.value = WHERE[1]
     done = widget.compute(blocking=True)
     assert list(done) == ["ball-and-stick"], widget.status.value
-    model = models_for(viewer).models["1C"]
+    model = shared_state(viewer).models["1C"]
     norm = np.linalg.norm(model.efield(coil_widget.placement.place(coil_widget.coil), 1e6), axis=1)
     vertices = np.array([p.vertex for p in done["ball-and-stick"].placements])
     assert len(vertices) == N
@@ -214,7 +214,7 @@ def test_user_errors_give_a_status_and_no_layer(viewer_or_skip, tmp_path):
     assert set(field.build_models(["1C"], blocking=True)) == {"1C"}, field.status.value
     # a sphere model (fitting one needs a hollow skull: a stand-in with the sphere's kind and a solver
     # without a volume conductor, as the core's SphericalHeadModel)
-    store = models_for(viewer)
+    store = shared_state(viewer)
     store.add(FieldModel("sphere", object(), store.models["1C"].points_m, 0.0))
     widget.model_choice.value = "sphere"
     assert widget.compute(blocking=True) is None

@@ -17,7 +17,7 @@ from napari_rat_tms.core.placement import placement_grid
 from napari_rat_tms.core.study import StudyRun
 from napari_rat_tms.viewer.layers import ROLE_KEY
 from napari_rat_tms.widgets.coil import CoilPlacementWidget
-from napari_rat_tms.widgets.model_store import models_for
+from napari_rat_tms.viewer.shared_state import shared_state
 from napari_rat_tms.widgets.study import StudyWidget
 
 TRANSLATE = np.array([5.0, -3.0, 2.0])
@@ -61,7 +61,7 @@ def _scene(make_viewer, built, models=True, place=True, small=True):
 
 def _fill_store(viewer, built):
     surfaces, models = built
-    store = models_for(viewer)
+    store = shared_state(viewer)
     store.surfaces = dict(surfaces)
     for model in models.values():
         store.add(model)
@@ -111,7 +111,7 @@ def test_defaults_and_models_label(viewer_or_skip, built, qtbot):
     widget.centre_ap.value, widget.centre_ml.value = -1.0, 0.5
     assert widget.centre_ap.enabled and widget.grid_inputs()["centre_ap_ml_mm"] == (-1.0, 0.5)
     # a closed dock stops following the store and the layers
-    store = models_for(viewer)
+    store = shared_state(viewer)
     destroyed = []
     widget.native.destroyed.connect(lambda *_: destroyed.append(True))
     widget.native.deleteLater()
@@ -255,7 +255,7 @@ def test_refusals_start_nothing(viewer_or_skip, built, tmp_path):
     assert widget.result is None and widget._worker is None
 
     viewer, coil_widget, widget = _scene(viewer_or_skip, built)
-    store = models_for(viewer)
+    store = shared_state(viewer)
     surfaces = store.surfaces
     store.surfaces = {"cortex": surfaces["cortex"]}
     assert widget.run_study() is None and "body surface" in widget.status.value

@@ -1,44 +1,87 @@
-"""Running a dock's worker generator: in a napari worker, or in the calling thread for scripts and
-tests, with the same callbacks either way."""
+"""The docks' one worker adapter: long work in a napari worker (or in the calling thread for scripts
+and tests), with the same callbacks either way.
+
+The work itself is wrapped by :mod:`napari_rat_tms.viewer.work` (no Qt): reports go to
+``on_progress``, the result, a user error, the notes of its warnings and a cancel all arrive as one
+:class:`~napari_rat_tms.viewer.work.Outcome` in ``on_outcome``, and ``on_finished`` comes last,
+whatever happened. A bug (any other exception) goes to ``on_error`` when given, and is shown by
+napari's notifications (non-blocking) or raised (blocking) otherwise. The worker is also listed in
+napari's activity panel, as every ``create_worker`` worker is.
+"""
 
 from __future__ import annotations
 
-__all__ = ["run_steps"]
+from collections.abc import Callable, Generator
+
+from ..viewer.work import USER_ERRORS, Outcome, call, drive
+
+__all__ = ["start_work", "Outcome"]
 
 
-def run_steps(function, args, *, blocking: bool, on_yield, on_done, on_error, on_finished, cancel_requested):
-    """Run the generator ``function(*args)``.
+def _nothing(*_):
+    return None
 
-    ``blocking=False``: in a napari ``create_worker`` (started; returned) whose ``yielded``,
-    ``returned`` / ``aborted`` (``on_done(cancelled)``), ``errored`` and ``finished`` signals call the
-    callbacks. ``blocking=True``: in this thread (returns None), calling ``on_yield(item)`` for each
-    item, stopping when ``cancel_requested()`` becomes true, then ``on_done(cancelled)`` or
-    ``on_error(err)``, and ``on_finished()`` last, as the worker would.
+
+def start_work(work: Generator | Callable, *, on_outcome: Callable[[Outcome], None],
+               on_progress: Callable | None = None, on_finished: Callable | None = None,
+               on_error: Callable | None = None, blocking: bool = False,
+               cancel_requested: Callable[[], bool] | None = None, notes_of: tuple = (UserWarning,),
+               user_errors: tuple = USER_ERRORS, finish: Callable | None = None,
+               notify_bugs: bool | None = None):
+    """Run ``work``: a generator (its reports to ``on_progress``; cancellable between two of them)
+    or a callable without arguments (one result; not cancellable).
+
+    ``blocking=False``: in a started napari worker, which is returned (``worker.quit()`` cancels a
+    generator). ``blocking=True``: in this thread (returns the :class:`Outcome`), stopping between
+    two reports when ``cancel_requested()`` becomes true. ``notes_of``, ``user_errors``, ``finish``:
+    see :func:`~napari_rat_tms.viewer.work.drive`. ``notify_bugs``: show a bug in napari's
+    notifications too (default: only when there is no ``on_error``).
     """
+    ignore_errors = on_error is not None if notify_bugs is None else not notify_bugs
+    on_progress = on_progress or _nothing
+    on_finished = on_finished or _nothing
+    options = {"notes_of": notes_of, "user_errors": user_errors, "finish": finish}
+    is_generator = isinstance(work, Generator)
     if not blocking:
         from napari.qt.threading import create_worker
 
-        worker = create_worker(function, *args)
-        worker.yielded.connect(on_yield)
-        worker.returned.connect(lambda *_: on_done(False))
-        worker.aborted.connect(lambda: on_done(True))
-        worker.errored.connect(on_error)
+        worker = (create_worker(drive, work, **options, _ignore_errors=ignore_errors)
+                  if is_generator else
+                  create_worker(call, work, **options, _ignore_errors=ignore_errors))
+        if is_generator:
+            worker.yielded.connect(on_progress)
+            worker.aborted.connect(lambda: on_outcome(Outcome(cancelled=True)))
+        worker.returned.connect(on_outcome)
+        if on_error is not None:
+            worker.errored.connect(on_error)
         worker.finished.connect(on_finished)
         worker.start()
         return worker
-    steps = function(*args)
-    cancelled = False
     try:
-        for item in steps:
-            on_yield(item)
-            if cancel_requested():
-                cancelled = True
-                break
-    except Exception as err:   # as the worker's errored signal
+        if not is_generator:
+            outcome = call(work, **options)
+        else:
+            steps = drive(work, **options)
+            try:
+                while True:
+                    try:
+                        item = next(steps)
+                    except StopIteration as done:
+                        outcome = done.value
+                        break
+                    on_progress(item)
+                    if cancel_requested is not None and cancel_requested():
+                        outcome = Outcome(cancelled=True)
+                        break
+            finally:
+                steps.close()
+    except Exception as err:   # a bug, as the worker's errored signal
+        if on_error is None:
+            on_finished()
+            raise
         on_error(err)
-    else:
-        on_done(cancelled)
-    finally:
-        steps.close()
         on_finished()
-    return None
+        return None
+    on_outcome(outcome)
+    on_finished()
+    return outcome

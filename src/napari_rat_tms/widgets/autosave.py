@@ -25,7 +25,7 @@ from magicgui.widgets import CheckBox, Container, Label, LineEdit, PushButton, S
 
 from ..core.autosave import AutosavedLayer, discard_autosave, write_autosave
 from ..viewer.layers import ROLE_KEY
-from .model_store import coil_state
+from ..viewer.shared_state import shared_state
 
 __all__ = ["AutosaveWidget", "DEFAULT_INTERVAL_S"]
 
@@ -125,7 +125,7 @@ class AutosaveWidget(Container):
         if folder is None or not folder.is_dir():
             self._say("Cannot autosave: the project folder does not exist. ")
             return None
-        state = coil_state(self._viewer)
+        state = shared_state(self._viewer).coil
         placement = None
         if state is not None and state.placement is not None:
             placement = {"coil": state.coil_source, "placement": state.placement.to_dict()}

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import warnings
 from pathlib import Path
 
 import napari
@@ -69,6 +68,8 @@ from ..viewer.layers import (
     layer_with_role,
     surface_in_frame_of,
 )
+from ..viewer.shared_state import CoilState, shared_state
+from ..viewer.work import call
 
 __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
            "ROLE_PLACEMENT_GRID", "ROLE_LANDMARKS", "LANDMARK_NAMES"]
@@ -299,20 +300,18 @@ class CoilPlacementWidget(Container):
 
     def _apply_coil(self, source, quiet: bool = False) -> bool:
         """Load the coil ``source`` (preset name or .ccd path); keep the previous one on error."""
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                coil, info = load_coil(source)
-        except (*_USER_ERRORS, OSError) as err:
-            self.status.value = f"Cannot load the coil: {err} The previous coil is kept."
+        loaded = call(load_coil, source, user_errors=(*_USER_ERRORS, OSError))
+        if loaded.error is not None:
+            self.status.value = f"Cannot load the coil: {loaded.error} The previous coil is kept."
             self._select_coil_choice(self.coil_source)
             return False
+        coil, info = loaded.value
         self.coil, self.coil_info, self.coil_source = coil, info, str(source)
         self._select_coil_choice(self.coil_source)
         kind = ("parametric windings" if info.get("windings") is not None
                 else "dipoles from a .ccd file")
         self.coil_label.value = f"{coil.name}: {coil.n_dipoles:,} dipoles ({kind})."
-        notes = "".join(f" Note: {w.message}" for w in caught if issubclass(w.category, UserWarning))
+        notes = "".join(f" Note: {note}" for note in loaded.notes)
         if self.placement is not None:
             self._update(lambda p: p, f"Coil changed to {coil.name}.")
         elif not quiet:
@@ -686,13 +685,13 @@ class CoilPlacementWidget(Container):
         """Draw the placement; returns notes for the status."""
         p, coil = self.placement, self.coil
         vertices, faces, values = self._coil_mesh_mm()
-        # the metadata is what the E-field and Study docks follow (widgets/model_store.coil_state);
-        # it is set before the data, so a listener of the layer's data event reads the new placement
-        state = {"placement": p.to_dict(), "coil_source": self.coil_source,
-                 "frame": None if self.frame is None else self.frame.to_dict()}
-        self._show(ROLE_COIL, "surface", (p.coil_to_model_mm(coil, vertices), faces, values), name="coil",
-                   colormap="cyan", contrast_limits=(-1.0, 1.0), opacity=0.6, shading="flat",
-                   state=state)
+        # the E-field, Study and Neuron docks follow the shared state (viewer/shared_state.py); the
+        # layer's metadata keeps a copy, for the project folder (and a layer added now has it at once)
+        state = CoilState(None, p, self.coil_source, self.frame)
+        layer = self._show(ROLE_COIL, "surface", (p.coil_to_model_mm(coil, vertices), faces, values),
+                           name="coil", colormap="cyan", contrast_limits=(-1.0, 1.0), opacity=0.6,
+                           shading="flat", state=state.metadata())
+        shared_state(self._viewer).publish_coil(layer, p, self.coil_source, self.frame)
         notes = ""
         self.line_navigation = None
         cortex_layer = self.cortex_layer.value

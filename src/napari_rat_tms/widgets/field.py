@@ -38,7 +38,7 @@ in the layer list: napari draws the layers in list order with a depth test, so a
 scalp drawn before them would hide them (as it hides the cortex when it is below the cortex in
 the list: keep the scalp above the cortex to see through it). No other layer is changed.
 
-The models built here go into the viewer's shared registry (:func:`.model_store.models_for`) with
+The models built here go into the viewer's shared registry (:func:`~napari_rat_tms.viewer.shared_state.shared_state`) with
 the surfaces they were built from, for the Study dock. Physics is in SI units inside the core
 (:mod:`napari_rat_tms.core.fields`), positions in millimetres in the viewer.
 """
@@ -46,8 +46,8 @@ the surfaces they were built from, for the Study dock. Physics is in SI units in
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import napari
@@ -75,6 +75,7 @@ from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
 from ..core.progress import forward
 from ..viewer.layers import (
+    ROLE_COIL,
     ROLE_EFIELD,
     ROLE_EFIELD_DIRECTION,
     ROLE_EFIELD_MAXIMUM,
@@ -84,8 +85,8 @@ from ..viewer.layers import (
     surface_in_frame_of,
 )
 from ._layers import layer_shift, layer_transform
-from ._running import run_steps
-from .model_store import COIL_ROLE, coil_state, models_for
+from ._running import start_work
+from ..viewer.shared_state import shared_state
 
 __all__ = ["FieldWidget", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
            "SURFACE_NAMES", "surfaces_needed"]
@@ -111,6 +112,9 @@ SETTLE_MS = 200
 PREVIEW_DIPOLES = 256
 
 _USER_ERRORS = (RatTmsError, ValueError)
+#: What an update reports in the status rather than as a bug (a coil file that cannot be read, a
+#: placement the model cannot take).
+_UPDATE_ERRORS = (*_USER_ERRORS, OSError, TypeError, KeyError)
 
 
 def _run_build(surfaces: dict, kinds: list[str], up, cache_dir, conductivities=None):
@@ -146,12 +150,10 @@ class _FieldRequest:
 
 def _compute_field(request: _FieldRequest):
     """The field of a request (no Qt: it runs in a worker thread): E (V/m), |E|, the index of the
-    maximum, the line-navigation target (or None) and the seconds it took; or the user error."""
+    maximum, the line-navigation target (or None) and the seconds it took. Raises the user's errors
+    (:data:`_UPDATE_ERRORS`), which the dock shows in its status."""
     start = time.perf_counter()
-    try:
-        efield = np.asarray(request.model.efield_for(request.placement, request.coil), dtype=float)
-    except (*_USER_ERRORS, OSError, TypeError, KeyError) as err:
-        return err
+    efield = np.asarray(request.model.efield_for(request.placement, request.coil), dtype=float)
     magnitude = np.linalg.norm(efield, axis=1)
     peak = int(np.argmax(magnitude))
     try:
@@ -189,7 +191,6 @@ class FieldWidget(Container):
         self._failed: dict[str, str] = {}
         self._pending: list[str] = []
         self._geometry: dict = {}        # id(cortex surface) -> (surface, lifted mm, normals, arrows)
-        self._coil_layers = weakref.WeakSet()   # coil layers whose data event is followed
         self._busy = False
         self._drawn_cortex = None
         self.efield_v_per_m: np.ndarray | None = None
@@ -263,19 +264,21 @@ class FieldWidget(Container):
         self.model_choice.changed.connect(self._schedule_update)
         self.auto_range.changed.connect(self._on_range_mode)
         self.fixed_max.changed.connect(self._schedule_update)
-        self._store = models_for(napari_viewer)
-        self._store.changed.connect(self._on_store_changed)
+        self._store = shared_state(napari_viewer)
+        self._store.models_changed.connect(self._on_store_changed)
         napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
         napari_viewer.layers.events.removed.connect(self._on_layers_changed)
-        self._watch_coil_layers()
+        self._store.coil_changed.connect(self._schedule_update)
         self._refresh_needs()
         self._set_status(self._next_step())
+        if self._store.coil is not None:
+            self._schedule_update()
 
     # --- choices ------------------------------------------------------------------------------
     def _cortex_choices(self, *_):
         layers = [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Surface)
                   and np.asarray(layer.data[0]).ndim == 2 and np.asarray(layer.data[0]).shape[1] == 3
-                  and layer.metadata.get(ROLE_KEY) not in (ROLE_EFIELD, "efield", COIL_ROLE)]
+                  and layer.metadata.get(ROLE_KEY) not in (ROLE_EFIELD, "efield", ROLE_COIL)]
         layers.sort(key=lambda layer: not (layer.metadata.get(ROLE_KEY) == ROLE_SURFACE
                                            and layer.metadata.get("surface") == "cortex"))
         return [(layer.name, layer) for layer in layers]
@@ -285,7 +288,7 @@ class FieldWidget(Container):
                 if isinstance(layer, napari.layers.Labels) and np.asarray(layer.data).ndim == 3]
 
     def _model_choices(self, *_):
-        return list(models_for(self._viewer).ordered())
+        return list(shared_state(self._viewer).ordered())
 
     def _surface_layers(self, cortex_layer) -> dict:
         """name -> layer of the surfaces the models are built from (the chosen cortex, and the
@@ -321,15 +324,6 @@ class FieldWidget(Container):
         self.cortex_layer.reset_choices()
         self.roi_layer.reset_choices()
         self._refresh_needs()
-        self._watch_coil_layers()
-
-    def _watch_coil_layers(self):
-        """Follow the coil layer of the Coil placement dock (it may be created after this dock)."""
-        for layer in self._viewer.layers:
-            if layer.metadata.get(ROLE_KEY) == COIL_ROLE and layer not in self._coil_layers:
-                self._coil_layers.add(layer)
-                layer.events.data.connect(self._schedule_update)
-                self._schedule_update()
 
     def _on_store_changed(self):
         self._busy = True      # no update per choice change: one after the choices are set
@@ -350,9 +344,9 @@ class FieldWidget(Container):
     def _next_step(self) -> str:
         if self.cortex_layer.value is None:
             return "Mesh the segmentation (Meshing dock) or open a project folder to get the cortex."
-        if not models_for(self._viewer).models:
+        if not shared_state(self._viewer).models:
             return "Choose the models and press 'Build models'."
-        state = coil_state(self._viewer)
+        state = shared_state(self._viewer).coil
         if state is None or state.placement is None:
             return "Place the coil with the Coil placement dock."
         return ""
@@ -361,11 +355,11 @@ class FieldWidget(Container):
     def _frame(self, ref=None) -> StereotaxicFrame | None:
         """The stereotaxic frame of the Coil placement dock (in ``ref``'s data coordinates when
         given), else the registry's."""
-        state = coil_state(self._viewer)
+        state = shared_state(self._viewer).coil
         if state is not None and state.frame is not None:
             shift = None if ref is None else layer_shift(state.layer, ref)
             return state.frame if shift is None else state.frame.translated(shift)
-        return models_for(self._viewer).frame
+        return shared_state(self._viewer).frame
 
     @staticmethod
     def _cache_dir(layer) -> Path | None:
@@ -385,7 +379,7 @@ class FieldWidget(Container):
         They are built in a napari worker (``blocking=False``; returns the worker) or in the
         calling thread (``blocking=True``, for scripts and tests; returns the dict kind ->
         :class:`FieldModel` built by this call). Each model is put into
-        :func:`.model_store.models_for` as soon as it is built. Returns None when nothing can be
+        :func:`~napari_rat_tms.viewer.shared_state.shared_state` as soon as it is built. Returns None when nothing can be
         built (the reason is in the status)."""
         if self._worker is not None:
             self._set_status("A build is going on: wait for it or cancel it.")
@@ -430,7 +424,7 @@ class FieldWidget(Container):
             self._build_note = f"Cannot build: a surface layer is not a valid mesh: {err}"
             self._set_status()
             return None
-        store = models_for(self._viewer)
+        store = shared_state(self._viewer)
         dropped = ""
         if store.models and any(name in store.surfaces and not _same_surface(store.surfaces[name], surface)
                                 for name, surface in surfaces.items()):
@@ -453,12 +447,12 @@ class FieldWidget(Container):
         self.progress.value = 0
         self._set_status()
         self.build_button.enabled, self.cancel_button.enabled = False, True
-        worker = run_steps(_run_build, (dict(surfaces), to_build, up, cache_dir, conductivities),
-                           blocking=blocking, on_yield=self._on_yield, on_done=self._on_done,
-                           on_error=self._on_error, on_finished=self._on_finished,
-                           cancel_requested=lambda: self._cancel_requested)
+        worker = start_work(_run_build(dict(surfaces), to_build, up, cache_dir, conductivities),
+                            blocking=blocking, on_progress=self._on_yield, on_outcome=self._on_built,
+                            on_error=self._on_error, on_finished=self._on_finished,
+                            cancel_requested=lambda: self._cancel_requested)
         if blocking:
-            return {kind: models_for(self._viewer).models[kind] for kind in self._built}
+            return {kind: shared_state(self._viewer).models[kind] for kind in self._built}
         self._worker = worker
         return worker
 
@@ -482,7 +476,7 @@ class FieldWidget(Container):
             _, kind, model = item
             self._pending.remove(kind)
             self._built.append(kind)
-            models_for(self._viewer).add(model)     # -> the model chooser, and an update of the field
+            shared_state(self._viewer).add(model)     # -> the model chooser, and an update of the field
             self._build_note = f"Built {kind} in {model.build_seconds:.1f} s."
             self._set_status()
         elif what == "failed":
@@ -491,7 +485,7 @@ class FieldWidget(Container):
             self._failed[kind] = f"failed: {err}"
 
     def _summary(self, cancelled: bool) -> str:
-        store = models_for(self._viewer)
+        store = shared_state(self._viewer)
         parts = []
         if self._built:
             parts.append("Built " + ", ".join(f"{k} ({store.models[k].build_seconds:.1f} s)"
@@ -507,9 +501,12 @@ class FieldWidget(Container):
             parts.insert(0, "No model was built.")
         return " ".join(parts)
 
-    def _on_done(self, cancelled: bool):
+    def _on_built(self, outcome):
+        if outcome.error is not None:
+            return self._on_error(outcome.error)
+        cancelled = outcome.cancelled
         self.progress.value = 100 if not cancelled else self.progress.value
-        self._build_note = self._summary(cancelled)
+        self._build_note = self._summary(cancelled) + "".join(f"\nNote: {n}" for n in outcome.notes)
         self._set_status(self._next_step())
         self._schedule_update()
 
@@ -542,11 +539,11 @@ class FieldWidget(Container):
         return hasattr(getattr(self._viewer, "window", None), "_qt_window")
 
     def _on_timer(self):
-        if self._viewer_open() and models_for(self._viewer).models:   # else the status says what to do
+        if self._viewer_open() and shared_state(self._viewer).models:   # else the status says what to do
             self._start_update(preview=True)
 
     def _on_settle(self):
-        if not self._viewer_open() or not models_for(self._viewer).models:
+        if not self._viewer_open() or not shared_state(self._viewer).models:
             return
         if self._shown_generation == self._generation and not self.preview_shown:
             return    # the full field of these inputs is shown (the coil has few dipoles)
@@ -562,26 +559,25 @@ class FieldWidget(Container):
         request = self._prepare_update(preview)
         if request is None:
             return
-        from napari.qt.threading import create_worker
+        self._update_worker = start_work(
+            partial(_compute_field, request), user_errors=_UPDATE_ERRORS,
+            on_outcome=lambda outcome: self._on_update_returned(request, outcome),
+            on_error=lambda err: self._set_status(
+                f"Cannot compute the {request.model.kind} field: {type(err).__name__}: {err}"),
+            on_finished=self._on_update_finished)
 
-        worker = create_worker(_compute_field, request)
-        worker.returned.connect(lambda result: self._on_update_returned(request, result))
-        worker.errored.connect(lambda err: self._set_status(
-            f"Cannot compute the {request.model.kind} field: {type(err).__name__}: {err}"))
-        worker.finished.connect(self._on_update_finished)
-        self._update_worker = worker
-        worker.start()
-
-    def _on_update_returned(self, request, result):
+    def _on_update_returned(self, request, outcome):
         if not self._viewer_open():
             return
-        if isinstance(result, Exception):
-            self._set_status(f"Cannot compute the {request.model.kind} field: {result}")
+        if outcome.error is not None:
+            self._set_status(f"Cannot compute the {request.model.kind} field: {outcome.error}")
             return
-        store = models_for(self._viewer)
+        store = shared_state(self._viewer)
         if request.model is not store.models.get(request.model.kind):
             return    # the model was dropped or rebuilt meanwhile; the next update shows the new one
-        self._show(request, result)
+        self._show(request, outcome.value)
+        if outcome.notes:
+            self.status.value += "".join(f"\nNote: {n}" for n in outcome.notes)
 
     def _on_update_finished(self):
         self._update_worker = None
@@ -615,7 +611,7 @@ class FieldWidget(Container):
     def _placement_in_model_frame(self, state, ref) -> tuple[CoilPlacement, StereotaxicFrame | None]:
         """The placement and frame (coil layer's data coordinates) in the models' frame (``ref``'s
         data coordinates); they differ only by a translation when the layers are translated apart."""
-        placement, frame = state.placement, state.frame or models_for(self._viewer).frame
+        placement, frame = state.placement, state.frame or shared_state(self._viewer).frame
         shift = layer_shift(state.layer, ref)
         if shift is None:
             raise ValueError("the coil layer and the cortex layer have different scales; place the coil on "
@@ -636,12 +632,12 @@ class FieldWidget(Container):
 
     def _prepare_update(self, preview: bool) -> _FieldRequest | None:
         """What an update needs, checked (None: the reason is in the status)."""
-        store = models_for(self._viewer)
+        store = shared_state(self._viewer)
         model = self._shown_model(store)
         if model is None:
             self._set_status("No head model yet: choose the models and press 'Build models' first.")
             return None
-        state = coil_state(self._viewer)
+        state = shared_state(self._viewer).coil
         if state is None or state.placement is None:
             self._set_status("No coil placed: place the coil with the Coil placement dock to see its field.")
             return None
@@ -654,7 +650,7 @@ class FieldWidget(Container):
             return None
         try:
             placement, frame = self._placement_in_model_frame(state, ref)
-            coil = store.coil(state.coil_source)
+            coil = store.coil_dipoles(state.coil_source)
             if preview:
                 merged = self._preview_coil(state.coil_source, coil)
                 preview, coil = merged is not coil, merged
@@ -673,12 +669,9 @@ class FieldWidget(Container):
         request = self._prepare_update(preview=False)
         if request is None:
             return None
-        result = _compute_field(request)
-        if isinstance(result, Exception):
-            self._set_status(f"Cannot compute the {request.model.kind} field: {result}")
-            return None
-        self._show(request, result)
-        return result[0]
+        outcome = start_work(partial(_compute_field, request), blocking=True, user_errors=_UPDATE_ERRORS,
+                             on_outcome=lambda outcome: self._on_update_returned(request, outcome))
+        return outcome.value[0] if outcome.ok else None
 
     def _show(self, request: _FieldRequest, result):
         """Draw a computed field and say where its maximum is (viewer's thread)."""
@@ -702,7 +695,7 @@ class FieldWidget(Container):
                       f"{np.linalg.norm(peak_mm - target.target_mm):.1f} mm from the line-navigation target")
         self.maximum_region = None
         if not request.preview:    # one ray against the skull: where the maximum lies, by name
-            skull = models_for(self._viewer).surfaces.get("skull")
+            skull = shared_state(self._viewer).surfaces.get("skull")
             self.maximum_region = maximum_location(cortex, efield, skull=skull, frame=frame)["region"]
             navigation += f"; region: {self.maximum_region}"
         how = (f"preview: the coil merged to {request.coil.n_dipoles} dipoles, the full coil follows when it "
@@ -715,7 +708,7 @@ class FieldWidget(Container):
 
     # --- regions of interest and export ---------------------------------------------------------
     def _shown_surface(self) -> tuple[TriangleSurface, object] | None:
-        store = models_for(self._viewer)
+        store = shared_state(self._viewer)
         cortex, ref = store.surfaces.get("cortex"), store.surface_layers.get("cortex")
         if self.efield_v_per_m is None or cortex is None or ref is None \
                 or len(cortex.vertices_m) != len(self.efield_v_per_m):
@@ -769,7 +762,7 @@ class FieldWidget(Container):
         if self.preview_shown:
             self._set_status("Wait for the full coil's field (a preview is shown) before exporting.")
             return None
-        placement, state = self.placement_shown, coil_state(self._viewer)
+        placement, state = self.placement_shown, shared_state(self._viewer).coil
         provenance = field_provenance(
             model=self.model_shown, coil=None if state is None else state.coil_source,
             didt_a_per_us=None if placement is None else float(placement.didt_a_per_us),
@@ -795,7 +788,7 @@ class FieldWidget(Container):
             self.export_field(name, overwrite=True)
 
     def _store_frame(self, frame):
-        store = models_for(self._viewer)
+        store = shared_state(self._viewer)
         if store.frame is None:
             store.frame = frame
 

@@ -11,16 +11,15 @@ status line and in each layer's metadata.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import fields
 
 import napari
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
-from ..core.errors import RatTmsError
 from ..core.meshes.from_segmentation import HeadMeshes, MeshingParameters, iter_mesh_labels
 from ..viewer.layers import ROLE_KEY, ROLE_SEGMENTATION, ROLE_SURFACE
+from ._running import start_work
 
 __all__ = ["MeshingWidget", "SURFACE_STYLE"]
 
@@ -33,20 +32,6 @@ SURFACE_STYLE = {
     "eyes": ("blue", 0.9, True),
     "cortex": ("red", 1.0, True),
 }
-
-
-def _run_meshing(labels, voxel_size_mm, params, gap_mm):
-    """Worker generator: the core's progress, then ``(HeadMeshes | None, error | None, notes)``."""
-    notes: list[str] = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            meshes = yield from iter_mesh_labels(labels, voxel_size_mm, params, evaluation_gap_mm=gap_mm)
-            error = None
-        except (RatTmsError, ValueError) as err:
-            meshes, error = None, err
-    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    return meshes, error, notes
 
 
 class MeshingWidget(Container):
@@ -98,8 +83,6 @@ class MeshingWidget(Container):
 
     def start(self, *_):
         """Mesh in a worker; returns the worker, or None (the reason is in the status)."""
-        from napari.qt.threading import create_worker
-
         if self._worker is not None:
             self.status.value = "A run is going on: wait for it or cancel it."
             return None
@@ -109,18 +92,15 @@ class MeshingWidget(Container):
             return None
         gap = layer.metadata.get("napari_rat_tms_segmentation", {}).get(
             "parameters", {}).get("evaluation_gap_mm", 1.0)
-        worker = create_worker(_run_meshing, np.asarray(layer.data), tuple(layer.scale),
-                               self.parameters(), gap)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(lambda out: self._on_done(out, layer))
-        worker.aborted.connect(self._on_aborted)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
         self.mesh_button.enabled, self.cancel_button.enabled = False, True
         self.progress.value = 0
         self.status.value = "Meshing..."
-        worker.start()
-        return worker
+        steps = iter_mesh_labels(np.asarray(layer.data), tuple(layer.scale), self.parameters(),
+                                 evaluation_gap_mm=gap)
+        self._worker = start_work(steps, on_progress=self._on_progress,
+                                  on_outcome=lambda outcome: self._on_done(outcome, layer),
+                                  on_finished=self._on_finished)
+        return self._worker
 
     def cancel(self, *_):
         if self._worker is not None:
@@ -140,10 +120,6 @@ class MeshingWidget(Container):
         self.progress.value = round(100 * fraction)
         self.status.value = message
 
-    def _on_aborted(self):
-        self.progress.value = 0
-        self.status.value = "Cancelled; no layer was added or changed."
-
     def _on_finished(self):
         self._worker = None
         self.mesh_button.enabled, self.cancel_button.enabled = True, False
@@ -154,16 +130,20 @@ class MeshingWidget(Container):
                 return layer
         return None
 
-    def _on_done(self, out, labels_layer):
-        meshes, error, notes = out
-        if error is not None:
+    def _on_done(self, outcome, labels_layer):
+        if outcome.cancelled:
             self.progress.value = 0
-            self.status.value = f"Cannot mesh: {error}"
+            self.status.value = "Cancelled; no layer was added or changed."
             return
+        if outcome.error is not None:
+            self.progress.value = 0
+            self.status.value = f"Cannot mesh: {outcome.error}"
+            return
+        meshes: HeadMeshes = outcome.value
         self._show(meshes, labels_layer)
         self._has_result = True
         self.progress.value = 100
-        self.status.value = "Done.\n" + meshes.describe() + "".join(f"\nNote: {n}" for n in notes)
+        self.status.value = "Done.\n" + meshes.describe() + "".join(f"\nNote: {n}" for n in outcome.notes)
 
     def _show(self, meshes: HeadMeshes, labels_layer):
         translate = tuple(float(t) for t in labels_layer.translate)

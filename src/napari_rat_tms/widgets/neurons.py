@@ -78,8 +78,8 @@ from ..core.neurons.placement_thresholds import (
 )
 from ..viewer.layers import ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP
 from ._layers import layer_shift, layer_transform
-from ._running import run_steps
-from .model_store import coil_state, models_for
+from ._running import start_work
+from ..viewer.shared_state import shared_state
 
 __all__ = ["NeuronsWidget", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "BALL_AND_STICK", "default_cache_dir"]
 
@@ -166,6 +166,7 @@ class NeuronsWidget(Container):
         self._failed: dict[str, str] = {}
         self._morphology_paths: list[Path] = []
         self._done_now: dict = {}
+        self._notes: list[str] = []      # the last run's warnings, shown in its result
         self._pending: list[str] = []
         self._job = None
         self.cache_dir: Path | None = default_cache_dir()
@@ -222,12 +223,12 @@ class NeuronsWidget(Container):
         self.folder.changed.connect(self._refresh_morphologies)
         self.mso.changed.connect(self._update_activation)
         self.units.changed.connect(self._redraw_maps)
-        self._store = models_for(napari_viewer)
-        self._store.changed.connect(self._on_store_changed)
+        self._store = shared_state(napari_viewer)
+        self._store.models_changed.connect(self._on_store_changed)
 
     # --- choices ------------------------------------------------------------------------------
     def _model_choices(self, *_):
-        return list(models_for(self._viewer).ordered())
+        return list(shared_state(self._viewer).ordered())
 
     def _on_store_changed(self):
         self.model_choice.reset_choices()
@@ -280,7 +281,7 @@ class NeuronsWidget(Container):
 
     def _prepare(self) -> _Job | str:
         """The job, or the reason it cannot run."""
-        store = models_for(self._viewer)
+        store = shared_state(self._viewer)
         models = store.ordered()
         if not models:
             return "No head model built: build a BEM model (1C, 2C, 2C* or 3C) with the E-field dock first."
@@ -291,7 +292,7 @@ class NeuronsWidget(Container):
             return (f"The {kind} model has no volume conductor, so the field cannot be sampled at the "
                     "neurons' "
                     "compartments: choose a BEM model (1C, 2C, 2C* or 3C).")
-        state = coil_state(self._viewer)
+        state = shared_state(self._viewer).coil
         if state is None or state.placement is None:
             return "No coil placed: place the coil with the Coil placement dock first."
         cortex, ref = store.surfaces.get("cortex"), store.surface_layers.get("cortex")
@@ -306,7 +307,7 @@ class NeuronsWidget(Container):
                     "scan.")
         p = state.placement.translated(shift)
         try:
-            coil = p.place(store.coil(state.coil_source))
+            coil = p.place(store.coil_dipoles(state.coil_source))
         except (*_USER_ERRORS, TypeError, KeyError) as err:
             return f"Cannot load the coil {state.coil_source!r}: {err}"
         if self.where.value == WHERE[0]:
@@ -341,9 +342,10 @@ class NeuronsWidget(Container):
         self._set_status(f"Computing {', '.join(self._pending)} with the {job.model} model "
                          f"({len(job.vertices)} neurons each)...")
         self.compute_button.enabled, self.cancel_button.enabled = False, True
-        worker = run_steps(_run_compute, (job,), blocking=blocking, on_yield=self._on_yield,
-                           on_done=self._on_done, on_error=self._on_error, on_finished=self._on_finished,
-                           cancel_requested=lambda: self._cancel_requested)
+        self._notes = []
+        worker = start_work(_run_compute(job), blocking=blocking, on_progress=self._on_yield,
+                            on_outcome=self._on_outcome, on_error=self._on_error,
+                            on_finished=self._on_finished, cancel_requested=lambda: self._cancel_requested)
         if blocking:
             return dict(self._done_now)
         self._worker = worker
@@ -392,6 +394,7 @@ class NeuronsWidget(Container):
                          f"{name}: no thresholds: {why}.")
         if not self._done_now and not cancelled and not self._failed:
             parts.append("Nothing was computed.")
+        parts += [f"Note: {note}" for note in self._notes]
         return "\n".join(parts)
 
     def _describe(self, result: CellTypeThresholds) -> str:
@@ -421,10 +424,13 @@ class NeuronsWidget(Container):
                      "range")
         return text + "."
 
-    def _on_done(self, cancelled: bool):
-        if not cancelled:
+    def _on_outcome(self, outcome):
+        if outcome.error is not None:
+            return self._on_error(outcome.error)
+        self._notes = list(outcome.notes)
+        if not outcome.cancelled:
             self.progress.value = 100
-        self._set_status(self._summary(cancelled))
+        self._set_status(self._summary(outcome.cancelled))
         self._update_activation()
 
     def _on_error(self, err):

@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Generator
+from dataclasses import fields, replace
+from functools import partial
 from pathlib import Path
 
 import napari
@@ -49,6 +51,8 @@ from ..core.segmentation import (LABEL_COLORS, Segmentation, SegmentationParamet
                                  iter_segment, suggest_thresholds)
 from ..viewer.layers import (ROLE_BRAIN_PAINT, ROLE_EYE_POINTS, ROLE_KEY, ROLE_SPINE_CUT,
                              labels_kwargs, layer_with_role, segmentation_layer_data)
+from ..viewer.work import Outcome
+from ._running import start_work
 
 __all__ = ["SegmentationWidget"]
 
@@ -60,73 +64,20 @@ _USER_ERRORS = (RatTmsError, ValueError)  # SegmentationError is both
 
 
 # --- worker helpers (no Qt: they run in the worker thread) -------------------------------------
-@dataclass
-class _Outcome:
-    """What a worker returns: the result, or the user-facing error; SegmentationWarning texts."""
-
-    result: object = None
-    error: Exception | None = None
-    notes: list[str] = field(default_factory=list)
-    region: np.ndarray | None = None  # the evaluation region of a Segmentation result
+def _evaluation_region(result) -> dict:
+    """The evaluation region of a Segmentation result, computed in the worker (a dilation of the
+    bone: seconds at 512^3, which must not freeze the viewer)."""
+    return {"region": result.evaluation_region()} if isinstance(result, Segmentation) else {}
 
 
-def _finish(outcome: _Outcome) -> _Outcome:
-    """Compute the evaluation region of a Segmentation result here, in the worker (a dilation
-    of the bone: seconds at 512^3, which must not freeze the viewer)."""
-    if outcome.error is None and isinstance(outcome.result, Segmentation):
-        try:
-            outcome.region = outcome.result.evaluation_region()
-        except _USER_ERRORS as err:
-            outcome.error = err
-    return outcome
-
-
-def _with_notes(notes: list[str], fn, *args):
-    """``fn(*args)`` with its :class:`SegmentationWarning` messages appended to ``notes`` (other
-    warnings are re-issued)."""
-    caught: list = []
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", SegmentationWarning)
-            return fn(*args)
-    finally:
-        for w in caught:
-            if issubclass(w.category, SegmentationWarning):
-                notes.append(str(w.message))
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
-def _drive(steps):
-    """Run a core generator in the worker: re-yield its ``(fraction, message)`` and return an
-    :class:`_Outcome`. Errors of the input are returned rather than raised, so that napari does not
-    pop up a traceback for, say, a wrong threshold; closing this generator closes ``steps``."""
-    notes: list[str] = []
-    try:
-        while True:
-            try:
-                item = _with_notes(notes, next, steps)
-            except StopIteration as done:
-                return _finish(_Outcome(done.value, notes=notes))
-            yield item
-    except _USER_ERRORS as err:
-        return _Outcome(error=err, notes=notes)
-    finally:
-        steps.close()
-
-
-def _call(fn, *args) -> _Outcome:
-    """:func:`_drive` for a plain function (e.g. ``Segmentation.with_eyes``)."""
-    notes: list[str] = []
-    try:
-        return _finish(_Outcome(_with_notes(notes, fn, *args), notes=notes))
-    except _USER_ERRORS as err:
-        return _Outcome(error=err, notes=notes)
+#: How the dock runs its work (:func:`._running.start_work`): the segmentation's own warnings become
+#: notes in the status; its evaluation region is computed in the worker too.
+_WORK = {"notes_of": (SegmentationWarning,), "user_errors": _USER_ERRORS, "finish": _evaluation_region}
 
 
 def _plausible_eyes(seg: Segmentation, data, points, levels, eye_diameter_mm, species) -> Segmentation:
     """:meth:`Segmentation.with_plausible_eyes`, its notes as :class:`SegmentationWarning` (which
-    :func:`_call` and :func:`_drive` collect into the dock's status)."""
+    the dock's worker collects into its status)."""
     new, notes, _ = seg.with_plausible_eyes(data, points, eye_diameter_mm, isolevels=levels, species=species)
     for note in notes:
         warnings.warn(note, SegmentationWarning, stacklevel=2)
@@ -443,8 +394,6 @@ class SegmentationWidget(Container):
     def suggest_eyes(self, *_):
         """Suggest both eye centres from the last segmentation's body and bone (in a worker); the
         points replace those of the 'eye centres' layer. Returns the worker or None."""
-        from napari.qt.threading import create_worker
-
         from ..core.segmentation.eye_suggestion import suggest_eye_centres
 
         if self._result is None or self._worker is not None:
@@ -453,19 +402,16 @@ class SegmentationWidget(Container):
         image, seg = self._result_image, self._result
         data, scale = self._volume(image)
         diameters = species_defaults(self.species.value).eye_diameter_mm
-        worker = create_worker(_call, lambda: suggest_eye_centres(
-            data, scale, body=seg.body, bone=seg.skull_and_spine, eye_diameter_mm=diameters))
-        worker.returned.connect(lambda outcome: self._on_eyes_suggested(outcome, image))
-        self._watch(worker)
         self.status.value = "Looking for the eyes..."
-        worker.start()
-        return worker
+        return self._start(lambda: suggest_eye_centres(
+            data, scale, body=seg.body, bone=seg.skull_and_spine, eye_diameter_mm=diameters),
+            lambda outcome: self._on_eyes_suggested(outcome, image))
 
     def _on_eyes_suggested(self, outcome, image):
         if outcome.error is not None:
             self.status.value = f"No eye centres suggested: {outcome.error} Click them on the image."
             return
-        suggestion = outcome.result
+        suggestion = outcome.value
         layer = self.eye_points_layer()
         _, scale = self._volume(image)
         world = [image.data_to_world(np.asarray(c) / np.asarray(scale)) for c in suggestion.centres_mm]
@@ -607,8 +553,6 @@ class SegmentationWidget(Container):
     def start(self, *_):
         """Check the inputs, then segment in a worker thread; returns the worker, or None when the
         inputs are wrong (the reason is in the status)."""
-        from napari.qt.threading import create_worker
-
         if self._worker is not None:
             self.status.value = "A run is going on: wait for it or cancel it."
             return None
@@ -624,14 +568,9 @@ class SegmentationWidget(Container):
         # the species' eye sizes travel in params (eye_diameter_mm): each eye extracted once and
         # checked there, as in the job and the CLI
         steps = iter_segment(data, scale, params, eye_points_mm=eyes, brain_mask=brain)
-        worker = create_worker(_drive, steps)
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(lambda outcome: self._on_done(outcome, image))
-        self._watch(worker)
         self.progress.value = 0
         self.status.value = f"Segmenting {' x '.join(map(str, data.shape))} voxels..."
-        worker.start()
-        return worker
+        return self._start(steps, lambda outcome: self._on_done(outcome, image))
 
     def _painted_brain(self, shape):
         """The brain layer's mask when there is a non-empty one, else None (suggestion)."""
@@ -643,14 +582,22 @@ class SegmentationWidget(Container):
                              f"image {tuple(shape)}: paint it on the image's grid, or remove it")
         return np.asarray(layer.data) > 0
 
-    def _watch(self, worker):
-        self._worker = worker
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._on_finished)
-        cancellable = hasattr(worker, "aborted")  # a generator: it stops between steps
-        if cancellable:
-            worker.aborted.connect(self._on_aborted)
-        self._set_running(True, cancellable)
+    def _start(self, work, on_outcome):
+        """Run ``work`` (a core generator, cancellable between its steps, or a function) in a
+        worker; its outcome goes to ``on_outcome`` unless cancelled. Returns the worker."""
+        def outcome_or_cancel(outcome):
+            if outcome.cancelled:
+                self.progress.value = 0
+                self.status.value = "Cancelled; no layer was added or changed."
+            else:
+                on_outcome(outcome)
+
+        # a bug (not an input error) shows in the status and in napari's notifications
+        self._set_running(True, cancellable=isinstance(work, Generator))
+        self._worker = start_work(work, on_progress=self._on_progress, on_outcome=outcome_or_cancel,
+                                  on_error=self._on_error, notify_bugs=True,
+                                  on_finished=self._on_finished, **_WORK)
+        return self._worker
 
     def cancel(self, *_):
         """Stop the run after its current step; no layer is added or changed."""
@@ -674,21 +621,17 @@ class SegmentationWidget(Container):
     def _on_error(self, err):  # not an input error: a bug, also shown by napari's notifications
         self.status.value = f"Cannot segment (unexpected error): {err!r}"
 
-    def _on_aborted(self):
-        self.progress.value = 0
-        self.status.value = "Cancelled; no layer was added or changed."
-
     def _on_finished(self):
         self._worker = None
         self._set_running(False)
 
-    def _on_done(self, outcome: _Outcome, image, action: str = "segment"):
+    def _on_done(self, outcome: Outcome, image, action: str = "segment"):
         if outcome.error is not None:
             self.progress.value = 0
             self.status.value = f"Cannot {action}: {outcome.error}"
             return
-        seg: Segmentation = outcome.result
-        self._show_result(seg, image, outcome.region)
+        seg: Segmentation = outcome.value
+        self._show_result(seg, image, outcome.extras.get("region"))
         brain = self.brain_layer()
         used = (f"the '{brain.name}' layer (remove it to get a new suggestion)"
                 if seg.brain_source == "painted" and brain is not None else seg.brain_source)
@@ -772,8 +715,6 @@ class SegmentationWidget(Container):
     def update_eyes(self, *_):
         """Redo only the eyes with the current points and isolevels, in a worker; body, bone and
         brain are kept. Returns the worker or None."""
-        from napari.qt.threading import create_worker
-
         if self._result is None or self._worker is not None:
             self.status.value = "Segment first." if self._result is None else "A run is going on."
             return None
@@ -784,20 +725,15 @@ class SegmentationWidget(Container):
         if len(levels) != len(eyes):
             levels = None  # points added or removed: automatic isolevels
         defaults = species_defaults(self.species.value)
-        worker = create_worker(_call, _plausible_eyes, self._result, data, eyes, levels,
-                               defaults.eye_diameter_mm, defaults.name)
-        worker.returned.connect(lambda outcome: self._on_done(outcome, image, "update the eyes"))
-        self._watch(worker)
         self.status.value = "Updating the eyes..."
-        worker.start()
-        return worker
+        return self._start(partial(_plausible_eyes, self._result, data, eyes, levels,
+                                   defaults.eye_diameter_mm, defaults.name),
+                           lambda outcome: self._on_done(outcome, image, "update the eyes"))
 
     def apply_painted_brain(self, *_):
         """Put the painted brain layer into the segmentation, in a worker (the labels and the
         evaluation region are redone). The brain layer itself is never modified; brain painted
         over bone is reported in the status. Returns the worker or None."""
-        from napari.qt.threading import create_worker
-
         layer = self.brain_layer()
         if self._result is None or layer is None:
             self.status.value = "Segment first: the brain layer comes with the first run."
@@ -806,25 +742,17 @@ class SegmentationWidget(Container):
             self.status.value = "A run is going on: wait for it or cancel it."
             return None
         image = self._result_image
-        worker = create_worker(_call, self._result.with_brain, np.asarray(layer.data) > 0)
-        worker.returned.connect(lambda outcome: self._on_done(outcome, image, "apply the painted brain"))
-        self._watch(worker)
         self.status.value = "Applying the painted brain..."
-        worker.start()
-        return worker
+        return self._start(partial(self._result.with_brain, np.asarray(layer.data) > 0),
+                           lambda outcome: self._on_done(outcome, image, "apply the painted brain"))
 
     def _on_gap_changed(self, *_):
         """Redo the evaluation region of the current result with the new gap (in a worker)."""
-        from napari.qt.threading import create_worker
-
         if self._result is None or self._worker is not None:
             return None  # used by the next run
         seg = replace(self._result, parameters=replace(self._result.parameters,
                                                         evaluation_gap_mm=float(self.gap.value)))
         image = self._result_image
-        worker = create_worker(_call, lambda: seg)
-        worker.returned.connect(lambda outcome: self._on_done(outcome, image, "update the evaluation region"))
-        self._watch(worker)
         self.status.value = f"Evaluation region with a {self.gap.value:g} mm gap..."
-        worker.start()
-        return worker
+        return self._start(lambda: seg, lambda outcome: self._on_done(outcome, image,
+                                                                      "update the evaluation region"))

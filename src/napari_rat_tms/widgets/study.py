@@ -5,7 +5,7 @@ positions over a 15 mm x 10 mm region of the scalp x 18 orientations 10 deg apar
 every model against the reference 3C) run on the models built in this viewer:
 
 1. Build the models in the E-field dock (they are shared through
-   :func:`.model_store.models_for`) and place the coil in the Coil placement dock (its coil, its
+   :func:`~napari_rat_tms.viewer.shared_state.shared_state`) and place the coil in the Coil placement dock (its coil, its
    stereotaxic frame and, by default, its dI/dt are used; its gap is not: the study puts the coil
    on the scalp, as the seed did).
 2. Choose the grid (centre in mm from bregma, default: on the midline a quarter of the way from
@@ -61,8 +61,8 @@ from ..core.study.results_folder import (
     write_study_results,
 )
 from ..core.conventions import SEED_DIDT_A_PER_US
-from ..viewer.layers import ROLE_KEY
-from .model_store import COIL_ROLE, coil_state, models_for
+from ..viewer.shared_state import shared_state
+from ._running import start_work
 
 __all__ = ["StudyWidget", "StudyPlots", "FIGURE_NAMES", "OUTPUT_FILES", "SUMMARY_COLUMNS"]
 
@@ -84,13 +84,6 @@ SUMMARY_COLUMNS = (
     ("peak |E| (V/m)", "peak |E| at the study's dI/dt, median over the placements"),
 )
 _SEED_ORIENTATION_STEP = float(SEED_ORIENTATIONS_DEG[1] - SEED_ORIENTATIONS_DEG[0])
-
-
-def _forward(steps):
-    """Worker body: the items of the study's own generator, one per grid position. The dock keeps
-    that generator and closes it when the worker stops (which stops the run's clock)."""
-    for item in steps:
-        yield item
 
 
 def _pm(mean, sd, scale=1.0) -> str:
@@ -243,7 +236,8 @@ class StudyWidget(Container):
         self._steps = None
         self._cancel_requested = False
         self._error: Exception | None = None
-        self._coil_layers: set[int] = set()
+        self._notes: list[str] = []          # the run's warnings, shown with its result
+        self._finished_result: StudyResult | None = None
         self._pending_inputs: dict = {}
         #: The inputs of :attr:`result`'s run (grid arguments and the coil's source).
         self.result_inputs: dict = {}
@@ -301,29 +295,23 @@ class StudyWidget(Container):
         self.run_button.changed.connect(lambda *_: self.run_study())
         self.cancel_button.changed.connect(lambda *_: self.cancel())
         self.save_button.changed.connect(self._save_dialog)
-        self._store = models_for(napari_viewer)
-        self._store.changed.connect(self._refresh_models)
-        napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
-        napari_viewer.layers.events.removed.connect(self._on_layers_changed)
+        self._store = shared_state(napari_viewer)
+        self._store.models_changed.connect(self._refresh_models)
+        self._store.coil_changed.connect(self._refresh_coil)
         self.native.destroyed.connect(self._disconnecter())
 
         self._refresh_models()
-        self._on_layers_changed()
+        self._refresh_coil()
         self._update_grid_label()
 
     def _disconnecter(self):
-        """A callback for when the dock is closed: stop following the store and the layers. It
-        holds what it needs (by the time Qt calls it, this object's attributes may be gone)."""
-        store, layers = self._store, self._viewer.layers
-        refresh_models, on_layers = self._refresh_models, self._on_layers_changed
-        refresh_coil = self._refresh_coil
+        """A callback for when the dock is closed: stop following the shared state. It holds what
+        it needs (by the time Qt calls it, this object's attributes may be gone)."""
+        store, refresh_models, refresh_coil = self._store, self._refresh_models, self._refresh_coil
 
         def disconnect(*_):
-            store.changed.disconnect(refresh_models, missing_ok=True)
-            layers.events.inserted.disconnect(on_layers)
-            layers.events.removed.disconnect(on_layers)
-            for layer in layers:
-                layer.events.data.disconnect(refresh_coil)
+            store.models_changed.disconnect(refresh_models, missing_ok=True)
+            store.coil_changed.disconnect(refresh_coil, missing_ok=True)
 
         return disconnect
 
@@ -349,7 +337,7 @@ class StudyWidget(Container):
     def didt_a_per_us(self) -> float:
         """dI/dt of the study: the coil placement's (when followed and placed), else the spin box's."""
         if self.didt_from_coil.value:
-            state = coil_state(self._viewer)
+            state = self._store.coil
             if state is not None and state.placement is not None:
                 return float(state.placement.didt_a_per_us)
         return float(self.didt.value)
@@ -389,23 +377,16 @@ class StudyWidget(Container):
             text += "." if reference == "3C" else " (the seed's reference is 3C)."
         self.models_label.value = text
 
-    def _on_layers_changed(self, *_):
-        for layer in self._viewer.layers:
-            if layer.metadata.get(ROLE_KEY) == COIL_ROLE and id(layer) not in self._coil_layers:
-                self._coil_layers.add(id(layer))
-                layer.events.data.connect(self._refresh_coil)
-        self._refresh_coil()
-
     def _refresh_coil(self, *_):
         if self.didt_from_coil.value:
-            state = coil_state(self._viewer)
+            state = self._store.coil
             if state is not None and state.placement is not None:
                 self.didt.value = float(state.placement.didt_a_per_us)
 
     def _next_step(self) -> str:
         if not self._store.models:
             return "Build the models in the E-field dock first."
-        state = coil_state(self._viewer)
+        state = self._store.coil
         if state is None or state.placement is None:
             return "Place the coil in the Coil placement dock."
         return ""
@@ -428,7 +409,7 @@ class StudyWidget(Container):
         if missing:
             return self._refuse(f"the {' and '.join(missing)} surface(s) the models were built from are "
                                 "missing: build the models again in the E-field dock.")
-        state = coil_state(self._viewer)
+        state = self._store.coil
         if state is None or state.placement is None:
             return self._refuse("no coil is placed: place the coil in the Coil placement dock (the study "
                                 "uses its coil, stereotaxic frame and dI/dt).")
@@ -454,8 +435,6 @@ class StudyWidget(Container):
         :meth:`cancel` may stop from a :attr:`progressed` callback), or None when nothing was
         started (the status says why).
         """
-        from napari.qt.threading import create_worker
-
         if self._worker is not None or self._run is not None:
             self.status.value = "A study is running: wait for it or cancel it."
             return None
@@ -463,34 +442,22 @@ class StudyWidget(Container):
         if run is None:
             return None
         self._run, self._steps = run, run.iter_run()
-        state = coil_state(self._viewer)
+        state = self._store.coil
         self._pending_inputs = {**self.grid_inputs(), "coil": None if state is None else state.coil_source}
-        self._cancel_requested, self._error = False, None
+        self._cancel_requested, self._error, self._notes = False, None, []
         self.run_button.enabled, self.cancel_button.enabled, self.save_button.enabled = False, True, False
         self.progress.value = 0
         grid = run.grid
         self.status.value = (f"Running the study: {', '.join(run.names)} over {grid.n_positions} positions x "
                              f"{len(grid.orientations_deg)} orientations at {run.didt_a_per_us:g} A/µs…")
+        # a user error goes to the status, a bug is raised again once the dock is usable (_on_finished)
+        worker = start_work(self._steps, blocking=blocking, on_progress=self._on_progress,
+                            on_outcome=self._on_outcome, on_error=self._on_errored,
+                            on_finished=self._on_finished, user_errors=_USER_ERRORS,
+                            cancel_requested=lambda: self._cancel_requested)
         if blocking:
-            try:
-                for item in self._steps:
-                    self._on_progress(item)
-                    if self._cancel_requested:
-                        break
-            except _USER_ERRORS as err:
-                self._error = err
-            except BaseException as err:   # a bug: _on_finished leaves the dock usable and raises it
-                self._error = err
-                self._on_finished()
-                raise
-            return self._on_finished()
-        # errors come back through errored: a user error goes to the status, a bug is raised again
-        worker = create_worker(_forward, self._steps, _ignore_errors=True)
-        worker.yielded.connect(self._on_progress)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
+            return self._finished_result
         self._worker = worker
-        worker.start()
         return worker
 
     def cancel(self, *_):
@@ -515,11 +482,21 @@ class StudyWidget(Container):
                                  f"({message}).")
         self.progressed.emit(float(fraction), str(message))
 
+    def _on_outcome(self, outcome):
+        self._error = outcome.error
+        self._notes = list(outcome.notes)
+
     def _on_errored(self, err):
         self._error = err
 
     def _on_finished(self) -> StudyResult | None:
-        """The run stopped (done, cancelled or failed): show what it computed; returns that."""
+        """The run stopped (done, cancelled or failed): show what it computed; returns that (also
+        in ``_finished_result``, what the blocking :meth:`run_study` returns)."""
+        self._finished_result = None
+        self._finished_result = self._show_finished()
+        return self._finished_result
+
+    def _show_finished(self) -> StudyResult | None:
         run, steps, error = self._run, self._steps, self._error
         self._worker = None
         self.run_button.enabled, self.cancel_button.enabled = True, False
@@ -550,6 +527,8 @@ class StudyWidget(Container):
             self.study_finished.emit(None)
             return None
         self._show_result(result)
+        if self._notes:
+            self.status.value += "".join(f"\nNote: {note}" for note in self._notes)
         self.study_finished.emit(result)
         return result
 
@@ -660,7 +639,7 @@ class StudyWidget(Container):
             self.status.value = "Nothing to save: run the study first."
             return None
         folder = Path(folder)
-        surfaces = models_for(self._viewer).surfaces
+        surfaces = self._store.surfaces
         try:
             written = write_study_results(folder, self.result, self.figures, inputs=self.result_inputs,
                                           findings=self.findings, cortex=surfaces.get("cortex"),

@@ -12,6 +12,7 @@ from magicgui.widgets import Container, FloatSpinBox, Label, ProgressBar, PushBu
 
 from ..core.synthetic import SyntheticRatParameters, iter_synthetic_rat
 from ..viewer.layers import synthetic_rat_layer_data
+from ._running import start_work
 
 __all__ = ["SyntheticRatWidget"]
 
@@ -45,22 +46,16 @@ class SyntheticRatWidget(Container):
 
     def start(self):
         """Validate the parameters, then build in a worker thread."""
-        from napari.qt.threading import create_worker
-
         try:
             params = self.parameters()
         except ValueError as err:
             self.status.value = f"Cannot build: {err}"
             return None
-        self._worker = create_worker(iter_synthetic_rat, params)
-        self._worker.yielded.connect(self._on_progress)
-        self._worker.returned.connect(self._on_done)
-        self._worker.errored.connect(self._on_error)
-        self._worker.aborted.connect(self._on_aborted)
-        self._worker.finished.connect(self._on_finished)
         self.build_button.enabled, self.cancel_button.enabled = False, True
         self.status.value = f"Building {params.shape[0]}^3 voxels..."
-        self._worker.start()
+        self._worker = start_work(iter_synthetic_rat(params), on_progress=self._on_progress,
+                                  on_outcome=self._on_done, on_error=self._on_error, notify_bugs=True,
+                                  on_finished=self._on_finished)
         return self._worker
 
     def cancel(self):
@@ -73,19 +68,23 @@ class SyntheticRatWidget(Container):
         self.progress.value = round(100 * fraction)
         self.status.value = message
 
-    def _on_done(self, rat):
+    def _on_done(self, outcome):
+        if outcome.cancelled:
+            self.progress.value = 0
+            self.status.value = "Cancelled; no layer was added."
+            return
+        if outcome.error is not None:
+            self.status.value = f"Failed: {outcome.error}"
+            return
+        rat = outcome.value
         for data, kwargs, layer_type in synthetic_rat_layer_data(rat):
             kwargs = dict(kwargs)
             kwargs["name"] = f"{kwargs['name']} ({rat.parameters.voxel_size_mm:g} mm)"
             getattr(self._viewer, f"add_{layer_type}")(data, **kwargs)
-        self.status.value = f"Done: {rat.volume.describe()}"
+        self.status.value = f"Done: {rat.volume.describe()}" + "".join(f"\nNote: {n}" for n in outcome.notes)
 
     def _on_error(self, err):
         self.status.value = f"Failed: {err}"
-
-    def _on_aborted(self):
-        self.progress.value = 0
-        self.status.value = "Cancelled; no layer was added."
 
     def _on_finished(self):
         self.build_button.enabled, self.cancel_button.enabled = True, False
