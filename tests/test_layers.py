@@ -18,7 +18,7 @@ PACKAGE = Path(napari_rat_tms.__file__).parent
 
 #: Lowest first. Each unit is a module or sub-package of ``napari_rat_tms`` ("core.x" or a top-level one).
 LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
-    {"core.errors", "core.files", "core.parallel", "core.progress", "core.conventions", "core.volume",
+    {"core.errors", "core.files", "core.parallel", "core.progress", "core.conventions", "core.volume", "core.values",
      "core.metrics", "core.species"},                              # shared utilities, no core imports
     {"core.io", "core.synthetic", "core.figures"},                 # volumes in and out
     {"core.segmentation"},                                         # volume -> masks

@@ -72,6 +72,7 @@ def test_the_job_writes_a_complete_project(project):
         warnings.simplefilter("error")      # a fresh project opens without any warning
         opened = open_project(out)
     assert opened.models == ["1C"] and opened.study_status == "complete"
+    assert opened.study_settings == _params().study_settings()   # what the Study dock takes from it
     assert opened.frame() is not None and "Solver cache: 1 models" in opened.describe()
     placement = json.loads((out / "placement.json").read_text())
     assert placement["format"] == "napari-rat-tms coil placement"

@@ -5,6 +5,7 @@ TRANSLATE); the coil placed with the Coil placement dock (anterior = +x, dorsal 
 store directly, as the E-field dock would; a 3 x 3 grid with 3 orientations keeps each run ~1 s."""
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -15,6 +16,7 @@ from napari_rat_tms.core.fields import build_field_model
 from napari_rat_tms.core.meshes.primitives import holed_spherical_shell, icosphere
 from napari_rat_tms.core.placement import placement_grid
 from napari_rat_tms.core.study import StudyRun
+from napari_rat_tms.core.study.settings import StudySettings
 from napari_rat_tms.viewer.layers import ROLE_KEY
 from napari_rat_tms.widgets.coil import CoilPlacementWidget
 from napari_rat_tms.viewer.shared_state import shared_state
@@ -83,11 +85,12 @@ def _texts(fig) -> str:
     return "\n".join(parts)
 
 
-def test_defaults_and_models_label(viewer_or_skip, built, qtbot):
+def test_defaults_and_models_label(viewer_or_skip, built, qtbot, tmp_path):
     viewer, coil_widget, widget = _scene(viewer_or_skip, built, models=False, small=False)
     # the seed's grid by default
-    assert widget.grid_inputs()["centre_ap_ml_mm"] is None
-    assert widget.grid_inputs()["extent_mm"] == (15.0, 10.0) and widget.grid_inputs()["shape"] == (7, 5)
+    assert widget.centre_ap.enabled is False and widget.default_centre.value
+    assert (widget.extent_ap.value, widget.extent_ml.value) == (15.0, 10.0)
+    assert (widget.points_ap.value, widget.points_ml.value) == (7, 5)
     assert len(widget.orientations_deg()) == 18 and widget.orientations_deg()[-1] == pytest.approx(170.0)
     assert "630 placements" in widget.grid_label.value
     assert "none built" in widget.models_label.value and "E-field dock" in widget.models_label.value
@@ -99,6 +102,10 @@ def test_defaults_and_models_label(viewer_or_skip, built, qtbot):
     assert "Reference: 1C (the seed's reference is 3C)" in widget.models_label.value
     assert widget.model_boxes["1C"].enabled and not widget.model_boxes["3C"].enabled
     assert widget.status.value == "Ready: press 'Run study'."
+    # the dock's study is the job's object (defaults defined once), with the placed coil
+    settings = widget.settings()
+    assert settings == dataclasses.replace(StudySettings(), models=("1C", "sphere"), coil=settings.coil)
+    assert settings.coil == coil_widget.coil_source
     widget.model_boxes["1C"].value = False
     assert list(widget.selected_models()) == ["sphere"] and "Reference: sphere" in widget.models_label.value
     # dI/dt follows the coil placement, or the spin box when unchecked
@@ -109,7 +116,23 @@ def test_defaults_and_models_label(viewer_or_skip, built, qtbot):
     assert widget.didt_a_per_us() == pytest.approx(20.0)
     widget.default_centre.value = False
     widget.centre_ap.value, widget.centre_ml.value = -1.0, 0.5
-    assert widget.centre_ap.enabled and widget.grid_inputs()["centre_ap_ml_mm"] == (-1.0, 0.5)
+    assert widget.centre_ap.enabled and widget.settings().grid_centre_ap_ml_mm == (-1.0, 0.5)
+    # settings applied to the dock come back exactly (a saved study's, a project's)
+    other = StudySettings(models=("sphere",), coil=settings.coil, didt_a_per_us=33.0,
+                          grid_centre_ap_ml_mm=(1.0, -2.0), grid_extent_mm=(4.0, 3.0), grid_shape=(2, 3),
+                          orientations_deg=(0.0, 45.0, 90.0, 135.0))
+    assert widget.apply_settings(other) == [] and widget.settings() == other
+    left = widget.apply_settings(dataclasses.replace(other, orientations_deg=(0.0, 50.0), coil="MagVenture"))
+    assert "orientations [0.0, 50.0]" in left[0] and "the coil 'MagVenture'" in left[1]
+    # a project folder's layer brings the study its job ran, once
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "parameters.json").write_text(json.dumps({"parameters": {
+        "models": ["1C", "sphere"], "grid_shape": [3, 2], "orientations_deg": [0, 90], "didt_a_per_us": 40}}))
+    viewer.add_points(np.zeros((1, 3)), metadata={"project_folder": str(folder)})
+    assert widget.settings() == StudySettings(models=("1C", "sphere"), coil=settings.coil, didt_a_per_us=40.0,
+                                              grid_shape=(3, 2), orientations_deg=(0.0, 90.0))
+    assert "Study settings of the project project" in widget.status.value
     # a closed dock stops following the store and the layers
     store = shared_state(viewer)
     destroyed = []

@@ -36,6 +36,8 @@ from .progress import forward
 from .fields.head_models import MODEL_KINDS, FieldModelError, check_conductivities
 from .project import MANIFEST, SOLVER_CACHE, write_manifest
 from .species import species_defaults
+from .study.settings import StudySettings, StudySettingsError
+from .values import number, numbers, table
 from .conventions import SEED_DIDT_A_PER_US
 
 __all__ = ["JobParameters", "JobError", "iter_main_job", "DEMO_MESHING"]
@@ -51,33 +53,16 @@ class JobError(RatTmsError, ValueError):
     """The main job's parameters or inputs cannot be used."""
 
 
-def _number(value, what: str, *, positive: bool = False, integer: bool = False) -> float | int:
-    """``value`` as a finite number (a bool is not one), or :class:`JobError` naming ``what``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise JobError(f"{what} must be a number, got {value!r}")
-    if not np.isfinite(value) or (positive and value <= 0):
-        raise JobError(f"{what} must be a finite{' positive' if positive else ''} number, got {value!r}")
-    if integer:
-        if int(value) != value:
-            raise JobError(f"{what} must be a whole number, got {value!r}")
-        return int(value)
-    return float(value)
+def _number(value, what: str, **kwargs) -> float | int:
+    return number(value, what, error=JobError, **kwargs)
 
 
 def _numbers(value, what: str, n: int | None = None, **kwargs) -> tuple:
-    """A list of numbers (exactly ``n`` when given) as a tuple, or :class:`JobError`."""
-    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
-        raise JobError(f"{what} must be a list of numbers, got {value!r}")
-    out = tuple(_number(v, what, **kwargs) for v in value)
-    if n is not None and len(out) != n:
-        raise JobError(f"{what} must have {n} numbers, got {len(out)}: {list(value)!r}")
-    return out
+    return numbers(value, what, n, error=JobError, **kwargs)
 
 
 def _table(value, what: str) -> dict:
-    if not isinstance(value, dict):
-        raise JobError(f"{what} must be a table ({what} = {{...}} in TOML), got {value!r}")
-    return dict(value)
+    return dict(table(value, what, error=JobError))
 
 
 @dataclass(frozen=True)
@@ -137,16 +122,20 @@ class JobParameters:
         if self.voxel_size_mm is not None:
             put("voxel_size_mm", _number(self.voxel_size_mm, "voxel_size_mm", positive=True))
         put("synthetic_seed", _number(self.synthetic_seed, "synthetic_seed", integer=True))
-        put("didt_a_per_us", _number(self.didt_a_per_us, "didt_a_per_us", positive=True))
-        # models: a list of known kinds (a bare "3C" would otherwise be read as "3" and "C")
-        if isinstance(self.models, str) or not hasattr(self.models, "__iter__"):
-            raise JobError(f"models must be a list of model names (e.g. [\"3C\", \"2C\"]), got {self.models!r}")
-        models = tuple(self.models)
-        unknown = [m for m in models if m not in MODEL_KINDS]
-        if unknown or not models or len(set(models)) != len(models):
-            raise JobError(f"models must be distinct names among {list(MODEL_KINDS)} (the first is the "
-                           f"reference), got {list(models)!r}")
-        put("models", models)
+        # the study's settings (models, coil, dI/dt, grid, orientations): checked by StudySettings,
+        # the same object the Study dock and the study's summary.json use
+        try:
+            study = StudySettings(
+                models=self.models, coil=defaults.coil if self.coil is None else self.coil,
+                didt_a_per_us=self.didt_a_per_us, grid_centre_ap_ml_mm=self.grid_centre_ap_ml_mm,
+                grid_extent_mm=defaults.grid_extent_mm if self.grid_extent_mm is None else self.grid_extent_mm,
+                grid_shape=defaults.grid_shape if self.grid_shape is None else self.grid_shape,
+                orientations_deg=self.orientations_deg)
+        except StudySettingsError as err:
+            raise JobError(str(err)) from err
+        for name in ("models", "coil", "didt_a_per_us", "grid_centre_ap_ml_mm", "grid_extent_mm", "grid_shape",
+                     "orientations_deg"):
+            put(name, getattr(study, name))
         points = self.eye_points_mm
         if isinstance(points, (str, dict)) or not hasattr(points, "__iter__"):
             raise JobError(f"eye_points_mm must be a list of [i0, i1, i2] points (mm), got {points!r}")
@@ -171,18 +160,6 @@ class JobParameters:
         except ValueError as err:
             raise JobError(f"meshing: {err}") from err
         put("meshing", meshing)
-        put("coil", defaults.coil if self.coil is None else self.coil)
-        if self.grid_centre_ap_ml_mm is not None:
-            put("grid_centre_ap_ml_mm", _numbers(self.grid_centre_ap_ml_mm, "grid_centre_ap_ml_mm", 2))
-        put("grid_extent_mm", _numbers(defaults.grid_extent_mm if self.grid_extent_mm is None
-                                       else self.grid_extent_mm, "grid_extent_mm", 2))
-        if any(v < 0 for v in self.grid_extent_mm):
-            raise JobError(f"grid_extent_mm must be two lengths >= 0 (mm), got {list(self.grid_extent_mm)}")
-        put("grid_shape", _numbers(defaults.grid_shape if self.grid_shape is None else self.grid_shape,
-                                   "grid_shape", 2, positive=True, integer=True))
-        put("orientations_deg", _numbers(self.orientations_deg, "orientations_deg"))
-        if not self.orientations_deg:
-            raise JobError("orientations_deg must hold at least one angle (deg)")
         conductivities = _table(self.conductivities, "conductivities")
         try:
             check_conductivities(conductivities, self.models)
@@ -194,6 +171,12 @@ class JobParameters:
     def defaults(self):
         """The species' :class:`~.species.SpeciesDefaults`."""
         return species_defaults(self.species)
+
+    def study_settings(self):
+        """:class:`~.study.settings.StudySettings` of the job (models, coil, dI/dt, grid)."""
+        return StudySettings(models=self.models, coil=self.coil, didt_a_per_us=self.didt_a_per_us,
+                             grid_centre_ap_ml_mm=self.grid_centre_ap_ml_mm, grid_extent_mm=self.grid_extent_mm,
+                             grid_shape=self.grid_shape, orientations_deg=self.orientations_deg)
 
     def segmentation_parameters(self):
         """:class:`~.segmentation.SegmentationParameters`: the species' defaults, then the user's."""
@@ -335,7 +318,7 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     from .fields import iter_field_model
     from .meshes.from_segmentation import iter_mesh_segmentation
     from .meshes.head_checks import check_head_geometry
-    from .placement import frame_from_landmarks, placement_grid
+    from .placement import frame_from_landmarks
     from .segmentation import SegmentationParameters, iter_segment
     from .study import StudyRun
     from .study.report import write_outputs
@@ -423,10 +406,9 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
         steps = iter_field_model(surfaces, kind, up=frame.dorsal, cache_dir=cache,
                                  conductivities=params.conductivities)
         models[kind] = yield from stage(f"model {kind}", steps, lo, lo + 0.6 / n)
-    grid = placement_grid(surfaces["body"], frame, params.grid_centre_ap_ml_mm, tuple(params.grid_extent_mm),
-                          tuple(params.grid_shape), params.orientations_deg)
-    run = StudyRun(models, grid, surfaces["body"], surfaces["cortex"], frame, coil,
-                   didt_a_per_us=params.didt_a_per_us)
+    study = params.study_settings()
+    run = StudyRun(models, study.grid(surfaces["body"], frame), surfaces["body"], surfaces["cortex"], frame, coil,
+                   didt_a_per_us=study.didt_a_per_us)
 
     def write(result):
         provenance = {"napari_rat_tms": __version__, "python": platform.python_version(),

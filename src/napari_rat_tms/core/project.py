@@ -101,6 +101,11 @@ class Project:
         return project_conductivities(self.parameters)
 
     @property
+    def study_settings(self):
+        """The study's :class:`~.study.settings.StudySettings` as the job ran it (None when unknown)."""
+        return project_study_settings(self.parameters)
+
+    @property
     def solver_cache(self) -> Path | None:
         path = self.folder / SOLVER_CACHE
         return path if path.is_dir() else None
@@ -151,6 +156,26 @@ def project_conductivities(parameters) -> dict:
             return {}
     values = (parameters.get("parameters") or {}).get("conductivities") or {}
     return {str(k): float(v) for k, v in values.items()}
+
+
+def project_study_settings(parameters):
+    """The :class:`~.study.settings.StudySettings` the project's job ran its study with, from its
+    ``parameters.json`` (its dict, or the folder); None when the folder has no readable parameters or
+    they hold no valid study (the Study dock then keeps its own)."""
+    from .study.settings import StudySettings, StudySettingsError
+
+    if not isinstance(parameters, dict):
+        try:
+            parameters = json.loads((Path(parameters) / "parameters.json").read_text())
+        except (OSError, ValueError):
+            return None
+    values = parameters.get("parameters") or {}
+    names = ("models", "coil", "didt_a_per_us", "grid_centre_ap_ml_mm", "grid_extent_mm", "grid_shape",
+             "orientations_deg")
+    try:
+        return StudySettings.from_dict({k: values[k] for k in names if values.get(k) is not None})
+    except StudySettingsError:
+        return None
 
 
 def _read_json(path: Path, what: str) -> dict:

@@ -53,21 +53,20 @@ from psygnal import Signal
 
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS
-from ..core.placement.grid import SEED_GRID_EXTENT_MM, SEED_GRID_SHAPE, SEED_ORIENTATIONS_DEG, placement_grid
+from ..core.project import project_study_settings
 from ..core.study import LINE_NAVIGATION, StudyResult, StudyRun
+from ..core.study.settings import StudySettings
 from ..core.study.results_folder import (
     existing_study_outputs,
     study_output_files,
     write_study_results,
 )
-from ..core.conventions import SEED_DIDT_A_PER_US
 from ..viewer.shared_state import shared_state
 from ._running import start_work
 
 __all__ = ["StudyWidget", "StudyPlots", "FIGURE_NAMES", "OUTPUT_FILES", "SUMMARY_COLUMNS"]
 
 _USER_ERRORS = (RatTmsError, ValueError, OSError)
-#: Default dI/dt (A/µs) without a coil placement: the seed's 50 A/µs.
 #: name -> tab title of the figures (the names are also the saved files' names).
 FIGURE_NAMES = {"figure2_orientation": "Fig. 2: orientation",
                 "figure3_maxima": "Fig. 3: distances between maxima",
@@ -83,7 +82,9 @@ SUMMARY_COLUMNS = (
                                      "(line navigation: its target to the reference's maximum)"),
     ("peak |E| (V/m)", "peak |E| at the study's dI/dt, median over the placements"),
 )
-_SEED_ORIENTATION_STEP = float(SEED_ORIENTATIONS_DEG[1] - SEED_ORIENTATIONS_DEG[0])
+#: The dock's defaults: seed 003's study (one definition, core/study/settings.py).
+_DEFAULT = StudySettings()
+_SEED_ORIENTATION_STEP = float(_DEFAULT.orientations_deg[1] - _DEFAULT.orientations_deg[0])
 
 
 def _pm(mean, sd, scale=1.0) -> str:
@@ -238,9 +239,10 @@ class StudyWidget(Container):
         self._error: Exception | None = None
         self._notes: list[str] = []          # the run's warnings, shown with its result
         self._finished_result: StudyResult | None = None
-        self._pending_inputs: dict = {}
+        self._pending_settings: StudySettings | None = None
+        self._adopted_projects: set[str] = set()   # project folders whose study settings were taken
         #: The inputs of :attr:`result`'s run (grid arguments and the coil's source).
-        self.result_inputs: dict = {}
+        self.result_settings: StudySettings | None = None   # what :attr:`result` ran with
 
         # models
         self.models_label = Label(value="")
@@ -253,18 +255,18 @@ class StudyWidget(Container):
                                       enabled=False)
         self.centre_ml = FloatSpinBox(label="grid centre ML (mm)", value=0.0, min=-100.0, max=100.0, step=0.5,
                                       enabled=False)
-        self.extent_ap = FloatSpinBox(label="grid extent AP (mm)", value=SEED_GRID_EXTENT_MM[0], min=0.0,
+        self.extent_ap = FloatSpinBox(label="grid extent AP (mm)", value=_DEFAULT.grid_extent_mm[0], min=0.0,
                                       max=100.0, step=0.5)
-        self.extent_ml = FloatSpinBox(label="grid extent ML (mm)", value=SEED_GRID_EXTENT_MM[1], min=0.0,
+        self.extent_ml = FloatSpinBox(label="grid extent ML (mm)", value=_DEFAULT.grid_extent_mm[1], min=0.0,
                                       max=100.0, step=0.5)
-        self.points_ap = SpinBox(label="points along AP", value=SEED_GRID_SHAPE[0], min=1, max=50)
-        self.points_ml = SpinBox(label="points along ML", value=SEED_GRID_SHAPE[1], min=1, max=50)
+        self.points_ap = SpinBox(label="points along AP", value=_DEFAULT.grid_shape[0], min=1, max=50)
+        self.points_ml = SpinBox(label="points along ML", value=_DEFAULT.grid_shape[1], min=1, max=50)
         self.orientation_step = FloatSpinBox(label="orientation step (°)", value=_SEED_ORIENTATION_STEP,
                                              min=1.0, max=180.0, step=5.0)
         self.grid_label = Label(value="")
         # dI/dt
         self.didt_from_coil = CheckBox(text="dI/dt of the coil placement", value=True)
-        self.didt = FloatSpinBox(label="dI/dt (A/µs)", value=SEED_DIDT_A_PER_US, min=0.1, max=1000.0,
+        self.didt = FloatSpinBox(label="dI/dt (A/µs)", value=_DEFAULT.didt_a_per_us, min=0.1, max=1000.0,
                                  step=1.0, enabled=False)
         # run
         self.run_button = PushButton(text="Run study")
@@ -298,6 +300,7 @@ class StudyWidget(Container):
         self._store = shared_state(napari_viewer)
         self._store.models_changed.connect(self._refresh_models)
         self._store.coil_changed.connect(self._refresh_coil)
+        napari_viewer.layers.events.inserted.connect(self._adopt_project_settings)
         self.native.destroyed.connect(self._disconnecter())
 
         self._refresh_models()
@@ -308,8 +311,10 @@ class StudyWidget(Container):
         """A callback for when the dock is closed: stop following the shared state. It holds what
         it needs (by the time Qt calls it, this object's attributes may be gone)."""
         store, refresh_models, refresh_coil = self._store, self._refresh_models, self._refresh_coil
+        layers, adopt = self._viewer.layers, self._adopt_project_settings
 
         def disconnect(*_):
+            layers.events.inserted.disconnect(adopt)
             store.models_changed.disconnect(refresh_models, missing_ok=True)
             store.coil_changed.disconnect(refresh_coil, missing_ok=True)
 
@@ -321,14 +326,69 @@ class StudyWidget(Container):
         step = float(self.orientation_step.value)
         return np.arange(0.0, 180.0 - 1e-9, step)
 
-    def grid_inputs(self) -> dict:
-        """The keyword arguments of :func:`..core.placement.grid.placement_grid` set in the dock."""
+    def settings(self) -> StudySettings:
+        """The dock's study as one :class:`~napari_rat_tms.core.study.settings.StudySettings` (the
+        job's object): the checked built models (the reference first), the placed coil (else the
+        species' default), dI/dt, the grid and orientations. Raises
+        :class:`~napari_rat_tms.core.study.settings.StudySettingsError` when no model is checked."""
+        state = self._store.coil
         centre = None if self.default_centre.value else (float(self.centre_ap.value),
                                                          float(self.centre_ml.value))
-        return {"centre_ap_ml_mm": centre,
-                "extent_mm": (float(self.extent_ap.value), float(self.extent_ml.value)),
-                "shape": (int(self.points_ap.value), int(self.points_ml.value)),
-                "orientations_deg": self.orientations_deg()}
+        coil = state.coil_source if state is not None and state.coil_source else StudySettings().coil
+        return StudySettings(models=tuple(self.selected_models()), coil=coil, didt_a_per_us=self.didt_a_per_us(),
+                             grid_centre_ap_ml_mm=centre,
+                             grid_extent_mm=(float(self.extent_ap.value), float(self.extent_ml.value)),
+                             grid_shape=(int(self.points_ap.value), int(self.points_ml.value)),
+                             orientations_deg=tuple(self.orientations_deg().tolist()))
+
+    def apply_settings(self, settings: StudySettings) -> list[str]:
+        """Set the dock from ``settings`` (a project's job or a saved study): grid, orientations,
+        dI/dt (typed in, no longer the coil placement's when they differ) and the models checked
+        among those built. Returns what could not be applied (the dock's models are always in the
+        seed's order, its orientations an even step from 0, its coil the Coil placement dock's)."""
+        left = []
+        self.default_centre.value = settings.grid_centre_ap_ml_mm is None
+        if settings.grid_centre_ap_ml_mm is not None:
+            self.centre_ap.value, self.centre_ml.value = settings.grid_centre_ap_ml_mm
+        self.extent_ap.value, self.extent_ml.value = settings.grid_extent_mm
+        self.points_ap.value, self.points_ml.value = settings.grid_shape
+        angles = np.asarray(settings.orientations_deg)
+        step = float(angles[1] - angles[0]) if len(angles) > 1 else 180.0
+        even = np.arange(0.0, 180.0 - 1e-9, step) if step > 0 else np.zeros(0)
+        if angles.shape == even.shape and np.allclose(angles, even):
+            self.orientation_step.value = step
+        else:
+            left.append(f"orientations {list(settings.orientations_deg)} (not an even step from 0)")
+        state = self._store.coil
+        placed = None if state is None or state.placement is None else state.placement.didt_a_per_us
+        if placed is None or abs(placed - settings.didt_a_per_us) > 1e-9:
+            self.didt_from_coil.value = False
+            self.didt.value = settings.didt_a_per_us
+        for kind, box in self.model_boxes.items():
+            box.value = kind in settings.models
+        if tuple(k for k in MODEL_KINDS if k in settings.models) != settings.models:
+            left.append(f"the models' order {list(settings.models)} (the dock uses the seed's)")
+        if state is not None and state.coil_source and state.coil_source != settings.coil:
+            left.append(f"the coil {settings.coil!r} (the Coil placement dock's {state.coil_source!r} is used)")
+        self._refresh_models()
+        self._update_grid_label()
+        return left
+
+    def _adopt_project_settings(self, event=None):
+        """A layer of a project folder came in: the first time, take the study settings its job ran
+        with (so a rerun in the dock repeats the project's study)."""
+        layer = getattr(event, "value", None)
+        folder = None if layer is None else layer.metadata.get("project_folder")
+        if not folder or folder in self._adopted_projects or self._run is not None:
+            return
+        self._adopted_projects.add(folder)
+        settings = project_study_settings(folder)
+        if settings is not None:
+            left = self.apply_settings(settings)
+            self.status.value = (f"Study settings of the project {Path(folder).name}: "
+                                 f"{settings.grid_shape[0]} x {settings.grid_shape[1]} positions x "
+                                 f"{len(settings.orientations_deg)} orientations, {settings.didt_a_per_us:g} A/µs."
+                                 + (" Not applied: " + "; ".join(left) + "." if left else ""))
 
     def selected_models(self) -> dict:
         """The built models checked in the dock, the reference first (the seed's order)."""
@@ -422,10 +482,13 @@ class StudyWidget(Container):
             return self._refuse(f"cannot load the coil {state.coil_source!r}: {err}")
         scalp, cortex = store.surfaces["body"], store.surfaces["cortex"]
         try:
-            grid = placement_grid(scalp, frame, **self.grid_inputs())
-            return StudyRun(models, grid, scalp, cortex, frame, coil, didt_a_per_us=self.didt_a_per_us())
+            settings = self.settings()
+            run = StudyRun(models, settings.grid(scalp, frame), scalp, cortex, frame, coil,
+                           didt_a_per_us=settings.didt_a_per_us)
         except _USER_ERRORS as err:
             return self._refuse(str(err))
+        self._pending_settings = settings
+        return run
 
     def run_study(self, blocking: bool = False):
         """Run the study on the checked models over the dock's grid.
@@ -442,8 +505,6 @@ class StudyWidget(Container):
         if run is None:
             return None
         self._run, self._steps = run, run.iter_run()
-        state = self._store.coil
-        self._pending_inputs = {**self.grid_inputs(), "coil": None if state is None else state.coil_source}
         self._cancel_requested, self._error, self._notes = False, None, []
         self.run_button.enabled, self.cancel_button.enabled, self.save_button.enabled = False, True, False
         self.progress.value = 0
@@ -595,7 +656,7 @@ class StudyWidget(Container):
         return plots
 
     def _show_result(self, result: StudyResult) -> None:
-        self.result, self.result_inputs = result, dict(self._pending_inputs)
+        self.result, self.result_settings = result, self._pending_settings
         self.figures, notes = self._make_figures(result)
         findings = self._findings_text(result)
         self._ensure_plots().show_result(result, self.figures, findings, notes)
@@ -641,7 +702,7 @@ class StudyWidget(Container):
         folder = Path(folder)
         surfaces = self._store.surfaces
         try:
-            written = write_study_results(folder, self.result, self.figures, inputs=self.result_inputs,
+            written = write_study_results(folder, self.result, self.figures, settings=self.result_settings,
                                           findings=self.findings, cortex=surfaces.get("cortex"),
                                           skull=surfaces.get("skull"), overwrite=overwrite)
         except FileExistsError as err:

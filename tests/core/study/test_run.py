@@ -11,6 +11,7 @@ from napari_rat_tms.core.meshes.primitives import icosphere
 from napari_rat_tms.core.placement import StereotaxicFrame, placement_grid
 from napari_rat_tms.core.progress import run_to_completion
 from napari_rat_tms.core.study import LINE_NAVIGATION, iter_run_study, signed_angle_in_plane_deg
+from napari_rat_tms.core.study.settings import StudySettings
 from napari_rat_tms.core.study.figures import figure_fields, figure_maxima_distances, figure_orientation, save_figure
 
 
@@ -192,12 +193,14 @@ def test_a_study_folder_is_written_whole_and_never_over_another(setup, tmp_path)
               "1C": FieldModel("1C", _Primary(pts, 0.5), pts, 0.0)}
     result = run_to_completion(iter_run_study(models, grid, scalp, cortex, frame, coil))
     figures = {"figure2_orientation": figure_orientation(result), "figure4_fields": figure_fields(result)}
-    written = write_study_results(tmp_path, result, figures, inputs={"coil": "MC-B35", "centre_ap_ml_mm": None})
+    settings = StudySettings(models=result.models, coil="MC-B35")
+    written = write_study_results(tmp_path, result, figures, settings=settings)
     assert {p.name for p in written} == {"study.csv", "summary.json", "README.txt", "figure2_orientation.png",
                                          "figure2_orientation.svg", "figure4_fields.png", "figure4_fields.svg"}
     record = json.loads((tmp_path / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(c))
     assert record["complete"] and record["models"]["1C"] == "body only" and record["coil"] == "MC-B35"
     assert record["grid"]["centre_default"] is True
+    assert StudySettings.from_dict(record["settings"]) == settings      # stored whole, restored exactly
     assert "complete" in (tmp_path / "README.txt").read_text()
     before = (tmp_path / "study.csv").read_bytes()
     with pytest.raises(FileExistsError, match="study.csv"):

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..fields import MODEL_KINDS
 from ..files import atomic_write, write_json
 from .run import StudyResult
+from .settings import StudySettings
 
 __all__ = ["STUDY_FIGURES", "study_output_files", "existing_study_outputs", "study_summary_record", "study_readme",
            "write_study_results"]
@@ -34,12 +35,11 @@ def study_output_files() -> tuple[str, ...]:
             *(f"{name}{suffix}" for name in STUDY_FIGURES for suffix in (".png", ".svg")))
 
 
-def study_summary_record(result: StudyResult, *, inputs: dict | None = None,
+def study_summary_record(result: StudyResult, *, settings: StudySettings | None = None,
                          findings: list | None = None) -> dict:
     """The ``summary.json`` record: status, models, dI/dt, coil, grid, the per-model summary
-    against the reference and seed 003's findings. ``inputs``: what the user set (``coil``,
-    ``centre_ap_ml_mm`` (None: the default centre), ``extent_mm``, ``shape``)."""
-    inputs = dict(inputs or {})
+    against the reference and seed 003's findings. ``settings``: the :class:`StudySettings` the
+    study ran with (stored whole under ``"settings"``; :meth:`StudySettings.from_dict` restores it)."""
     grid = result.grid
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)   # means of empty columns (cancelled studies)
@@ -52,11 +52,12 @@ def study_summary_record(result: StudyResult, *, inputs: dict | None = None,
         "reference": result.reference,
         "models": {name: MODEL_KINDS[name].description if name in MODEL_KINDS else "" for name in result.models},
         "didt_a_per_us": result.didt_a_per_us,
-        "coil": inputs.get("coil"),
+        "coil": None if settings is None else settings.coil,
+        "settings": None if settings is None else settings.to_dict(),
         "grid": {"centre_ap_ml_mm": list(grid.centre_ap_ml_mm),
-                 "centre_default": inputs.get("centre_ap_ml_mm") is None,
-                 "extent_mm": inputs.get("extent_mm"),
-                 "shape": inputs.get("shape"),
+                 "centre_default": None if settings is None else settings.grid_centre_ap_ml_mm is None,
+                 "extent_mm": None if settings is None else list(settings.grid_extent_mm),
+                 "shape": None if settings is None else list(settings.grid_shape),
                  "positions_ap_ml_mm": grid.grid_ap_ml_mm,
                  "orientations_deg": grid.orientations_deg},
         "evaluation_points": len(result.points_mm),
@@ -93,7 +94,7 @@ def existing_study_outputs(folder) -> list[Path]:
     return [Path(folder) / name for name in study_output_files() if (Path(folder) / name).exists()]
 
 
-def write_study_results(folder, result: StudyResult, figures: dict, *, inputs: dict | None = None,
+def write_study_results(folder, result: StudyResult, figures: dict, *, settings: StudySettings | None = None,
                         findings: list | None = None, cortex=None, skull=None,
                         overwrite: bool = False) -> list[Path]:
     """Write ``study.csv`` (:meth:`StudyResult.write_csv`, with ``cortex``/``skull`` for the
@@ -112,7 +113,7 @@ def write_study_results(folder, result: StudyResult, figures: dict, *, inputs: d
     folder.mkdir(parents=True, exist_ok=True)
     written = [result.write_csv(folder / "study.csv", overwrite=overwrite, cortex=cortex, skull=skull)]
     written.append(write_json(folder / "summary.json",
-                              study_summary_record(result, inputs=inputs, findings=findings),
+                              study_summary_record(result, settings=settings, findings=findings),
                               overwrite=overwrite))
     readme = study_readme(result, figures)
     atomic_write(folder / "README.txt", overwrite, lambda tmp: Path(tmp).write_text(readme, encoding="utf-8"))

@@ -1,0 +1,45 @@
+"""Checks of values given by a user (a TOML file, the CLI, a dock, a saved JSON): one home.
+
+Each function returns the value normalised (a finite ``float``, an ``int``, a tuple) or raises
+``error`` (a subclass of ``ValueError`` chosen by the caller, e.g. the job's ``JobError``) with a
+message that names the setting and says what is allowed. A bool is not a number here (``true`` in
+a TOML file is a typo for a number, not 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["number", "numbers", "table"]
+
+
+def number(value, what: str, *, positive: bool = False, integer: bool = False,
+           error: type[Exception] = ValueError) -> float | int:
+    """``value`` as a finite number (``positive``: > 0; ``integer``: a whole number, as ``int``)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise error(f"{what} must be a number, got {value!r}")
+    if not np.isfinite(value) or (positive and value <= 0):
+        raise error(f"{what} must be a finite{' positive' if positive else ''} number, got {value!r}")
+    if integer:
+        if int(value) != value:
+            raise error(f"{what} must be a whole number, got {value!r}")
+        return int(value)
+    return float(value)
+
+
+def numbers(value, what: str, n: int | None = None, *, error: type[Exception] = ValueError,
+            **kwargs) -> tuple:
+    """A list of numbers (exactly ``n`` when given) as a tuple; ``kwargs`` as for :func:`number`."""
+    if isinstance(value, (str, bytes, dict)) or not hasattr(value, "__iter__"):
+        raise error(f"{what} must be a list of numbers, got {value!r}")
+    out = tuple(number(v, what, error=error, **kwargs) for v in value)
+    if n is not None and len(out) != n:
+        raise error(f"{what} must have {n} numbers, got {len(out)}: {list(value)!r}")
+    return out
+
+
+def table(value, what: str, *, error: type[Exception] = ValueError) -> dict:
+    """A table (``what = {...}`` in TOML)."""
+    if not isinstance(value, dict):
+        raise error(f"{what} must be a table ({what} = {{...}} in TOML), got {value!r}")
+    return value
