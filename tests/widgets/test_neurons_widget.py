@@ -202,6 +202,16 @@ def test_uniform_field_estimate_in_the_dock(viewer_or_skip, tmp_path):
     (surface,) = _with_role(viewer, "neuron_threshold_map")
     assert surface.metadata["method"] == "uniform-field"
     assert list((tmp_path / "cache" / "direction_maps").glob("*.npz"))
+    # the map layer keeps the settings it was computed with; a dock set from them gives them back
+    from napari_rat_tms.core.neurons.map_settings import ThresholdMapSettings
+    from napari_rat_tms.widgets.neurons import NeuronsWidget
+
+    settings = ThresholdMapSettings.from_dict(surface.metadata["settings"])
+    assert settings == widget.settings() and settings.method == "uniform-field" and settings.model == "1C"
+    other = NeuronsWidget(viewer)
+    assert other.settings() != settings
+    other.apply_settings(settings)
+    assert other.settings() == settings
 
 
 def test_user_errors_give_a_status_and_no_layer(viewer_or_skip, tmp_path):

@@ -66,15 +66,14 @@ from magicgui.widgets import (
 
 from ..core.coils import MC_B35_MAX_DIDT_A_PER_US
 from ..core.errors import RatTmsError
+from ..core.fields import BEM_MODEL_KINDS
+from ..core.neurons.map_settings import PULSES, ThresholdMapSettings
 from ..core.neurons.placement_thresholds import (
     BALL_AND_STICK,
     UNIT_DIDT_A_PER_S,
-    CellType,
     CellTypeThresholds,
     cell_types,
-    golden_angle_azimuths,
     morphology_files,
-    neuron_vertices,
 )
 from ..viewer.layers import ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP
 from ._layers import layer_shift, layer_transform
@@ -88,9 +87,13 @@ COLORMAP = "viridis_r"
 #: The threshold map is drawn this far (mm) outside the cortex (the E-field map is at 0.05 mm).
 LIFT_MM = 0.1
 UNITS = ("A/us", "% MSO")
-#: Where the neurons go: the whole cortex, or the vertices where |E| >= HOTSPOT_FRACTION x its maximum.
-WHERE = ("the whole cortex", "under the coil (|E| ≥ 50 % of its maximum)")
-HOTSPOT_FRACTION = 0.5
+#: The dock's defaults (one definition: core/neurons/map_settings.py).
+_DEFAULT = ThresholdMapSettings()
+#: Where the neurons go (ThresholdMapSettings.sites): the whole cortex, or the vertices where |E| is at
+#: least ThresholdMapSettings.hotspot_fraction of its maximum.
+SITES = {"the whole cortex": "cortex",
+         f"under the coil (|E| ≥ {100 * _DEFAULT.hotspot_fraction:g} % of its maximum)": "hotspot"}
+WHERE = tuple(SITES)
 #: How the thresholds are obtained (core/neurons/placement_thresholds.py, METHODS).
 METHOD_CHOICES = {"NEURON (ground truth)": "neuron",
                   "uniform-field estimate (fast)": "uniform-field",
@@ -131,6 +134,7 @@ class _Job:
     cache_dir: Path | None
     model: str
     method: str = "neuron"
+    settings: ThresholdMapSettings | None = None
 
 
 def _run_compute(job: _Job):
@@ -174,17 +178,20 @@ class NeuronsWidget(Container):
         self.model_choice = ComboBox(label="head model", choices=self._model_choices)
         self.model_note = Label(value="BEM models only (1C, 2C, 2C*, 3C): the sphere model has no volume "
                                       "conductor to sample the field at the neurons.")
-        self.ball_and_stick = CheckBox(text=f"{BALL_AND_STICK} (L5 depth; simplified, fast)", value=True)
+        self.ball_and_stick = CheckBox(text=f"{BALL_AND_STICK} (L5 depth; simplified, fast)",
+                                       value=_DEFAULT.ball_and_stick)
         self.folder = LineEdit(label="morphology folder", value="")
         self.browse_button = PushButton(text="Choose folder…")
         self.morphology_boxes = Container(labels=False)
-        self.n_neurons = SpinBox(label="neurons per cell type", value=30, min=1, max=5000)
-        self.where = ComboBox(label="neurons on", choices=list(WHERE), value=WHERE[0])
-        self.pulse = ComboBox(label="pulse", choices=["monophasic", "biphasic"], value="monophasic")
-        self.channels = ComboBox(label="ion channels", choices=list(CHANNELS), value=next(iter(CHANNELS)))
+        self.n_neurons = SpinBox(label="neurons per cell type", value=_DEFAULT.n_neurons, min=1, max=5000)
+        self.where = ComboBox(label="neurons on", choices=list(WHERE),
+                              value=next(k for k, v in SITES.items() if v == _DEFAULT.sites))
+        self.pulse = ComboBox(label="pulse", choices=list(PULSES), value=_DEFAULT.pulse)
+        self.channels = ComboBox(label="ion channels", choices=list(CHANNELS),
+                                 value=next(k for k, v in CHANNELS.items() if v == _DEFAULT.channels))
         self.method = ComboBox(label="thresholds by", choices=list(METHOD_CHOICES),
-                               value=next(iter(METHOD_CHOICES)))
-        self.use_dask = CheckBox(text="use Dask (LocalCluster of worker processes)", value=False)
+                               value=next(k for k, v in METHOD_CHOICES.items() if v == _DEFAULT.method))
+        self.use_dask = CheckBox(text="use Dask (LocalCluster of worker processes)", value=_DEFAULT.processes)
         self.compute_button = PushButton(text="Compute thresholds")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
@@ -256,9 +263,10 @@ class NeuronsWidget(Container):
         if folder:
             self.folder.value = folder
 
-    def _cell_types(self) -> list[CellType] | str:
-        channels = CHANNELS[self.channels.value]
-        cells = cell_types([], ball_and_stick=bool(self.ball_and_stick.value), channels=channels)
+    def settings(self) -> ThresholdMapSettings | str:
+        """The dock's choices as one :class:`~napari_rat_tms.core.neurons.map_settings.ThresholdMapSettings`,
+        or the reason they cannot be used (a folder without morphologies, no cell type)."""
+        chosen = []
         text = str(self.folder.value).strip()
         if text:
             folder = Path(text).expanduser()
@@ -270,10 +278,39 @@ class NeuronsWidget(Container):
             if self._morphology_paths != files:
                 self._refresh_morphologies()
             chosen = [path for box, path in zip(self.morphology_boxes, self._morphology_paths) if box.value]
-            cells.extend(cell_types(chosen, ball_and_stick=False, channels=channels))
-        if not cells:
-            return "No cell type is chosen: tick the ball-and-stick cell or a morphology."
-        return cells
+        models = shared_state(self._viewer).ordered()
+        model = self.model_choice.value if self.model_choice.value in models else next(iter(models), _DEFAULT.model)
+        if model not in BEM_MODEL_KINDS:
+            return (f"The {model} model has no volume conductor, so the field cannot be sampled at the "
+                    "neurons' compartments: choose a BEM model (1C, 2C, 2C* or 3C).")
+        try:
+            return ThresholdMapSettings(
+                model=model, ball_and_stick=bool(self.ball_and_stick.value), morphologies=tuple(chosen),
+                n_neurons=int(self.n_neurons.value), sites=SITES[self.where.value], pulse=str(self.pulse.value),
+                channels=CHANNELS[self.channels.value], method=METHOD_CHOICES[self.method.value],
+                processes=bool(self.use_dask.value))
+        except ValueError as err:
+            if not self.ball_and_stick.value and not chosen:
+                return "No cell type is chosen: tick the ball-and-stick cell or a morphology."
+            return f"Cannot compute: {err}"
+
+    def apply_settings(self, settings: ThresholdMapSettings) -> None:
+        """Set the dock from ``settings`` (e.g. a threshold map layer's ``settings``): the head model
+        is chosen when it is built, the morphologies' folder is their common folder."""
+        if settings.model in shared_state(self._viewer).models:
+            self.model_choice.value = settings.model
+        self.ball_and_stick.value = settings.ball_and_stick
+        files = [Path(p) for p in settings.morphologies]
+        self.folder.value = str(files[0].parent) if files and len({f.parent for f in files}) == 1 else ""
+        self._refresh_morphologies()
+        for box, path in zip(self.morphology_boxes, self._morphology_paths):
+            box.value = str(path) in settings.morphologies
+        self.n_neurons.value = settings.n_neurons
+        self.where.value = next(label for label, key in SITES.items() if key == settings.sites)
+        self.pulse.value = settings.pulse
+        self.channels.value = next(label for label, key in CHANNELS.items() if key == settings.channels)
+        self.method.value = next(label for label, key in METHOD_CHOICES.items() if key == settings.method)
+        self.use_dask.value = settings.processes
 
     # --- computing ----------------------------------------------------------------------------
     def _set_status(self, text: str):
@@ -285,22 +322,25 @@ class NeuronsWidget(Container):
         models = store.ordered()
         if not models:
             return "No head model built: build a BEM model (1C, 2C, 2C* or 3C) with the E-field dock first."
-        kind = self.model_choice.value if self.model_choice.value in models else next(iter(models))
+        settings = self.settings()
+        if isinstance(settings, str):
+            return settings
+        kind = settings.model if settings.model in models else next(iter(models))
         model = models[kind]
         conductor = getattr(model.solver, "conductor", None)
         if kind == "sphere" or conductor is None:
             return (f"The {kind} model has no volume conductor, so the field cannot be sampled at the "
-                    "neurons' "
-                    "compartments: choose a BEM model (1C, 2C, 2C* or 3C).")
+                    "neurons' compartments: choose a BEM model (1C, 2C, 2C* or 3C).")
         state = shared_state(self._viewer).coil
         if state is None or state.placement is None:
             return "No coil placed: place the coil with the Coil placement dock first."
         cortex, ref = store.surfaces.get("cortex"), store.surface_layers.get("cortex")
         if cortex is None or ref is None or len(cortex.vertices_m) != len(model.points_m):
             return f"The {kind} model was built from another cortex than the one registered: build it again."
-        cells = self._cell_types()
-        if isinstance(cells, str):
-            return cells
+        try:
+            cells = settings.cell_types()
+        except _USER_ERRORS as err:
+            return f"Cannot read the cell types: {err}"
         shift = layer_shift(state.layer, ref)
         if shift is None:
             return ("The coil layer and the cortex layer have different scales: place the coil on the same "
@@ -310,15 +350,11 @@ class NeuronsWidget(Container):
             coil = p.place(store.coil_dipoles(state.coil_source))
         except (*_USER_ERRORS, TypeError, KeyError) as err:
             return f"Cannot load the coil {state.coil_source!r}: {err}"
-        if self.where.value == WHERE[0]:
-            vertices = neuron_vertices(cortex, int(self.n_neurons.value))
-        else:
-            norm = np.linalg.norm(model.efield(coil, UNIT_DIDT_A_PER_S), axis=1)
-            vertices = neuron_vertices(cortex, int(self.n_neurons.value), efield_norm=norm,
-                                       min_fraction_of_peak=HOTSPOT_FRACTION)
-        azimuths = golden_angle_azimuths(len(vertices))
-        return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, str(self.pulse.value),
-                    bool(self.use_dask.value), self.cache_dir, kind, METHOD_CHOICES[self.method.value])
+        norm = (np.linalg.norm(model.efield(coil, UNIT_DIDT_A_PER_S), axis=1) if settings.sites == "hotspot"
+                else None)
+        vertices, azimuths = settings.neuron_sites(cortex, norm)
+        return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, settings.pulse, settings.processes,
+                    self.cache_dir, kind, settings.method, settings)
 
     def compute(self, blocking: bool = False):
         """Compute the thresholds of the chosen cell types for the current coil placement.
@@ -507,6 +543,7 @@ class NeuronsWidget(Container):
                 "method": result.method,
                 "pulse": result.pulse, "interpolation": "nearest computed neuron's vertex",
                 "neuron_vertices": [int(p.vertex) for p in result.placements],
+                "settings": None if job.settings is None else job.settings.to_dict(),
                 "vertices_without_threshold": missing, "mso_reference_a_per_us": MC_B35_MAX_DIDT_A_PER_US}
         low = float(np.min(values))
         limits = (low, top) if top > low else (low, low + 1.0)
