@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_rat_tms.core.neurons.cells import Biophysics, cell_from_morphology
+from napari_rat_tms.core.neurons.cells import Biophysics
+from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology
 from napari_rat_tms.core.neurons.mechanisms import load_mechanisms
 from napari_rat_tms.core.neurons.threshold import activation_threshold
 from napari_rat_tms.core.neurons.waveforms import monophasic_pulse

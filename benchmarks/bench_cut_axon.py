@@ -1,7 +1,7 @@
 """What disabling the main axon's cut terminal changes (issue 21), adult-rat and adult-human scaling.
 
 The L5 and L6 Blue Brain reconstructions end their main axon where the slice was cut; Aberra et al.
-(2020, Brain Stimul 13:175, Fig. 1) disable that terminal (``cells.disable_main_axon_terminal``:
+(2020, Brain Stimul 13:175, Fig. 1) disable that terminal (``reconstructed_cells.disable_main_axon_terminal``:
 the diameter at its end set to 1,000 um), the package keeps it intact by default. This prints the
 uniform-field threshold (V/m, monophasic pulse, reduced channel set, rel_tol 1 %) of each cell with
 the terminal intact and disabled, at the field directions given (default -z: from the dendrites
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING, ADULT_RAT_SCALING, cell_from_morphology
+from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING, ADULT_RAT_SCALING
+from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology
 from napari_rat_tms.core.neurons.mechanisms import load_mechanisms
 from napari_rat_tms.core.neurons.threshold import ThresholdNotFound, activation_threshold
 from napari_rat_tms.core.neurons.waveforms import monophasic_pulse

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_rat_tms.core.neurons.cells import cell_from_morphology, straight_myelinated_axon
+from napari_rat_tms.core.neurons.simple_cells import straight_myelinated_axon
+from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology
 from napari_rat_tms.core.neurons.mechanisms import load_mechanisms
 from napari_rat_tms.core.neurons.threshold import ThresholdNotFound, activation_threshold
 from napari_rat_tms.core.neurons.waveforms import biphasic_pulse, monophasic_pulse

@@ -28,7 +28,7 @@ lowest, halve the step when none is lower) from half the grid's polar step down 
 degrees (default 3.75), finer than the spacing of 398 directions spread over the sphere (about 10
 degrees). The search finds a local minimum near the grid's; the printed figure is then a minimum to
 that resolution, not an upper bound from a coarse grid. ``--disable-cut-axon``: the L5 and L6
-pyramidal cells with their main axon's cut terminal disabled (``cells.disable_main_axon_terminal``,
+pyramidal cells with their main axon's cut terminal disabled (``reconstructed_cells.disable_main_axon_terminal``,
 as in the paper's Fig. 1), compared with the published values for that variant (188.4, 217.6 V/m).
 
     python benchmarks/bench_validation_aberra2020.py [--channels reduced] [--n-polar 7 --n-azimuth 6]
@@ -46,7 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING, Biophysics, cell_from_morphology
+from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING, Biophysics
+from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology
 from napari_rat_tms.core.neurons.direction_map import compute_direction_map, directions_from_angles
 from napari_rat_tms.core.neurons.mechanisms import load_mechanisms
 from napari_rat_tms.core.neurons.threshold import ThresholdNotFound, activation_threshold

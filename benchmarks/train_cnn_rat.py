@@ -75,7 +75,7 @@ def _neuron_seconds(data_dir: Path, records) -> list[float]:
 
 
 def _direction_map(data_dir: Path, name: str):
-    from napari_rat_tms.core.neurons.cells import cell_from_morphology
+    from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology
     from napari_rat_tms.core.neurons.direction_map import compute_direction_map, load_direction_map
     from napari_rat_tms.core.neurons.population import clear_cell_cache
     from napari_rat_tms.core.neurons.waveforms import monophasic_pulse

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_rat_tms.core.neurons.cells import (ADULT_RAT_SCALING, MorphologyError, ball_and_stick_cell,
-                                               cell_from_morphology, main_axon_terminal,
-                                               straight_myelinated_axon)
+from napari_rat_tms.core.neurons.cells import ADULT_RAT_SCALING, MorphologyError
+from napari_rat_tms.core.neurons.simple_cells import ball_and_stick_cell, straight_myelinated_axon
+from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology, main_axon_terminal
 
 from ...conftest import shared_data_or_skip
 

@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from napari_rat_tms.core.neurons.cells import (Biophysics, NeuronCell, _new_section, _SectionOwner,
-                                               ball_and_stick_cell, cell_from_morphology)
+from napari_rat_tms.core.neurons.cells import Biophysics, NeuronCell, new_section, SectionOwner
+from napari_rat_tms.core.neurons.simple_cells import ball_and_stick_cell
+from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology
 from napari_rat_tms.core.neurons.mechanisms import load_mechanisms
 from napari_rat_tms.core.neurons.population import CellSpec, ThresholdTask
 from napari_rat_tms.core.neurons.threshold import activation_threshold
@@ -191,10 +192,10 @@ def test_calcium_influx_steady_state_and_reversal_potential():
 def _soma_only(biophysics, diameter_um=20.0):
     from neuron import h
 
-    owner = _SectionOwner("soma_only")
+    owner = SectionOwner("soma_only")
     kinds = {}
     r = diameter_um / 2
-    soma = _new_section(h, owner, "soma[0]", kinds, "soma", [(0, 0, -r), (0, 0, r)],
+    soma = new_section(h, owner, "soma[0]", kinds, "soma", [(0, 0, -r), (0, 0, r)],
                         [diameter_um, diameter_um])
     owner.soma.append(soma)
     return NeuronCell("soma_only", owner, kinds, biophysics=biophysics)

@@ -34,7 +34,7 @@ def cortex():
 
 @pytest.fixture(scope="module")
 def ball_and_stick():
-    from napari_rat_tms.core.neurons.cells import ball_and_stick_cell
+    from napari_rat_tms.core.neurons.simple_cells import ball_and_stick_cell
 
     return ball_and_stick_cell()
 
@@ -171,7 +171,7 @@ def test_points_outside_the_field_domain_name_the_neuron(cortex, ball_and_stick)
 
 @pytest.fixture(scope="module")
 def axon():
-    from napari_rat_tms.core.neurons.cells import straight_myelinated_axon
+    from napari_rat_tms.core.neurons.simple_cells import straight_myelinated_axon
 
     return straight_myelinated_axon(2000.0, 2.0)
 

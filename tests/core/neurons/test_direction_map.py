@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from napari_rat_tms.core.neurons.cells import straight_myelinated_axon
+from napari_rat_tms.core.neurons.simple_cells import straight_myelinated_axon
 from napari_rat_tms.core.neurons.direction_map import (DirectionMap, compute_direction_map, estimate,
                                                        load_direction_map)
 from napari_rat_tms.core.neurons.threshold import activation_threshold

@@ -66,7 +66,7 @@ def serial_results(tmp_path_factory):
 
 def test_serial_results_and_error_statuses(serial_results):
     tasks, results = serial_results
-    from napari_rat_tms.core.neurons.cells import ball_and_stick_cell
+    from napari_rat_tms.core.neurons.simple_cells import ball_and_stick_cell
     from napari_rat_tms.core.neurons.threshold import activation_threshold
     from napari_rat_tms.core.neurons.waveforms import monophasic_pulse
 

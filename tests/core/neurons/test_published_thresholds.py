@@ -36,7 +36,8 @@ import pytest
 
 pytest.importorskip("neuron", reason="the thresholds come from NEURON (pip install neuron)")
 
-from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING, cell_from_morphology  # noqa: E402
+from napari_rat_tms.core.neurons.cells import ADULT_HUMAN_SCALING
+from napari_rat_tms.core.neurons.reconstructed_cells import cell_from_morphology  # noqa: E402
 from napari_rat_tms.core.neurons.direction_map import directions_from_angles  # noqa: E402
 from napari_rat_tms.core.neurons.mechanisms import load_mechanisms  # noqa: E402
 from napari_rat_tms.core.neurons.threshold import activation_threshold  # noqa: E402

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_rat_tms.core.neurons.cells import ball_and_stick_cell, straight_myelinated_axon
+from napari_rat_tms.core.neurons.simple_cells import ball_and_stick_cell, straight_myelinated_axon
 from napari_rat_tms.core.neurons.threshold import (FieldOutsideDomainError, Stimulation, ThresholdNotFound,
                                                    activation_threshold)
 from napari_rat_tms.core.neurons.waveforms import biphasic_pulse, monophasic_pulse

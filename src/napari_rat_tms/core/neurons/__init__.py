@@ -5,8 +5,10 @@ Pure Python core (no Qt or napari):
 * :mod:`.waveforms`: monophasic and biphasic TMS pulses from the stimulator's RLC circuit;
 * :mod:`.quasipotentials`: the E-field along the morphology as extracellular potentials;
 * :mod:`.mechanisms`: the package's NMODL channels, compiled on first use and cached;
-* :mod:`.cells`: :class:`NeuronCell` and its builders (straight myelinated axon, ball-and-stick,
-  reconstructed ``.asc``/``.swc`` cells with adult-rat scaling and myelination);
+* :mod:`.cells`: :class:`NeuronCell`, its biophysics and discretisation; its builders:
+  :mod:`.simple_cells` (straight myelinated axon, ball-and-stick) and :mod:`.reconstructed_cells`
+  (``.asc``/``.swc`` cells with adult-rat scaling and myelination);
+* :mod:`.map_settings`: the settings of one threshold map (the Neuron thresholds dock);
 * :mod:`.threshold`: activation thresholds by bracketing and bisection;
 * :mod:`.direction_map`: the uniform-field estimator (threshold versus field direction);
 * :mod:`.cortex`: neurons placed in a head model's cortex, the field at their compartments;

@@ -131,8 +131,9 @@ def package_versions() -> tuple[str, str]:
 class CellSpec:
     """How to build a cell model in any process (NEURON objects cannot be pickled).
 
-    ``kind``: ``"straight_axon"`` (:func:`.cells.straight_myelinated_axon`), ``"ball_and_stick"``
-    (:func:`.cells.ball_and_stick_cell`) or ``"morphology"`` (:func:`.cells.cell_from_morphology`
+    ``kind``: ``"straight_axon"`` (:func:`.simple_cells.straight_myelinated_axon`),
+    ``"ball_and_stick"`` (:func:`.simple_cells.ball_and_stick_cell`) or ``"morphology"``
+    (:func:`.reconstructed_cells.cell_from_morphology`
     of ``path``, a ``.asc``/``.swc`` file). ``kwargs``: the builder's keyword arguments, JSON values
     only (``biophysics`` as a dict of :class:`.cells.Biophysics` fields). Two specs are equal when
     kind, path and arguments are.
@@ -181,7 +182,9 @@ class CellSpec:
 
     def build(self):
         """A new :class:`.cells.NeuronCell` (starts NEURON; raises :class:`.cells.MorphologyError`)."""
-        from .cells import Biophysics, ball_and_stick_cell, cell_from_morphology, straight_myelinated_axon
+        from .cells import Biophysics
+        from .simple_cells import ball_and_stick_cell, straight_myelinated_axon
+        from .reconstructed_cells import cell_from_morphology
 
         kwargs = dict(self.kwargs)
         if isinstance(kwargs.get("biophysics"), dict):
