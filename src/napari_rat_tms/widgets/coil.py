@@ -38,7 +38,7 @@ from psygnal import Signal
 
 from ..core.coils import COIL_PRESETS, CoilDipoles, load_coil
 from ..core.errors import RatTmsError
-from ..core.meshes.rays import first_ray_hit
+from ..core.meshes.rays import first_hit_along_line
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import (
     PLACEMENT_FILE_FORMAT,
@@ -54,7 +54,7 @@ from ..core.placement import (
     placement_record,
 )
 from ..core.placement.grid import default_grid_centre_ap_ml_mm
-from ..core.conventions import SEED_DIDT_A_PER_US
+from ..core.conventions import SEED_DIDT_A_PER_US, m_to_mm, mm_to_m
 from ..viewer.coil_drawing import coil_drawing_mesh_mm
 from ..viewer.layers import (
     ROLE_COIL,
@@ -620,15 +620,8 @@ class CoilPlacementWidget(Container):
         first meets ``surface_layer``'s surface, in the model frame (mm); None if it misses."""
         point = self._world_to_model(position_world)[0]
         end = self._world_to_model(np.asarray(position_world, float) + np.asarray(view_direction, float))[0]
-        direction = end - point
-        direction = direction / np.linalg.norm(direction)
-        surface = self._surface(surface_layer)
-        vertices = surface.vertices_m * 1e3
-        centre = 0.5 * (vertices.min(axis=0) + vertices.max(axis=0))
-        radius = 0.5 * float(np.linalg.norm(vertices.max(axis=0) - vertices.min(axis=0)))
-        back = float(np.linalg.norm(point - centre)) + radius + 1.0
-        hit = first_ray_hit(surface, (point - back * direction) * 1e-3, direction)
-        return None if hit is None else np.asarray(hit.point) * 1e3
+        hit = first_hit_along_line(self._surface(surface_layer), mm_to_m(point), end - point)
+        return None if hit is None else m_to_mm(np.asarray(hit.point))
 
     def place_from_click(self, position_world, view_direction=None, in_3d: bool = True):
         """Place the coil from a click at ``position_world`` (world coordinates); in 3D along the

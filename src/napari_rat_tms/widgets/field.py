@@ -45,7 +45,6 @@ the surfaces they were built from, for the Study dock. Physics is in SI units in
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -72,7 +71,8 @@ from ..core.fields.export import FIELD_EXPORT_FORMATS, field_provenance, write_s
 from ..core.fields.roi import RoiStatistics, maximum_location, roi_statistics, vertices_in_labels
 from ..core.meshes.sampling import spread_indices
 from ..core.meshes.surface import TriangleSurface
-from ..core.placement import CoilPlacement, StereotaxicFrame, line_navigation_target
+from ..core.placement import CoilPlacement, StereotaxicFrame
+from ..core.placement.field_on_cortex import field_on_cortex
 from ..core.progress import forward
 from ..viewer.layers import (
     ROLE_COIL,
@@ -150,17 +150,11 @@ class _FieldRequest:
 
 def _compute_field(request: _FieldRequest):
     """The field of a request (no Qt: it runs in a worker thread): E (V/m), |E|, the index of the
-    maximum, the line-navigation target (or None) and the seconds it took. Raises the user's errors
+    maximum, the line-navigation target (or None) and the seconds it took
+    (:func:`~napari_rat_tms.core.placement.field_on_cortex.field_on_cortex`). Raises the user's errors
     (:data:`_UPDATE_ERRORS`), which the dock shows in its status."""
-    start = time.perf_counter()
-    efield = np.asarray(request.model.efield_for(request.placement, request.coil), dtype=float)
-    magnitude = np.linalg.norm(efield, axis=1)
-    peak = int(np.argmax(magnitude))
-    try:
-        target = line_navigation_target(request.placement, request.cortex)
-    except _USER_ERRORS:
-        target = None
-    return efield, magnitude, peak, target, time.perf_counter() - start
+    f = field_on_cortex(request.model, request.placement, request.coil, request.cortex)
+    return f.efield_v_per_m, f.magnitude_v_per_m, f.peak_vertex, f.line_navigation, f.seconds
 
 
 def _same_surface(a: TriangleSurface, b: TriangleSurface) -> bool:

@@ -350,9 +350,8 @@ class NeuronsWidget(Container):
             coil = p.place(store.coil_dipoles(state.coil_source))
         except (*_USER_ERRORS, TypeError, KeyError) as err:
             return f"Cannot load the coil {state.coil_source!r}: {err}"
-        norm = (np.linalg.norm(model.efield(coil, UNIT_DIDT_A_PER_S), axis=1) if settings.sites == "hotspot"
-                else None)
-        vertices, azimuths = settings.neuron_sites(cortex, norm)
+        efield = model.efield(coil, UNIT_DIDT_A_PER_S) if settings.sites == "hotspot" else None
+        vertices, azimuths = settings.neuron_sites(cortex, efield)
         return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, settings.pulse, settings.processes,
                     self.cache_dir, kind, settings.method, settings)
 

@@ -54,9 +54,11 @@ from psygnal import Signal
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS
 from ..core.project import project_study_settings
-from ..core.study import LINE_NAVIGATION, StudyResult, StudyRun
+from ..core.study import StudyResult, StudyRun
 from ..core.study.settings import StudySettings
 from ..core.study.results_folder import (
+    SUMMARY_COLUMNS,
+    summary_table_rows,
     existing_study_outputs,
     study_output_files,
     write_study_results,
@@ -73,45 +75,9 @@ FIGURE_NAMES = {"figure2_orientation": "Fig. 2: orientation",
                 "figure4_fields": "Fig. 4: fields"}
 #: Files written by :meth:`StudyWidget.save_results` (figures as PNG and SVG).
 OUTPUT_FILES = study_output_files()
-#: Columns of the summary table: (title, tooltip).
-SUMMARY_COLUMNS = (
-    ("RE (%)", "relative error against the reference, mean ± SD over the placements"),
-    ("CCE (%)", "correlation error against the reference, mean ± SD over the placements"),
-    ("mean angle (°)", "mean angle between the field and the reference's, mean ± SD over the placements"),
-    ("distance between maxima (mm)", "distance between the model's maximum and the reference's, mean ± SD "
-                                     "(line navigation: its target to the reference's maximum)"),
-    ("peak |E| (V/m)", "peak |E| at the study's dI/dt, median over the placements"),
-)
 #: The dock's defaults: seed 003's study (one definition, core/study/settings.py).
 _DEFAULT = StudySettings()
 _SEED_ORIENTATION_STEP = float(_DEFAULT.orientations_deg[1] - _DEFAULT.orientations_deg[0])
-
-
-def _pm(mean, sd, scale=1.0) -> str:
-    if mean is None or not np.isfinite(mean):
-        return "-"
-    if sd is None or not np.isfinite(sd):
-        return f"{scale * mean:.1f}"
-    return f"{scale * mean:.1f} ± {scale * sd:.1f}"
-
-
-def summary_rows(result: StudyResult) -> list[tuple[str, list[str]]]:
-    """The summary table's rows: ``(name, cells)`` per model, then line navigation."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        s = result.summary()
-        _, d = result.distance_between_maxima_mm()
-        ln = result.line_navigation_error_mm()[0][result.completed]
-    rows = []
-    for name in result.models:
-        r = s[name]
-        rows.append((name, [_pm(r["re_mean"], r["re_sd"], 100.0), _pm(r["cce_mean"], r["cce_sd"], 100.0),
-                            _pm(r["mean_angle_deg_mean"], r["mean_angle_deg_sd"]),
-                            _pm(r["peak_distance_mm_mean"], r["peak_distance_mm_sd"]),
-                            _pm(r["peak_v_per_m_median"], None)]))
-    ln = ln[np.isfinite(ln)]
-    rows.append((LINE_NAVIGATION, ["", "", "", _pm(d[0, -1], float(np.std(ln)) if len(ln) else None), ""]))
-    return rows
 
 
 class StudyPlots:
@@ -174,7 +140,7 @@ class StudyPlots:
             f"{result.didt_a_per_us:g} A/µs."
             + ("" if result.is_complete else " The numbers cover only the placements computed."))
         self.header.setStyleSheet("" if result.is_complete else "color: red; font-weight: bold")
-        rows = summary_rows(result)
+        rows = summary_table_rows(result)
         self.table.setRowCount(len(rows))
         self.table.setVerticalHeaderLabels([name for name, _ in rows])
         for i, (_, cells) in enumerate(rows):

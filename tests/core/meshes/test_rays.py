@@ -28,3 +28,19 @@ def test_misses_and_bad_rays():
     assert first_ray_hit(sphere, [0.0, 0.0, 0.03], [0.0, 0.0, -1.0], max_distance=0.01) is None
     with pytest.raises(ValueError, match="non-zero direction"):
         first_ray_hit(sphere, [0.0, 0.0, 0.03], [0.0, 0.0, 0.0])
+
+
+def test_first_hit_along_line_from_the_viewers_side():
+    """A click in napari's 3D view gives a point on the line of sight at an arbitrary depth: inside
+    the head, beyond it, or in front. The hit is always the crossing nearest to the viewer."""
+    from napari_rat_tms.core.meshes.primitives import icosphere
+    from napari_rat_tms.core.meshes.rays import first_hit_along_line
+
+    sphere = icosphere(0.01, subdivisions=3)
+    down = np.array([0.0, 0.0, -1.0])
+    for depth in (0.05, 0.0, -0.005, -0.05):       # in front, centre, inside below the centre, beyond
+        hit = first_hit_along_line(sphere, [0.0, 0.0, depth], down * 3.0)
+        assert hit is not None and hit.point[2] == pytest.approx(0.01, abs=2e-4)
+    assert first_hit_along_line(sphere, [0.05, 0.0, 0.0], down) is None
+    with pytest.raises(ValueError, match="non-zero"):
+        first_hit_along_line(sphere, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0])

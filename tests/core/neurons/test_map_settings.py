@@ -42,7 +42,8 @@ def test_neuron_sites_spread_or_under_the_hotspot():
     vertices, azimuths = ThresholdMapSettings(n_neurons=6).neuron_sites(cortex)
     assert len(set(vertices.tolist())) == 6 and azimuths.shape == (6,)
     norm = cortex.vertices_m[:, 2] - cortex.vertices_m[:, 2].min()      # |E| growing to the top
-    hot = ThresholdMapSettings(n_neurons=4, sites="hotspot").neuron_sites(cortex, norm)[0]
+    efield = norm[:, None] * np.array([0.6, 0.0, -0.8])
+    hot = ThresholdMapSettings(n_neurons=4, sites="hotspot").neuron_sites(cortex, efield)[0]
     assert np.all(norm[hot] >= 0.5 * norm.max())
     with pytest.raises(ValueError, match="need"):
         ThresholdMapSettings(sites="hotspot").neuron_sites(cortex)

@@ -14,7 +14,7 @@ import numpy as np
 
 from .surface import TriangleSurface
 
-__all__ = ["RayHit", "ray_hits", "first_ray_hit"]
+__all__ = ["first_hit_along_line", "RayHit", "ray_hits", "first_ray_hit"]
 
 
 @dataclass(frozen=True)
@@ -69,3 +69,21 @@ def first_ray_hit(surface: TriangleSurface, origin, direction, max_distance: flo
     """The nearest crossing of the ray with ``surface``, or None."""
     hits = ray_hits(surface, origin, direction, max_distance)
     return hits[0] if hits else None
+
+
+def first_hit_along_line(surface: TriangleSurface, point_m, direction) -> RayHit | None:
+    """Where the line through ``point_m`` (m) along ``direction`` first meets ``surface``, seen from
+    the side the line comes from: the ray starts on the line outside the surface's bounding sphere,
+    behind ``point_m``, so a point inside or beyond the surface (a click on the screen in napari's 3D
+    view, whose depth is arbitrary) still gives the crossing nearest to the viewer. None if the line
+    misses the surface."""
+    point = np.asarray(point_m, dtype=float).reshape(3)
+    direction = np.asarray(direction, dtype=float).reshape(3)
+    norm = float(np.linalg.norm(direction))
+    if not np.isfinite(norm) or norm == 0:
+        raise ValueError(f"direction must be a non-zero vector, got {direction.tolist()}")
+    direction = direction / norm
+    lo, hi = surface.vertices_m.min(axis=0), surface.vertices_m.max(axis=0)
+    centre, radius = 0.5 * (lo + hi), 0.5 * float(np.linalg.norm(hi - lo))
+    back = float(np.linalg.norm(point - centre)) + radius + 1e-3
+    return first_ray_hit(surface, point - back * direction, direction)

@@ -96,13 +96,15 @@ class ThresholdMapSettings:
         """The :class:`.placement_thresholds.CellType` list (ball-and-stick first)."""
         return cell_types(self.morphologies, ball_and_stick=self.ball_and_stick, channels=self.channels)
 
-    def neuron_sites(self, cortex, efield_norm=None) -> tuple[np.ndarray, np.ndarray]:
+    def neuron_sites(self, cortex, efield=None) -> tuple[np.ndarray, np.ndarray]:
         """(cortex vertex indices, azimuths (rad) of the neurons about their axes): the neurons'
-        sites. ``efield_norm`` ((V,) |E| at the vertices, any unit) is needed for ``"hotspot"``."""
+        sites. ``efield`` ((V, 3) E at the cortex vertices for the placement, any unit) is needed for
+        ``"hotspot"``."""
         if self.sites == "hotspot":
-            if efield_norm is None:
-                raise ValueError("the neurons under the coil need |E| at the cortex vertices")
-            vertices = neuron_vertices(cortex, self.n_neurons, efield_norm=efield_norm,
+            if efield is None:
+                raise ValueError("the neurons under the coil need the field at the cortex vertices")
+            norm = np.linalg.norm(np.asarray(efield, dtype=float).reshape(-1, 3), axis=1)
+            vertices = neuron_vertices(cortex, self.n_neurons, efield_norm=norm,
                                        min_fraction_of_peak=self.hotspot_fraction)
         else:
             vertices = neuron_vertices(cortex, self.n_neurons)

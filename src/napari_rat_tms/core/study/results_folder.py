@@ -12,13 +12,15 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from ..fields import MODEL_KINDS
 from ..files import atomic_write, write_json
-from .run import StudyResult
+from .run import LINE_NAVIGATION, StudyResult
 from .settings import StudySettings
 
-__all__ = ["STUDY_FIGURES", "study_output_files", "existing_study_outputs", "study_summary_record", "study_readme",
-           "write_study_results"]
+__all__ = ["SUMMARY_COLUMNS", "summary_table_rows", "STUDY_FIGURES", "study_output_files", "existing_study_outputs",
+           "study_summary_record", "study_readme", "write_study_results"]
 
 #: Seed 003's figures of a study: file name -> what it shows.
 STUDY_FIGURES = {
@@ -123,3 +125,42 @@ def write_study_results(folder, result: StudyResult, figures: dict, *, settings:
     for stale in set(existing_study_outputs(folder)) - set(written):    # confirmed: replaced by nothing
         stale.unlink()
     return written
+
+
+#: Columns of the summary table: (title, tooltip).
+SUMMARY_COLUMNS = (
+    ("RE (%)", "relative error against the reference, mean ± SD over the placements"),
+    ("CCE (%)", "correlation error against the reference, mean ± SD over the placements"),
+    ("mean angle (°)", "mean angle between the field and the reference's, mean ± SD over the placements"),
+    ("distance between maxima (mm)", "distance between the model's maximum and the reference's, mean ± SD "
+                                     "(line navigation: its target to the reference's maximum)"),
+    ("peak |E| (V/m)", "peak |E| at the study's dI/dt, median over the placements"),
+)
+
+
+def _pm(mean, sd, scale=1.0) -> str:
+    if mean is None or not np.isfinite(mean):
+        return "-"
+    if sd is None or not np.isfinite(sd):
+        return f"{scale * mean:.1f}"
+    return f"{scale * mean:.1f} ± {scale * sd:.1f}"
+
+
+def summary_table_rows(result: StudyResult) -> list[tuple[str, list[str]]]:
+    """The rows of the Study dock's summary table (:data:`SUMMARY_COLUMNS`): ``(name, cells)`` per
+    model, then line navigation (its distance between maxima: mean ± SD over the placements done)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        s = result.summary()
+        _, d = result.distance_between_maxima_mm()
+        ln = result.line_navigation_error_mm()[0][result.completed]
+    rows = []
+    for name in result.models:
+        r = s[name]
+        rows.append((name, [_pm(r["re_mean"], r["re_sd"], 100.0), _pm(r["cce_mean"], r["cce_sd"], 100.0),
+                            _pm(r["mean_angle_deg_mean"], r["mean_angle_deg_sd"]),
+                            _pm(r["peak_distance_mm_mean"], r["peak_distance_mm_sd"]),
+                            _pm(r["peak_v_per_m_median"], None)]))
+    ln = ln[np.isfinite(ln)]
+    rows.append((LINE_NAVIGATION, ["", "", "", _pm(d[0, -1], float(np.std(ln)) if len(ln) else None), ""]))
+    return rows
