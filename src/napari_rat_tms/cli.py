@@ -188,6 +188,7 @@ def _cmd_open(args) -> int:
 
 def _cmd_export_volume(args) -> int:
     from .core.coils import load_coil
+    from .core.conventions import HEAD_SURFACES, surface_file_stem
     from .core.errors import RatTmsError
     from .core.fields.export import field_provenance, write_volume_field
     from .core.fields.head_models import head_model
@@ -209,8 +210,8 @@ def _cmd_export_volume(args) -> int:
         coil, _ = load_coil(record["coil"])
         labels = read_volume(folder / "labels.nii.gz")
         surfaces = {}
-        for name in ("body", "skull", "skull without spine", "eyes", "cortex"):
-            path = folder / "meshes" / f"{name.replace(' ', '_')}.vtk"
+        for name in HEAD_SURFACES:
+            path = folder / "meshes" / f"{surface_file_stem(name)}.vtk"
             if path.is_file():
                 surfaces[name] = read_surface_file(path).surface
         # the project's own conductivities (parameters.json), not seed 003's defaults (issue 23)

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MM_PER_M", "mm_to_m", "m_to_mm", "SEED_DIDT_A_PER_US", "A_PER_US_TO_A_PER_S"]
+__all__ = ["MM_PER_M", "mm_to_m", "m_to_mm", "SEED_DIDT_A_PER_US", "A_PER_US_TO_A_PER_S", "HEAD_SURFACES",
+           "surface_file_stem", "surface_from_file_stem"]
 
 MM_PER_M = 1000.0
 #: dI/dt of the coil current: A/us (user-facing) -> A/s (core).
@@ -34,6 +35,21 @@ A_PER_US_TO_A_PER_S = 1e6
 #: Seed 003's coil current rate of change, the default everywhere a dI/dt is asked for (A/us; about
 #: 33 % of the MagVenture MC-B35's maximum output, :data:`.coils.presets.MC_B35_MAX_DIDT_A_PER_US`).
 SEED_DIDT_A_PER_US = 50.0
+
+#: The head surfaces of the meshing step, by name: the keys of ``HeadMeshes.surfaces`` and of the
+#: head models' surfaces (``core.fields.MODEL_KINDS``), the ``surface`` of a Surface layer's metadata,
+#: and (:func:`surface_file_stem`) the files in a project's ``meshes/`` folder.
+HEAD_SURFACES = ("body", "skull", "skull without spine", "eyes", "cortex")
+
+
+def surface_file_stem(name: str) -> str:
+    """The file name (without suffix) of the surface ``name`` in a project's ``meshes/`` folder."""
+    return name.replace(" ", "_")
+
+
+def surface_from_file_stem(stem: str) -> str:
+    """The surface name of a file stem written by :func:`surface_file_stem`."""
+    return stem.replace("_", " ")
 
 
 def mm_to_m(values_mm):

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import ROLE_EXAMPLE_FIELD, ROLE_KEY, ROLE_LANDMARKS, ROLE_SEGMENTATION, ROLE_SURFACE
+from ..core.conventions import surface_from_file_stem
+from .layers import (DEFAULT_SURFACE_STYLE, ROLE_EXAMPLE_FIELD, ROLE_KEY, ROLE_LANDMARKS, ROLE_SEGMENTATION,
+                     ROLE_SURFACE, SURFACE_STYLE)
 
 __all__ = ["is_job_folder", "job_folder_layers", "get_job_reader", "open_job_in_napari"]
 
-SURFACE_COLOURS = {"body": ("bop orange", 0.25), "skull": ("gray", 0.6), "skull without spine": ("gray", 0.6),
-                   "eyes": ("blue", 0.8), "cortex": ("pink", 1.0)}
 
 
 def is_job_folder(path) -> bool:
@@ -85,11 +85,11 @@ def job_folder_layers(path) -> list[tuple]:
                             "metadata": {ROLE_KEY: ROLE_EXAMPLE_FIELD, "model": model, "units": "V/m",
                                          "source": str(vtk), "project_folder": str(folder)}}, "surface"))
             continue
-        name = stem.replace("_", " ")
-        colour, opacity = SURFACE_COLOURS.get(name, ("gray", 0.7))
+        name = surface_from_file_stem(stem)
+        colour, opacity, visible = SURFACE_STYLE.get(name, DEFAULT_SURFACE_STYLE)
         layers.append(((vertices_mm, found.surface.faces),
                        {"name": f"{name} surface", "colormap": colour, "opacity": opacity, "units": "mm",
-                        "visible": name in ("body", "cortex"),
+                        "visible": visible,
                         "metadata": {ROLE_KEY: ROLE_SURFACE, "surface": name, "units": "mm",
                                      "source": str(vtk), "project_folder": str(folder)}},
                        "surface"))

@@ -102,6 +102,16 @@ ROLE_BRAIN_PAINT = "brain_paint"
 ROLE_EYE_POINTS = "eye_points"
 ROLE_SPINE_CUT = "spine_cut"
 ROLE_SURFACE = "surface"
+#: How each head surface is drawn, wherever it comes from (Meshing dock, project folder): name ->
+#: (colormap, opacity, visible). The body is translucent so the skull and cortex show through it.
+SURFACE_STYLE = {
+    "body": ("bop orange", 0.25, True),
+    "skull": ("gray", 0.7, True),
+    "skull without spine": ("gray", 0.7, False),
+    "eyes": ("blue", 0.9, True),
+    "cortex": ("red", 1.0, True),
+}
+DEFAULT_SURFACE_STYLE = ("gray", 0.7, True)
 ROLE_LANDMARKS = "landmarks"
 ROLE_COIL = "coil"
 ROLE_COIL_CURRENT = "coil_current"

@@ -64,6 +64,7 @@ from magicgui.widgets import (
 )
 
 from ..core.coils import CoilDipoles, merged_dipoles
+from ..core.conventions import HEAD_SURFACES
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
 from ..core.project import project_conductivities
@@ -92,7 +93,7 @@ __all__ = ["FieldWidget", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_M
            "SURFACE_NAMES", "surfaces_needed"]
 
 #: The surfaces of the meshing step that the head models are built from.
-SURFACE_NAMES = ("body", "skull", "skull without spine", "eyes", "cortex")
+SURFACE_NAMES = HEAD_SURFACES
 COLORMAP = "turbo"
 #: About this many direction arrows are drawn, spread over the cortex.
 N_ARROWS = 300

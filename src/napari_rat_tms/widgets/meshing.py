@@ -18,20 +18,12 @@ import numpy as np
 from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
 from ..core.meshes.from_segmentation import HeadMeshes, MeshingParameters, iter_mesh_labels
-from ..viewer.layers import ROLE_KEY, ROLE_SEGMENTATION, ROLE_SURFACE
+from ..viewer.layers import DEFAULT_SURFACE_STYLE, ROLE_KEY, ROLE_SEGMENTATION, ROLE_SURFACE, SURFACE_STYLE
 from ._running import start_work
 
 __all__ = ["MeshingWidget", "SURFACE_STYLE"]
 
 _DEFAULTS = {f.name: f.default for f in fields(MeshingParameters)}
-# name -> (colormap, opacity, visible)
-SURFACE_STYLE = {
-    "body": ("bop orange", 0.25, True),
-    "skull": ("gray", 0.7, True),
-    "skull without spine": ("gray", 0.7, False),
-    "eyes": ("blue", 0.9, True),
-    "cortex": ("red", 1.0, True),
-}
 
 
 class MeshingWidget(Container):
@@ -155,7 +147,7 @@ class MeshingWidget(Container):
                         "gaps_mm": dict(meshes.gaps_mm)}
             layer = self._surface_layer(name)
             if layer is None:
-                colormap, opacity, visible = SURFACE_STYLE.get(name, ("gray", 0.7, True))
+                colormap, opacity, visible = SURFACE_STYLE.get(name, DEFAULT_SURFACE_STYLE)
                 self._viewer.add_surface(data, name=f"{name} surface", colormap=colormap,
                                          opacity=opacity, visible=visible, metadata=metadata,
                                          translate=translate, units="mm", shading="smooth")

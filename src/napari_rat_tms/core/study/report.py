@@ -177,6 +177,7 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
                   volume, provenance: dict, timings: dict, notes: list, rat=None,
                   overwrite: bool = False) -> dict:
     """Write everything of the main job into ``out``; returns ``{what: path}``."""
+    from ..conventions import surface_file_stem
     from ..io import write_nifti
     from ..files import atomic_write
     from ..meshes.io import write_surface
@@ -192,7 +193,7 @@ def write_outputs(out: Path, result: StudyResult, seg, meshes, models: dict, fra
     written["labels"] = write_nifti(Volume(seg.labels, volume.voxel_size_mm, intensity_units="label",
                                            scanner_affine_mm=volume.scanner_affine_mm), labels)
     for name, surface in meshes.surfaces.items():
-        written[f"mesh {name}"] = write_surface(surface, out / "meshes" / f"{name.replace(' ', '_')}.vtk",
+        written[f"mesh {name}"] = write_surface(surface, out / "meshes" / f"{surface_file_stem(name)}.vtk",
                                                 overwrite=overwrite)
     ex = result.example
     cortex = meshes.surfaces["cortex"]
