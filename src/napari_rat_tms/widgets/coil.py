@@ -46,20 +46,14 @@ from ..core.placement import (
     CoilPlacementError,
     StereotaxicFrame,
     check_coil_clearance,
-    frame_from_landmarks,
     lift_onto_scalp,
-    line_navigation_target,
     place_coil_on_scalp,
-    placement_grid,
     placement_record,
 )
-from ..core.placement.grid import default_grid_centre_ap_ml_mm
 from ..core.conventions import SEED_DIDT_A_PER_US, m_to_mm, mm_to_m
-from ..viewer.coil_drawing import coil_drawing_mesh_mm
 from ..viewer.layers import (
     ROLE_COIL,
     ROLE_COIL_CURRENT,
-    ROLE_EYE_POINTS,
     ROLE_KEY,
     ROLE_LANDMARKS,
     ROLE_LINE_NAVIGATION,
@@ -68,17 +62,14 @@ from ..viewer.layers import (
     layer_with_role,
     surface_in_frame_of,
 )
-from ..viewer.shared_state import CoilState, shared_state
 from ..viewer.work import call
+from ._clicks import click_without_drag
+from .coil_frame import LANDMARK_NAMES, StereotaxicFrameSection
+from .coil_layers import CoilLayersSection
 
 __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
            "ROLE_PLACEMENT_GRID", "ROLE_LANDMARKS", "LANDMARK_NAMES"]
 
-LANDMARK_NAMES = ("bregma", "lambda", "midline")
-#: Length (mm) of the drawn current arrow.
-CURRENT_ARROW_MM = 10.0
-#: A press-and-release that moves the mouse more than this (pixels) is a drag (camera), not a click.
-CLICK_TOLERANCE_PX = 4.0
 
 _USER_ERRORS = (RatTmsError, ValueError)
 
@@ -101,32 +92,7 @@ def _is_surface(layer, names: tuple[str, ...]) -> bool:
             and layer.metadata.get("surface") in names)
 
 
-def _click_without_drag(event, viewer=None):
-    """Body of a napari mouse-drag callback (``yield from``): follows the press until the button is
-    released and returns ``(world position, view direction or None, number of displayed dims)`` of
-    the press when the mouse moved less than :data:`CLICK_TOLERANCE_PX` (a click), None for a drag
-    (the user turning the camera) or another button."""
-    if event.type != "mouse_press" or getattr(event, "button", 1) not in (1, None):
-        return None
-    position = np.asarray(event.position, dtype=float)
-    view = getattr(event, "view_direction", None)
-    view = None if view is None else np.asarray(view, dtype=float)
-    displayed = getattr(event, "dims_displayed", None)
-    if displayed is None:
-        displayed = viewer.dims.displayed if viewer is not None else range(3)
-    start = getattr(event, "pos", None)
-    start = None if start is None else np.asarray(start, dtype=float)
-    dragged = False
-    yield
-    while event.type == "mouse_move":
-        pos = getattr(event, "pos", None)
-        moved = np.inf if start is None or pos is None else np.linalg.norm(np.asarray(pos, float) - start)
-        dragged = dragged or moved > CLICK_TOLERANCE_PX
-        yield
-    return None if dragged else (position, view, len(list(displayed)))
-
-
-class CoilPlacementWidget(Container):
+class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, Container):
     """The coil placement dock widget (see the module docstring)."""
 
     #: Emitted with the new :class:`CoilPlacement` (or None) whenever the placement changes.
@@ -379,141 +345,6 @@ class CoilPlacementWidget(Container):
         finally:
             self._busy = False
 
-    # --- stereotaxic frame --------------------------------------------------------------------
-    def add_landmarks_layer(self, *_):
-        """Add (or select) the Points layer on which bregma, lambda and a midline point are clicked."""
-        layer = self._layer(ROLE_LANDMARKS)
-        if layer is None:
-            scalp = self.scalp_layer.value
-            ndim = 3 if scalp is None else scalp.ndim
-            layer = self._viewer.add_points(
-                np.empty((0, ndim)), ndim=ndim, name="landmarks", face_color="yellow", size=1.0,
-                units="mm", metadata={ROLE_KEY: ROLE_LANDMARKS},
-                features={"landmark": np.array([], dtype=object)},
-                text={"string": "{landmark}", "color": "yellow", "size": 10, "anchor": "upper_left"})
-            layer.feature_defaults = {"landmark": LANDMARK_NAMES[0]}
-            layer.events.data.connect(lambda _event, lay=layer: self._name_landmarks(lay))
-            message = "Added the landmarks layer. "
-        else:
-            message = "The landmarks layer exists (kept as it is). "
-        self._viewer.layers.selection.active = layer
-        layer.mode = "add"
-        self.status.value = (message + "Click bregma, then lambda, then a third point of the midline "
-                             "(e.g. the tip of the nasal bones) on the skull, then press "
-                             "'Set stereotaxic frame'.")
-        return layer
-
-    @staticmethod
-    def _name_landmarks(layer):
-        n = len(layer.data)
-        names = [LANDMARK_NAMES[k] if k < len(LANDMARK_NAMES) else "extra (ignored)" for k in range(n)]
-        try:
-            if list(layer.features.get("landmark", [])) != names:
-                layer.features = {"landmark": np.array(names, dtype=object)}
-            layer.feature_defaults = {"landmark": LANDMARK_NAMES[n] if n < len(LANDMARK_NAMES)
-                                      else "extra (ignored)"}
-        except (ValueError, KeyError, TypeError):  # labels only; never block the user's edit
-            pass
-
-    def set_frame(self, *_) -> StereotaxicFrame | None:
-        """The stereotaxic frame from the landmarks layer; returns it, or None (reason in the status)."""
-        scalp_layer = self.scalp_layer.value
-        if scalp_layer is None:
-            self.status.value = "Cannot set the frame: choose the scalp surface first (run Meshing)."
-            return None
-        layer = self._layer(ROLE_LANDMARKS)
-        n = 0 if layer is None else len(layer.data)
-        if n < 3:
-            self.status.value = (f"Cannot set the frame: {n} of the 3 landmarks clicked. Press 'Add "
-                                 "landmarks layer' and click bregma, lambda and a midline point.")
-            return None
-        world = np.array([layer.data_to_world(p) for p in np.asarray(layer.data, float)[:3]])
-        points = self._world_to_model(world)
-        skull_layer = self.skull_layer.value
-        try:
-            scalp = self._surface(scalp_layer)
-            skull = self._surface(skull_layer)
-            centre = (skull if skull is not None else scalp).vertices_m.mean(axis=0) * 1e3
-            eyes = None
-            eye_layer = self._layer(ROLE_EYE_POINTS)
-            if eye_layer is not None and len(eye_layer.data):
-                eyes = self._world_to_model(
-                    [eye_layer.data_to_world(p) for p in np.asarray(eye_layer.data, float)])
-            frame = frame_from_landmarks(points[0], points[1], points[2], centre, skull=skull,
-                                         eyes_mm=eyes)
-        except _USER_ERRORS as err:
-            self.status.value = f"Cannot set the stereotaxic frame: {err}"
-            return None
-        self.frame = frame
-        distance = float(np.linalg.norm(points[0] - points[1]))
-        checks = ", ".join(filter(None, ["skull" if skull is not None else "",
-                                         "eyes" if eyes is not None else ""]))
-        self.frame_label.value = (f"Frame: bregma-lambda {distance:.1f} mm"
-                                  + (f" (checked against the {checks})" if checks else "") + ".")
-        self._busy = True
-        try:
-            ap, ml = default_grid_centre_ap_ml_mm(frame)
-            self.grid_ap.value, self.grid_ml.value = round(ap, 2), round(ml, 2)
-        finally:
-            self._busy = False
-        extra = " (landmarks after the third are ignored)" if n > 3 else ""
-        if self.placement is not None and self._replace_at(self.placement.scalp_point_mm,
-                                                           "The stereotaxic frame is set" + extra + "."):
-            return frame
-        self.status.value = "The stereotaxic frame is set" + extra + ". " + self._next_step()
-        return frame
-
-    def _on_landmark_click_toggled(self, checked: bool):
-        callbacks = self._viewer.mouse_drag_callbacks
-        if checked:
-            if self.place_button.native.isChecked():
-                self.place_button.native.setChecked(False)
-            layer = self.add_landmarks_layer()
-            layer.mode = "pan_zoom"  # the widget adds the points, on the skull
-            if self._on_landmark_press not in callbacks:
-                callbacks.append(self._on_landmark_press)
-            target = "skull" if self.skull_layer.value is not None else "scalp"
-            self.status.value = (f"Click bregma, lambda and a midline point on the {target} in the 3D "
-                                 "view: each click adds the point where the line of sight meets the "
-                                 f"{target}. Uncheck the button when done.")
-        elif self._on_landmark_press in callbacks:
-            callbacks.remove(self._on_landmark_press)
-
-    def _on_landmark_press(self, viewer, event):
-        """Mouse callback (while 'Click landmarks on the skull' is checked): a click without
-        dragging adds a landmark where the line of sight meets the skull (or the scalp)."""
-        click = yield from _click_without_drag(event)
-        if click is not None:
-            position, view, _ = click
-            self.add_landmark_from_click(position, view)
-
-    def add_landmark_from_click(self, position_world, view_direction):
-        """Add the next landmark where the line of sight meets the skull (or the scalp when no
-        skull is chosen); returns the point (model frame, mm) or None (reason in the status)."""
-        surface_layer = self.skull_layer.value or self.scalp_layer.value
-        if surface_layer is None:
-            self.status.value = "Cannot add a landmark: no skull or scalp surface (run Meshing)."
-            return None
-        if view_direction is None or not np.any(view_direction):
-            self.status.value = ("Landmarks are clicked on the surface in the 3D view; in 2D, add them "
-                                 "with the landmarks layer's own point tool.")
-            return None
-        hit = self._line_of_sight_hit(surface_layer, position_world, view_direction)
-        if hit is None:
-            self.status.value = f"The click missed the {surface_layer.name}; no landmark added."
-            return None
-        layer = self._layer(ROLE_LANDMARKS) or self.add_landmarks_layer()
-        layer.mode = "pan_zoom"
-        scalp = self.scalp_layer.value
-        world = hit * np.asarray(scalp.scale, float)[-3:] + np.asarray(scalp.translate, float)[-3:]
-        layer.add(np.asarray(layer.world_to_data(world), float)[None])
-        n = len(layer.data)
-        name = LANDMARK_NAMES[n - 1] if n <= len(LANDMARK_NAMES) else "extra (ignored)"
-        after = (f"next: {LANDMARK_NAMES[n]}." if n < len(LANDMARK_NAMES)
-                 else "all three clicked: press 'Set stereotaxic frame'.")
-        self.status.value = f"Added {name} at ({hit[0]:.1f}, {hit[1]:.1f}, {hit[2]:.1f}) mm; {after}"
-        return hit
-
     # --- placing ------------------------------------------------------------------------------
     def _next_step(self) -> str:
         if self.scalp_layer.value is None:
@@ -610,7 +441,7 @@ class CoilPlacementWidget(Container):
     def _on_mouse_press(self, viewer, event):
         """Mouse callback (while 'Place by clicking' is checked): a click without dragging places
         the coil where the line of sight (3D) or the cursor (2D) meets the scalp."""
-        click = yield from _click_without_drag(event, viewer)
+        click = yield from click_without_drag(event, viewer)
         if click is not None:
             position, view, n_displayed = click
             self.place_from_click(position, view, n_displayed == 3)
@@ -638,107 +469,6 @@ class CoilPlacementWidget(Container):
             self.status.value = f"The click missed the scalp ({scalp_layer.name}): click on the head.{kept}"
             return None
         return self.place_at(hit)
-
-    # --- drawing ------------------------------------------------------------------------------
-    def _coil_mesh_mm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return coil_drawing_mesh_mm(self.coil, self.coil_info.get("windings"))
-
-    def _match_scalp(self, layer):
-        scalp = self.scalp_layer.value
-        if scalp is None:
-            return
-        for attr in ("scale", "translate", "rotate", "shear", "affine"):
-            value = getattr(scalp, attr)
-            current = getattr(layer, attr)
-            if attr == "affine":
-                value, current = value.affine_matrix, current.affine_matrix
-            if np.shape(value) == np.shape(current) and np.allclose(value, current):
-                continue    # setting it anyway costs ~40 ms of napari events per layer and move
-            try:
-                setattr(layer, attr, getattr(scalp, attr))
-            except (ValueError, TypeError):
-                pass
-
-    def _show(self, role, kind, data, state=None, **kwargs):
-        """Update the layer with ``role`` (created once) to ``data``, in the scalp's frame; ``state``
-        goes into its metadata before the data changes."""
-        layer = self._layer(role)
-        if layer is None:
-            layer = getattr(self._viewer, f"add_{kind}")(
-                data, metadata={ROLE_KEY: role, **(state or {})}, units="mm", **kwargs)
-        else:
-            layer.metadata.update(state or {})
-            layer.data = data
-            if "features" in kwargs:
-                layer.features = kwargs["features"]
-        self._match_scalp(layer)
-        return layer
-
-    def _draw(self) -> str:
-        """Draw the placement; returns notes for the status."""
-        p, coil = self.placement, self.coil
-        vertices, faces, values = self._coil_mesh_mm()
-        # the E-field, Study and Neuron docks follow the shared state (viewer/shared_state.py); the
-        # layer's metadata keeps a copy, for the project folder (and a layer added now has it at once)
-        state = CoilState(None, p, self.coil_source, self.frame)
-        layer = self._show(ROLE_COIL, "surface", (p.coil_to_model_mm(coil, vertices), faces, values),
-                           name="coil", colormap="cyan", contrast_limits=(-1.0, 1.0), opacity=0.6,
-                           shading="flat", state=state.metadata())
-        shared_state(self._viewer).publish_coil(layer, p, self.coil_source, self.frame)
-        notes = ""
-        self.line_navigation = None
-        cortex_layer = self.cortex_layer.value
-        if cortex_layer is None:
-            notes = " No cortex surface: no line-navigation target."
-        else:
-            try:
-                self.line_navigation = line_navigation_target(p, self._surface(cortex_layer))
-            except _USER_ERRORS as err:
-                notes = f" No line-navigation target: {err}"
-        axis_length = self.line_navigation.depth_mm if self.line_navigation is not None else CURRENT_ARROW_MM
-        vectors = np.array([[p.centre_mm, CURRENT_ARROW_MM * p.current_direction],
-                            [p.centre_mm, axis_length * p.axis]])
-        self._show(ROLE_COIL_CURRENT, "vectors", vectors, name="coil current",
-                   edge_color=np.array([[1.0, 0.85, 0.0, 1.0], [0.0, 0.9, 0.9, 1.0]]), edge_width=0.4,
-                   vector_style="arrow", features={"vector": ["current", "axis"]})
-        target = self._layer(ROLE_LINE_NAVIGATION)
-        if self.line_navigation is not None:
-            t = self.line_navigation
-            self._show(ROLE_LINE_NAVIGATION, "points", t.target_mm[None], name="line navigation target",
-                       face_color="magenta", size=1.0, features={"depth_mm": [t.depth_mm]})
-            layer = self._layer(ROLE_LINE_NAVIGATION)
-            if not layer.visible:
-                layer.visible = True
-            where = self.frame.describe(t.target_mm) if self.frame is not None else ""
-            notes += f" Line-navigation target {t.depth_mm:.1f} mm under the casing ({where})."
-        elif target is not None:
-            target.data = np.empty((0, 3))
-            target.visible = False
-        return notes
-
-    # --- grid ---------------------------------------------------------------------------------
-    def show_grid(self, *_):
-        """Show the seed's placement grid (7 x 5 positions) around the AP/ML centre."""
-        if self.scalp_layer.value is None or self.frame is None:
-            self.status.value = ("Cannot show the placement grid: " + (
-                "no scalp surface." if self.scalp_layer.value is None
-                else "set the stereotaxic frame first."))
-            return None
-        try:
-            grid = placement_grid(self._surface(self.scalp_layer.value), self.frame,
-                                  (float(self.grid_ap.value), float(self.grid_ml.value)))
-        except _USER_ERRORS as err:
-            self.status.value = f"Cannot show the placement grid: {err}"
-            return None
-        features = {"AP": grid.grid_ap_ml_mm[:, 0], "ML": grid.grid_ap_ml_mm[:, 1]}
-        self._show(ROLE_PLACEMENT_GRID, "points", grid.scalp_points_mm, name="placement grid",
-                   face_color="lime", size=0.6, features=features)
-        n_o = len(grid.orientations_deg)
-        self.status.value = (f"Placement grid around AP {grid.centre_ap_ml_mm[0]:+.1f}, ML "
-                             f"{grid.centre_ap_ml_mm[1]:+.1f} mm: {grid.n_positions} positions x {n_o} "
-                             f"orientations = {grid.n_placements} placements.")
-        self.grid = grid
-        return grid
 
     # --- files --------------------------------------------------------------------------------
     def save_placement(self, path, *, overwrite: bool = False) -> Path | None:
