@@ -16,7 +16,6 @@ as "… (autosaved)"), and :func:`discard_autosave` removes it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from .files import atomic_write
+from .files import atomic_write, file_sha256
 
 __all__ = ["AUTOSAVE_FOLDER", "AutosavedLayer", "write_autosave", "read_autosave", "discard_autosave"]
 
@@ -53,10 +52,6 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "layer"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def write_autosave(project_folder, layers, placement: dict | None = None) -> Path:
     """Write a snapshot of ``layers`` (:class:`AutosavedLayer` items) and the placement record into
     ``<project_folder>/autosave`` (see the module docstring); returns the index path."""
@@ -75,7 +70,7 @@ def write_autosave(project_folder, layers, placement: dict | None = None) -> Pat
                                     translate=np.asarray(layer.translate, float))
 
         atomic_write(path, False, save)
-        entries.append({"name": layer.name, "kind": layer.kind, "file": path.name, "sha256": _sha256(path),
+        entries.append({"name": layer.name, "kind": layer.kind, "file": path.name, "sha256": file_sha256(path),
                         "metadata": layer.metadata})
     index = {"format": FORMAT, "napari_rat_tms": __version__,
              "saved": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "generation": generation, "layers": entries,
@@ -110,7 +105,7 @@ def read_autosave(project_folder) -> tuple[dict, list[AutosavedLayer]] | None:
     layers = []
     for entry in index.get("layers", []):
         path = folder / entry["file"]
-        if not path.is_file() or _sha256(path) != entry["sha256"]:
+        if not path.is_file() or file_sha256(path) != entry["sha256"]:
             warnings.warn(f"the autosaved layer {entry['name']!r} ({path.name}) is missing or changed; "
                           "left out", stacklevel=2)
             continue

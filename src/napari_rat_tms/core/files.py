@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write", "file_sha256", "jsonable", "write_json"]
+__all__ = ["path_sha256", "atomic_write", "file_sha256", "jsonable", "write_json"]
 
 
 def atomic_write(path, overwrite: bool, write) -> None:
@@ -64,6 +64,20 @@ def file_sha256(path) -> str:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
+    return digest.hexdigest()
+
+
+def path_sha256(path) -> str:
+    """SHA-256 (hex) of a file, or of a folder: the bytes of its files one after the other, in the
+    sorted order of their paths (a DICOM series, for example); raises :class:`OSError` when unreadable."""
+    path = Path(path)
+    if not path.is_dir():
+        return file_sha256(path)
+    digest = hashlib.sha256()
+    for member in sorted(p for p in path.rglob("*") if p.is_file()):
+        with open(member, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 

@@ -37,6 +37,7 @@ from .fields.head_models import MODEL_KINDS, FieldModelError, check_conductiviti
 from .project import MANIFEST, SOLVER_CACHE, write_manifest
 from .species import species_defaults
 from .study.settings import StudySettings, StudySettingsError
+from .files import path_sha256
 from .values import number, numbers, table
 from .conventions import SEED_DIDT_A_PER_US
 
@@ -217,16 +218,6 @@ class JobParameters:
         return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for p in files:
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()
-
-
 def _load_input(params: JobParameters, rat=None):
     """(volume, eye points, landmarks, synthetic rat or None, input hash). A scan's landmarks come
     from ``landmarks_mm``, else from ``landmarks_file``, else are left empty (suggested from the
@@ -247,7 +238,7 @@ def _load_input(params: JobParameters, rat=None):
     path = Path(params.scan)
     volume = read_volume(path, voxel_size_mm=params.voxel_size_mm)
     landmarks = {k: np.asarray(v, float) for k, v in params.landmarks_mm.items()}
-    return volume, [np.asarray(e, float) for e in params.eye_points_mm], landmarks, None, _sha256(path)
+    return volume, [np.asarray(e, float) for e in params.eye_points_mm], landmarks, None, path_sha256(path)
 
 
 def _landmarks_from_file(params: JobParameters, volume, notes: list[str]) -> dict:

@@ -54,10 +54,6 @@ class ProjectWarning(UserWarning):
     """A project folder opens, but something about it deserves attention (version, changed file)."""
 
 
-def _sha256(path: Path) -> str:
-    return file_sha256(path)
-
-
 def write_manifest(folder, status: str, overwrite: bool = False) -> Path:
     """Write ``project.json`` listing every file now in ``folder`` (size, SHA-256)."""
     from .files import atomic_write
@@ -68,7 +64,7 @@ def write_manifest(folder, status: str, overwrite: bool = False) -> Path:
         rel = path.relative_to(folder).as_posix()
         if rel.endswith(".tmp") or rel.startswith("autosave/"):   # the autosave changes: not listed
             continue
-        files[rel] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        files[rel] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
     manifest = {"format": PROJECT_FORMAT, "napari_rat_tms": __version__,
                 "written": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "study_status": status, "files": files}
     target = folder / MANIFEST
@@ -232,7 +228,7 @@ def open_project(folder, check_hashes: bool = True) -> Project:
     if check_hashes:
         changed = [rel for rel, info in listed.items()
                    if (folder / rel).is_file() and not rel.startswith(SOLVER_CACHE + "/")
-                   and _sha256(folder / rel) != info.get("sha256")]
+                   and file_sha256(folder / rel) != info.get("sha256")]
         if changed:
             notes.append(f"{len(changed)} file(s) changed since the job wrote them: "
                          f"{', '.join(changed[:5])}.")
