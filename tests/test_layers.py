@@ -195,3 +195,27 @@ def test_one_worker_adapter():
                     and any(k.arg == "record" for k in node.keywords)):
                 found.append(f"{rel}:{node.lineno} records warnings itself")
     assert not found, "\n".join(found)
+
+
+#: GUI toolkits: the core imports none of them (nor napari), the viewer adapters no Qt or magicgui.
+GUI_MODULES = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "magicgui", "superqt", "vispy")
+
+
+def test_core_imports_no_gui_and_viewer_no_qt():
+    """Every module of ``core`` (read from the sources, lazy imports included) imports no napari, Qt,
+    magicgui, superqt or vispy: the core runs in scripts, the CLI and tests without a display. The
+    ``viewer`` adapters may use napari's layer API, never Qt widgets or magicgui."""
+    found, scanned = [], 0
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module_name(path)
+        unit = _unit(module) or ""
+        if not (unit.startswith("core") or unit == "viewer"):
+            continue
+        scanned += 1
+        banned = GUI_MODULES if unit.startswith("core") else tuple(m for m in GUI_MODULES if m != "napari")
+        for line, imported in _imports(path.read_text(encoding="utf-8"), module):
+            if imported and imported.split(".")[0] in banned:
+                found.append(f"{module}:{line} imports {imported}")
+    assert scanned > 100 and not found, "\n".join(found)
+    probe = list(_imports("def f():\n    from qtpy.QtWidgets import QLabel\n", "napari_rat_tms.core.x"))
+    assert probe == [(2, "qtpy.QtWidgets")]          # a lazy import is seen
