@@ -126,8 +126,10 @@ def _run_build(surfaces: dict, kinds: list[str], up, cache_dir, conductivities=N
     for i, kind in enumerate(kinds):
         try:
             # "auto": on a machine with a CUDA GPU (and PyTorch) each coil move costs milliseconds
+            # the BEM matrix's factors are kept: the neuron dock's fields at compartments and the
+            # voxel export of this model then need no second factorisation (issue 25)
             steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir, device="auto",
-                                     conductivities=conductivities)
+                                     conductivities=conductivities, keep_factorisation=True)
             model = yield from forward(steps, i / n, 1 / n, f"{kind}: ", tag="progress")
         except _USER_ERRORS as err:
             yield "failed", kind, err

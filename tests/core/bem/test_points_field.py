@@ -1,4 +1,5 @@
-"""PlacementField: the factorised BEM matrix is reused for the next placement on the same conductor."""
+"""PlacementField: the factorised BEM matrix is reused for the next placement on the same conductor, also
+when a head model built with keep_factorisation left it."""
 
 import gc
 
@@ -67,15 +68,47 @@ def test_second_placement_on_the_same_conductor_reuses_the_factorisation(monkeyp
     assert np.linalg.norm(second - analytic) / np.linalg.norm(analytic) < 0.03     # 2-subdivision spheres
 
 
-def test_only_the_last_conductor_is_kept_and_released_with_it(monkeypatch):
+def test_factorisations_are_kept_per_conductor_within_the_memory_budget(monkeypatch):
     points = _points(5)
     a = _conductor()
     pf.PlacementField(a, _coil(0.0), 5e7).at(points)
     assert pf._cached_factorisation(a) is not None
     b = _conductor()
     pf.PlacementField(b, _coil(0.0), 5e7).at(points)
-    assert pf._cached_factorisation(a) is None and pf._cached_factorisation(b) is not None
-    del b
+    assert pf._cached_factorisation(a) is not None and pf._cached_factorisation(b) is not None
+    # a budget for one: the least recently used (a, since b was asked last) goes first
+    size = pf._cached_factorisation(b)[0].nbytes
+    monkeypatch.setattr(pf, "_memory_budget_bytes", lambda: 1.5 * size)
+    c = _conductor()
+    pf.PlacementField(c, _coil(0.0), 5e7).at(points)
+    assert pf._cached_factorisation(a) is None and pf._cached_factorisation(b) is None
+    assert pf._cached_factorisation(c) is not None
+    del c
     gc.collect()
-    assert all(ref() is None for ref, _ in pf._factorisation)       # nothing keeps a dead conductor alive
-    assert pf._cached_factorisation(a) is None
+    assert pf.kept_factorisations() == 0            # nothing keeps a dead conductor alive
+
+
+def test_a_model_built_with_keep_factorisation_serves_the_points_field(monkeypatch):
+    """The E-field dock builds its models so: the neuron dock's field at compartments then starts with
+    the source (no second assembly or factorisation), and agrees with a field that factorised its own
+    float64 matrix within the float32 solve's bound (1e-4, ``lc_bem.FLOAT32_SOLVE_TOLERANCE``)."""
+    from napari_rat_tms.core.bem.solver import iter_build_solver
+    from napari_rat_tms.core.progress import run_to_completion
+
+    points = _points()
+    conductor = _conductor()
+    cortex = CENTRE_M + 0.7 * (_points(30) - CENTRE_M)     # >= 2.3 mm inside the inner sphere
+    solver = run_to_completion(iter_build_solver(conductor, cortex, keep_factorisation=True))
+    assert solver.precompute_info["factorisation_kept"] and "factorisation" not in solver.precompute_info
+    fresh = pf.PlacementField(_conductor(), _coil(30.0), 5e7).at(points)       # float64, its own
+
+    def refuse(stack):
+        raise AssertionError("the BEM matrix was assembled again")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(lc_bem, "iter_potential_matrix", refuse)
+    reused = pf.PlacementField(conductor, _coil(30.0), 5e7).at(points)
+    bound = max(solver.precompute_info["solve_error_bound"], 1e-12)
+    assert solver.precompute_info["solve_precision"] in ("float32", "float64")
+    difference = np.linalg.norm(reused - fresh) / np.linalg.norm(fresh)
+    assert difference < bound + 1e-9

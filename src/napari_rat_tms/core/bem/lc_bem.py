@@ -172,7 +172,8 @@ def _factorise(matrix: np.ndarray, solve_precision: str, info: dict):
 
 def iter_transfer_matrix(stack: StackedSurfaces, points_m: np.ndarray, sigma_at_points: np.ndarray,
                          *, block_rows: int = 2048, device: str = "cpu",
-                         product_dtype=np.float32, solve_precision: str = "auto", info: dict | None = None):
+                         product_dtype=np.float32, solve_precision: str = "auto", info: dict | None = None,
+                         keep_factorisation: bool = False):
     """Compute ``T`` of equation (3), yielding ``(fraction_done, message)`` on the way.
 
     The generator's return value (``StopIteration.value``) is ``T`` (3 P x N, float64, NumPy).
@@ -186,7 +187,9 @@ def iter_transfer_matrix(stack: StackedSurfaces, points_m: np.ndarray, sigma_at_
     ``solve_precision="auto"`` factorises in float32 (twice as fast) when LAPACK's condition
     estimate times float32's roundoff is below ``FLOAT32_SOLVE_TOLERANCE`` (1e-4, a bound on the
     solve's relative error, Golub & Van Loan 2013 section 3.5), else in float64. ``info``, if
-    given, receives the condition estimate and the precision used.
+    given, receives the condition estimate and the precision used, and with ``keep_factorisation``
+    (CPU only) the LU factors under ``"factorisation"`` (for :func:`.points_field.keep_factorisation`:
+    the field of one placement at any points then needs no second factorisation).
     """
     info = {} if info is None else info
     n = stack.n_vertices
@@ -215,6 +218,8 @@ def iter_transfer_matrix(stack: StackedSurfaces, points_m: np.ndarray, sigma_at_
         rhs = g_double.T.astype(lu_piv[0].dtype, copy=False)
         y = scipy.linalg.lu_solve(lu_piv, rhs, trans=1, check_finite=False).T
         y = np.ascontiguousarray(y, dtype=product_dtype)
+        if keep_factorisation:
+            info["factorisation"] = lu_piv
         del g_double, lu_piv
         transfer = g_single
     starts = list(range(0, n, block_rows))

@@ -17,11 +17,18 @@ matches the analytic solution anywhere inside (another test). Cost: the assembly
 factorisation of a model's precomputation, plus one single-layer pass (N x F) and the field
 operators at the points (P x F per chunk); memory ``8 N^2`` plus ``24 * chunk * (N + F)``.
 
-The factorised matrix depends on the conductor only, not on the coil: the last conductor's
-factorisation is kept (one entry, ``8 N^2`` bytes, released with the conductor or by
-:func:`clear_factorisation_cache`), so the next placement on the same conductor object skips the
-assembly and the factorisation. Measured on the demo's 3C model (N = 7,990, 2 cores): assembly 4 s
-and factorisation 4 s of a 12 s solve; the rest is the single-layer source, which depends on the coil.
+The factorised matrix depends on the conductor only, not on the coil: factorisations are kept per
+conductor (:func:`keep_factorisation`; released with the conductor, by
+:func:`clear_factorisation_cache`, or, oldest first, when together they would hold more than
+:data:`FACTORISATION_MEMORY_FRACTION` of the machine's memory), so the next placement on the same
+conductor object skips the assembly and the factorisation. A head model built with
+``keep_factorisation=True`` (:func:`.solver.iter_build_solver`; the E-field dock builds so) leaves its
+precomputation's factorisation here: the neuron dock's fields at compartments and the voxel export
+then start with the source. That factorisation may be float32 (``solve_precision="auto"`` chooses
+it when the condition number allows: a relative error of the solve below 1e-4, see
+:func:`.lc_bem.iter_transfer_matrix`), the same accuracy as the model's own transfer matrix.
+Measured on the demo's 3C model (N = 7,990, 2 cores): assembly 4 s and factorisation 4 s of a 12 s
+solve; the rest is the single-layer source, which depends on the coil.
 """
 
 from __future__ import annotations
@@ -37,27 +44,56 @@ from ..progress import forward
 from . import lc_bem
 from .conductor import VolumeConductor
 
-__all__ = ["PlacementField", "iter_efield_at_points", "efield_at_points", "clear_factorisation_cache"]
+__all__ = ["PlacementField", "iter_efield_at_points", "efield_at_points", "keep_factorisation",
+           "kept_factorisations", "clear_factorisation_cache", "FACTORISATION_MEMORY_FRACTION"]
+
+#: The factorisations kept together hold at most this share of the machine's physical memory (the
+#: most recent one is always kept).
+FACTORISATION_MEMORY_FRACTION = 0.25
 
 _factorisation_lock = threading.Lock()
-_factorisation: list = []     # [(weakref to the conductor, (lu, piv))]: the last conductor's, at most one
+_factorisation: list = []     # [(weakref to the conductor, (lu, piv))], least recently used first
+
+
+def _memory_budget_bytes() -> float:
+    try:
+        import psutil
+
+        total = psutil.virtual_memory().total
+    except Exception:          # psutil is a dependency; without it, assume a laptop's 8 GB
+        total = 8 * 2**30
+    return FACTORISATION_MEMORY_FRACTION * total
 
 
 def _cached_factorisation(conductor):
     with _factorisation_lock:
-        for ref, lu_piv in _factorisation:
+        for k, (ref, lu_piv) in enumerate(_factorisation):
             if ref() is conductor:
+                _factorisation.append(_factorisation.pop(k))    # most recently used last
                 return lu_piv
     return None
 
 
-def _store_factorisation(conductor, lu_piv) -> None:
+def keep_factorisation(conductor, lu_piv) -> None:
+    """Keep the LU factors ``(lu, piv)`` (:func:`scipy.linalg.lu_factor` of the conductor's BEM
+    matrix, :func:`.lc_bem.potential_matrix`; float64 or float32) for the next placements on
+    ``conductor``; the least recently used others are released while all together exceed the budget."""
     with _factorisation_lock:
-        _factorisation[:] = [(weakref.ref(conductor), lu_piv)]
+        _factorisation[:] = [(ref, lp) for ref, lp in _factorisation if ref() is not None and ref() is not conductor]
+        _factorisation.append((weakref.ref(conductor), lu_piv))
+        budget = _memory_budget_bytes()
+        while len(_factorisation) > 1 and sum(lp[0].nbytes for _, lp in _factorisation) > budget:
+            _factorisation.pop(0)
+
+
+def kept_factorisations() -> int:
+    """How many factorisations are kept now (of conductors still alive)."""
+    with _factorisation_lock:
+        return sum(ref() is not None for ref, _ in _factorisation)
 
 
 def clear_factorisation_cache() -> None:
-    """Release the kept factorisation of the last conductor (``8 N^2`` bytes)."""
+    """Release every kept factorisation (``8 N^2`` or ``4 N^2`` bytes each)."""
     with _factorisation_lock:
         _factorisation.clear()
 
@@ -91,7 +127,7 @@ class PlacementField:
             yield 0.3, "factorising the BEM matrix"
             lu_piv = scipy.linalg.lu_factor(matrix, overwrite_a=True, check_finite=False)
             del matrix
-            _store_factorisation(self.conductor, lu_piv)
+            keep_factorisation(self.conductor, lu_piv)
         else:
             yield 0.6, f"the {n} x {n} BEM matrix of this conductor is factorised already"
         conductor = self.conductor
@@ -104,7 +140,9 @@ class PlacementField:
             yield 0.6 + 0.4 * k / len(starts), "single-layer source"
             rows = slice(start, min(start + block_rows, n))
             rhs[rows] = lc_bem.source_matrix_rows(stack, rows) @ g
-        self._potential = scipy.linalg.lu_solve(lu_piv, rhs, check_finite=False)
+        lu = lu_piv[0]
+        potential = scipy.linalg.lu_solve(lu_piv, rhs.astype(lu.dtype, copy=False), check_finite=False)
+        self._potential = np.asarray(potential, dtype=np.float64)
         self._g = g
         yield 1.0, "solved"
 

@@ -315,7 +315,8 @@ def _torch_primary(points, positions, moments, didt_a_per_s, chunk=128):
 
 
 def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, dtype=np.float32,
-                      device: str = "cpu", solve_precision: str = "auto", memory_limit_bytes=None):
+                      device: str = "cpu", solve_precision: str = "auto", memory_limit_bytes=None,
+                      keep_factorisation: bool = False):
     """Build a :class:`TmsBemSolver`, yielding ``(fraction_done, message)``; returns the solver.
 
     ``cache_dir``: folder for the precomputed matrix (None: no cache). ``dtype``: precision of
@@ -329,6 +330,11 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     the first progress message; a model that would need more than ``memory_limit_bytes`` (default:
     the memory available now) is refused with :class:`.estimate.NotEnoughMemoryError`, which says
     what to change, before anything is allocated.
+
+    ``keep_factorisation``: keep the precomputation's LU factors for this conductor
+    (:func:`.points_field.keep_factorisation`), so that the field of a placement at other points
+    (neuron compartments, voxels) needs no second factorisation (``8 N^2`` or ``4 N^2`` bytes kept;
+    a model read from the cache has none to keep).
     """
     points = np.ascontiguousarray(points_m, dtype=np.float64).reshape(-1, 3)
     yield 0.0, "checking the evaluation points"
@@ -354,8 +360,13 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     info: dict = {"estimate": cost}
     transfer = yield from lc_bem.iter_transfer_matrix(stack, points, sigma, device=resolved,
                                                       product_dtype=dtype, solve_precision=solve_precision,
-                                                      info=info)
+                                                      info=info, keep_factorisation=keep_factorisation)
     transfer = transfer.astype(dtype, copy=False)
+    if "factorisation" in info:
+        from .points_field import keep_factorisation as keep
+
+        keep(conductor, info.pop("factorisation"))
+        info["factorisation_kept"] = True
     seconds = time.perf_counter() - start
     if path is not None:
         yield 1.0, f"saving the precomputed model to {path}"

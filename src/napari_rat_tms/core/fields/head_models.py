@@ -185,7 +185,7 @@ class FieldModel:
 
 def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=None, cache_dir=None,
                      dtype=np.float32, device: str = "cpu",
-                     conductivities: Mapping[str, float] | None = None):
+                     conductivities: Mapping[str, float] | None = None, keep_factorisation: bool = False):
     """Build the :class:`FieldModel` of ``kind``, yielding ``(fraction, message)``.
 
     ``up`` (unit vector, model frame; e.g. the stereotaxic dorsal axis) is needed for the sphere:
@@ -193,7 +193,9 @@ def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=N
     the BEM precomputation is kept between sessions (None: not kept). ``device``: "cpu", "cuda" or
     "auto" (the GPU when PyTorch sees one) for the BEM's dense algebra and every placement
     (:func:`..bem.solver.iter_build_solver`). ``conductivities``: S/m per tissue ("body", "skull",
-    "eyes") replacing seed 003's (:func:`check_conductivities`).
+    "eyes") replacing seed 003's (:func:`check_conductivities`). ``keep_factorisation``: keep the BEM
+    matrix's factors for the fields of placements at other points (the E-field dock does, for the
+    neuron dock and the voxel export: :func:`..bem.solver.iter_build_solver`).
     """
     from ..bem.solver import iter_build_solver
 
@@ -216,7 +218,8 @@ def iter_field_model(surfaces: Mapping[str, TriangleSurface], kind: str, *, up=N
         return FieldModel(kind, solver, points, time.perf_counter() - start)
     yield 0.0, f"checking the {kind} model's surfaces"
     conductor = head_model(surfaces, kind, conductivities)
-    solver = yield from iter_build_solver(conductor, points, cache_dir=cache_dir, dtype=dtype, device=device)
+    solver = yield from iter_build_solver(conductor, points, cache_dir=cache_dir, dtype=dtype, device=device,
+                                          keep_factorisation=keep_factorisation)
     return FieldModel(kind, solver, points, time.perf_counter() - start)
 
 
