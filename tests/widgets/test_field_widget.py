@@ -469,3 +469,31 @@ def test_roi_statistics_export_and_the_maximum_named(viewer_or_skip, tmp_path):
     np.testing.assert_allclose(data[:, 3], np.linalg.norm(efield, axis=1), rtol=1e-8)
     assert '# model: "1C"' in written[0].read_text()
     assert widget.export_field(tmp_path / "field.csv") is None and "exists" in widget.status.value
+
+
+def test_docks_handed_napari_s_public_proxy_touch_no_private_attribute(viewer_or_skip, qtbot):
+    """napari hands each plugin dock a public-only proxy of the viewer, which warns (FutureWarning,
+    shown on screen) on any private attribute; issue 25 saw "Window._qt_window" from this dock. Built,
+    placed and updated through proxies, the docks share one state and raise no such warning."""
+    import warnings
+
+    from napari.utils._proxies import PublicOnlyProxy
+
+    viewer = viewer_or_skip()
+    _add_surface(viewer, 7.0, "cortex")
+    _add_surface(viewer, 10.0, "body", opacity=0.2)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Private attribute", category=FutureWarning)
+        coil_widget = CoilPlacementWidget(PublicOnlyProxy(viewer))
+        landmarks = coil_widget.add_landmarks_layer()
+        landmarks.data = np.array([BREGMA, LAMBDA, MIDLINE]) + TRANSLATE
+        coil_widget.skull_layer.value = None
+        assert coil_widget.set_frame() is not None and coil_widget.place_at(TOP) is not None
+        widget = FieldWidget(PublicOnlyProxy(viewer))
+        assert shared_state(PublicOnlyProxy(viewer)) is shared_state(viewer)
+        assert list(widget.build_models(["1C"], blocking=True)) == ["1C"], widget.status.value
+        qtbot.waitUntil(lambda: widget.efield_v_per_m is not None, timeout=5000)
+        coil_widget.orientation_deg.value = 45.0
+        qtbot.waitUntil(lambda: widget.placement_shown is not None
+                        and widget.placement_shown.orientation_deg == pytest.approx(45.0), timeout=5000)
+        qtbot.waitUntil(lambda: not widget.updating, timeout=5000)

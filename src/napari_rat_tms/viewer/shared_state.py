@@ -133,7 +133,10 @@ _STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def shared_state(viewer) -> ViewerState:
-    """The :class:`ViewerState` of ``viewer`` (created on first use)."""
+    """The :class:`ViewerState` of ``viewer`` (created on first use). napari hands each dock its own
+    public-only proxy of the viewer: the state belongs to the viewer behind them (``__wrapped__``), so
+    that every dock finds the same one for as long as the viewer lives."""
+    viewer = getattr(viewer, "__wrapped__", viewer)
     state = _STATES.get(viewer)
     if state is None:
         state = _STATES[viewer] = ViewerState(viewer)

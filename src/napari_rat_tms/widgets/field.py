@@ -180,6 +180,11 @@ class FieldWidget(Container):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__()
         self._conductivities_note = ""   # the project's conductivities the last build used
+        # set when Qt destroys the dock's widget (with the window); a list, so that the callback holds
+        # no reference to this object
+        self._dock_destroyed = [False]
+        destroyed = self._dock_destroyed
+        self.native.destroyed.connect(lambda *_: destroyed.__setitem__(0, True))
         self._viewer = napari_viewer
         self._worker = None
         self._cancel_requested = False
@@ -530,10 +535,14 @@ class FieldWidget(Container):
             self._timer.start(UPDATE_DELAY_MS)
         self._settle_timer.start(SETTLE_MS)
 
-    def _viewer_open(self) -> bool:
-        """False once the viewer's window is closed (napari's Window.close deletes ``_qt_window``):
-        a late update must not add layers to a viewer being torn down."""
-        return hasattr(getattr(self._viewer, "window", None), "_qt_window")
+    def _viewer_open(self, ref=None) -> bool:
+        """False once the dock is gone (its Qt widget destroyed with the window) or, given the
+        update's cortex layer ``ref``, once that layer left the viewer (closing a viewer first clears
+        its layers): a late update must not add layers to a viewer being torn down. Public API only
+        (napari warns plugins that touch its private attributes)."""
+        if self._dock_destroyed[0]:
+            return False
+        return ref is None or any(layer is ref or layer == ref for layer in self._viewer.layers)
 
     def _on_timer(self):
         if self._viewer_open() and shared_state(self._viewer).models:   # else the status says what to do
@@ -564,7 +573,7 @@ class FieldWidget(Container):
             on_finished=self._on_update_finished)
 
     def _on_update_returned(self, request, outcome):
-        if not self._viewer_open():
+        if not self._viewer_open(request.ref):
             return
         if outcome.error is not None:
             self._set_status(f"Cannot compute the {request.model.kind} field: {outcome.error}")
