@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "several: each, then all together (superposition, as given in one frame)")
     coil.add_argument("--depth-mm", type=float, default=2.0,
                       help="reference depth in the rat-sized sphere (default: %(default)s mm)")
-    coil.add_argument("--didt-a-per-us", type=float, default=SEED_DIDT_A_PER_US, help="dI/dt in A/us (default: %(default)s)")
+    coil.add_argument("--didt-a-per-us", type=float, default=SEED_DIDT_A_PER_US, help="dI/dt in A/µs (default: %(default)s)")
     coil.add_argument("-o", "--output", default=None, help="write the coil as a .ccd file")
     coil.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     coil.set_defaults(func=_cmd_coil)

@@ -19,3 +19,11 @@ def test_file_stems_round_trip():
     for name in HEAD_SURFACES:
         assert surface_from_file_stem(surface_file_stem(name)) == name and " " not in surface_file_stem(name)
 
+
+
+def test_units_for_people():
+    from napari_rat_tms.core.conventions import format_didt, format_mso
+
+    assert format_didt(72.444) == "72.4 A/µs" and format_didt(float("nan")) == "-"
+    assert format_mso(51.26) == "51.3 % MSO" and format_mso(5130.4) == "5,130 % MSO"
+    assert format_mso(float("inf")) == "-"

@@ -86,7 +86,7 @@ def test_threshold_map_of_ball_and_stick_cells(viewer_or_skip, tmp_path):
     # the map: the cortex (lifted 0.1 mm), the cortex layer's transform, the neurons' thresholds at
     # their vertices (nearest-vertex interpolation elsewhere)
     (surface,) = _with_role(viewer, "neuron_threshold_map")
-    assert surface.name == "threshold ball-and-stick (A/us)"
+    assert surface.name == "threshold ball-and-stick (A/µs)"
     assert np.allclose(surface.translate, TRANSLATE) and np.allclose(surface.scale, 1.0)
     cortex = _cortex()
     lifted = cortex.vertices_m * 1e3 + 0.1 * cortex.vertex_normals

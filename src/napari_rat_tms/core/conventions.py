@@ -24,10 +24,12 @@ Anatomical (stereotaxic) frame
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["MM_PER_M", "mm_to_m", "m_to_mm", "SEED_DIDT_A_PER_US", "A_PER_US_TO_A_PER_S", "HEAD_SURFACES",
-           "surface_file_stem", "surface_from_file_stem"]
+           "surface_file_stem", "surface_from_file_stem", "DIDT_UNIT", "format_didt", "format_mso"]
 
 MM_PER_M = 1000.0
 #: dI/dt of the coil current: A/us (user-facing) -> A/s (core).
@@ -60,3 +62,22 @@ def mm_to_m(values_mm):
 def m_to_mm(values_m):
     """Metres -> millimetres (array or scalar)."""
     return np.asarray(values_m, dtype=float) * MM_PER_M
+
+
+#: The one spelling of the dI/dt unit shown to users (docks, CLI, reports).
+DIDT_UNIT = "A/µs"
+
+
+def format_didt(a_per_us: float) -> str:
+    """A dI/dt for people: three significant digits and the unit, e.g. ``"72.4 A/µs"``."""
+    value = float(a_per_us)
+    return "-" if not math.isfinite(value) else f"{value:.3g} {DIDT_UNIT}"
+
+
+def format_mso(percent: float) -> str:
+    """A stimulator output in % of its maximum (% MSO) for people: one decimal below 100 %, whole
+    per cents with thousands separators above (``"5,130 % MSO"``, not ``"5.13e+03 % MSO"``)."""
+    value = float(percent)
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:.1f} % MSO" if abs(value) < 100 else f"{value:,.0f} % MSO"

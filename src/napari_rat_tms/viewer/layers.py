@@ -207,3 +207,25 @@ def surface_in_frame_of(layer, ref, name: str):
         world = v * np.asarray(layer.scale, float)[-3:] + np.asarray(layer.translate, float)[-3:]
         v = (world - np.asarray(ref.translate, float)[-3:]) / np.asarray(ref.scale, float)[-3:]
     return TriangleSurface.from_mm(v, np.asarray(layer.data[1], dtype=np.int64), name)
+
+
+#: The automatic colour ranges of field and threshold maps end at this percentile of the values shown,
+#: not at the single most extreme vertex (a hot spot at the edge of an orbit would otherwise squeeze
+#: the rest of the cortex into the bottom of the colormap).
+COLOUR_RANGE_PERCENTILE = 99.0
+
+
+def robust_upper_limit(values, percentile: float = COLOUR_RANGE_PERCENTILE) -> float:
+    """The upper end of an automatic colour range: ``percentile`` of the finite ``values``; a tiny
+    positive number when there are none or all are zero (a colour range must not be empty)."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    top = float(np.percentile(finite, percentile)) if finite.size else 0.0
+    return top if top > 0 else max(float(finite.max()) if finite.size else 0.0, 1e-12)
+
+
+def show_colorbar(layer) -> None:
+    """Show the layer's colour bar (napari >= 0.5 layers with a colormap have one)."""
+    colorbar = getattr(layer, "colorbar", None)
+    if colorbar is not None:
+        colorbar.visible = True

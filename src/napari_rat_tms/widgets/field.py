@@ -25,7 +25,8 @@
 Shown, in the cortex layer's world coordinates (mm):
 
 * "E-field on cortex" (Surface): |E| in V/m at the cortex vertices (the points where seed 003
-  evaluates the field), colormap turbo, colour range 0 to the maximum over the cortex or to a
+  evaluates the field), colormap turbo with its colour bar, colour range 0 to the 99th percentile
+  of |E| over the cortex (not the single hottest vertex, often at the edge of an orbit) or to a
   fixed value; drawn 0.05 mm outside the cortex so that the cortex layer does not hide it;
 * "E direction" (Vectors): the direction of E at about 300 vertices spread over the cortex, the
   longest arrow 1.5 mm, coloured by |E| with the same colormap and range;
@@ -76,6 +77,7 @@ from ..core.placement import CoilPlacement, StereotaxicFrame
 from ..core.placement.field_on_cortex import field_on_cortex
 from ..core.progress import forward
 from ..viewer.layers import (
+    COLOUR_RANGE_PERCENTILE,
     ROLE_COIL,
     ROLE_EFIELD,
     ROLE_EFIELD_DIRECTION,
@@ -83,6 +85,8 @@ from ..viewer.layers import (
     ROLE_KEY,
     ROLE_SURFACE,
     layer_with_role,
+    robust_upper_limit,
+    show_colorbar,
     surface_in_frame_of,
 )
 from ._layers import layer_shift, layer_transform
@@ -220,7 +224,8 @@ class FieldWidget(Container):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
         self.model_choice = ComboBox(label="model shown", choices=self._model_choices)
-        self.auto_range = CheckBox(text="colour range: 0 to the maximum over the cortex", value=True)
+        self.auto_range = CheckBox(text=f"colour range: 0 to the {COLOUR_RANGE_PERCENTILE:g}th percentile of |E| on "
+                                        "the cortex", value=True)
         self.fixed_max = FloatSpinBox(label="fixed max |E| (V/m)", value=100.0, min=0.1, max=1e5,
                                       step=10.0, enabled=False)
         self.didt_label = Label(value="dI/dt: from the Coil placement dock.")
@@ -689,8 +694,7 @@ class FieldWidget(Container):
         self.preview_shown = request.preview
         self.placement_shown = placement
         self._shown_generation = request.generation
-        top = float(magnitude[peak]) if self.auto_range.value else float(self.fixed_max.value)
-        top = max(top, 1e-12)
+        top = robust_upper_limit(magnitude) if self.auto_range.value else max(float(self.fixed_max.value), 1e-12)
         self._draw(model, placement, request.ref, cortex, efield, magnitude, peak, top, request)
         self.update_seconds = seconds
         if frame is not None:
@@ -708,9 +712,11 @@ class FieldWidget(Container):
                f"stops; {1e3 * seconds:.0f} ms" if request.preview else
                f"{request.coil.n_dipoles} coil dipoles, {1e3 * seconds:.0f} ms")
         self.didt_label.value = f"dI/dt: {placement.didt_a_per_us:g} A/µs (from the Coil placement dock)."
+        scale_note = (f"{COLOUR_RANGE_PERCENTILE:g}th percentile of |E| on the cortex; above it the top colour"
+                      if self.auto_range.value else "fixed")
         self._set_status(f"{model.kind}: max |E| {self.peak_v_per_m:.1f} V/m at dI/dt "
                          f"{placement.didt_a_per_us:g} A/µs, at {where}; {navigation}. Colour range "
-                         f"0-{top:.3g} V/m ({how}).")
+                         f"0-{top:.3g} V/m ({scale_note}; {how}).")
 
     # --- regions of interest and export ---------------------------------------------------------
     def _shown_surface(self) -> tuple[TriangleSurface, object] | None:
@@ -817,6 +823,7 @@ class FieldWidget(Container):
                 (lifted, cortex.faces, magnitude), name="E-field on cortex", colormap=COLORMAP,
                 contrast_limits=(0.0, top), shading="smooth", units="mm",
                 metadata={ROLE_KEY: ROLE_EFIELD, **state}, **transform)
+            show_colorbar(layer)
             self._put_above(layer, ref)
         else:
             layer.metadata.update(state)

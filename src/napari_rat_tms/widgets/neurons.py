@@ -25,7 +25,7 @@ Neuron thresholds; issue 8, build item 5).
 
 Shown, in the cortex layer's world coordinates (mm), per cell type:
 
-* "threshold <cell> (A/us)" (Surface, colormap viridis_r: low thresholds bright): the cortex with,
+* "threshold <cell> (A/µs)" (Surface, colormap viridis_r: low thresholds bright): the cortex with,
   at every vertex, the threshold of the **nearest computed neuron's vertex** (nearest-vertex
   interpolation, not a smooth one; with N neurons the map is a patchwork of N regions). Vertices
   whose nearest neuron has no threshold (not bracketed in the search range, outside the field,
@@ -65,6 +65,7 @@ from magicgui.widgets import (
 )
 
 from ..core.coils import MC_B35_MAX_DIDT_A_PER_US
+from ..core.conventions import DIDT_UNIT, format_didt, format_mso
 from ..core.errors import RatTmsError
 from ..core.fields import BEM_MODEL_KINDS
 from ..core.neurons.map_settings import PULSES, ThresholdMapSettings
@@ -75,7 +76,7 @@ from ..core.neurons.placement_thresholds import (
     cell_types,
     morphology_files,
 )
-from ..viewer.layers import ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP
+from ..viewer.layers import ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP, show_colorbar
 from ._layers import layer_shift, layer_transform
 from ._running import start_work
 from ..viewer.shared_state import shared_state
@@ -86,7 +87,7 @@ __all__ = ["NeuronsWidget", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "BALL_AND
 COLORMAP = "viridis_r"
 #: The threshold map is drawn this far (mm) outside the cortex (the E-field map is at 0.05 mm).
 LIFT_MM = 0.1
-UNITS = ("A/us", "% MSO")
+UNITS = (DIDT_UNIT, "% MSO")
 #: The dock's defaults (one definition: core/neurons/map_settings.py).
 _DEFAULT = ThresholdMapSettings()
 #: Where the neurons go (ThresholdMapSettings.sites): the whole cortex, or the vertices where |E| is at
@@ -443,8 +444,10 @@ class NeuronsWidget(Container):
         if ok.any():
             low, mid = float(thresholds[ok].min()), float(np.median(thresholds[ok]))
             mso = 100.0 / MC_B35_MAX_DIDT_A_PER_US
-            text += (f" with a threshold, lowest {low:.3g} A/µs ({low * mso:.3g} % MSO), median {mid:.3g} "
-                     f"A/µs ({mid * mso:.3g} % MSO)")
+            text += (f" with a threshold, lowest {format_didt(low)} ({format_mso(low * mso)}), median "
+                     f"{format_didt(mid)} ({format_mso(mid * mso)})")
+            if low * mso > 100:
+                text += "; every threshold is above the stimulator's maximum output"
         else:
             text += " with a threshold"
         if counts:
@@ -499,7 +502,7 @@ class NeuronsWidget(Container):
             if layer is not None and len(layer.data):
                 layer.face_color = self._colours(result, percent)
         didt = percent / 100 * MC_B35_MAX_DIDT_A_PER_US
-        self.activated.value = (f"At {percent:g} % MSO ({didt:.3g} A/µs): "
+        self.activated.value = (f"At {format_mso(percent)} ({format_didt(didt)}): "
                                 + "; ".join(lines)) if lines else ""
 
     @staticmethod
@@ -520,7 +523,7 @@ class NeuronsWidget(Container):
         at the top of the range; (values, top, number of vertices without a threshold)."""
         values = result.threshold_map(cortex, self.units.value)
         finite = np.isfinite(values)
-        top = float(values[finite].max()) if finite.any() else 1.0
+        top = float(values[finite].max()) if finite.any() else 1.0   # few neurons: their whole range
         values = np.where(finite, values, top)
         return values, top, int((~finite).sum())
 
@@ -551,6 +554,7 @@ class NeuronsWidget(Container):
             layer = self._viewer.add_surface((lifted, cortex.faces, values), name=name, colormap=_colormap(),
                                              contrast_limits=limits, shading="smooth", units="mm",
                                              metadata=meta, **transform)
+            show_colorbar(layer)
         else:
             layer.data = (lifted, cortex.faces, values)
             layer.metadata.update(meta)

@@ -215,12 +215,13 @@ class CellTypeThresholds:
         """(N,) thresholds in % of :data:`~napari_rat_tms.core.coils.MC_B35_MAX_DIDT_A_PER_US`."""
         return 100.0 * self.thresholds_a_per_us / MC_B35_MAX_DIDT_A_PER_US
 
-    def threshold_map(self, cortex, units: str = "A/us") -> np.ndarray:
+    def threshold_map(self, cortex, units: str = "A/µs") -> np.ndarray:
         """(V,) per cortex vertex: the threshold of the nearest computed neuron's vertex
-        (:func:`nearest_neuron_map`), in ``units`` "A/us" or "% MSO"; NaN where that neuron has none."""
-        if units not in ("A/us", "% MSO"):
-            raise ValueError(f"units must be 'A/us' or '% MSO', got {units!r}")
-        values = self.thresholds_a_per_us if units == "A/us" else self.thresholds_pct_mso
+        (:func:`nearest_neuron_map`), in ``units`` "A/µs" (or "A/us") or "% MSO"; NaN where that
+        neuron has none."""
+        if units not in ("A/µs", "A/us", "% MSO"):
+            raise ValueError(f"units must be 'A/µs' or '% MSO', got {units!r}")
+        values = self.thresholds_pct_mso if units == "% MSO" else self.thresholds_a_per_us
         return nearest_neuron_map(cortex.vertices_m, [p.vertex for p in self.placements], values)
 
     def activated_fraction(self, didt_a_per_us: float) -> float | None:
