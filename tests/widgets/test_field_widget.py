@@ -62,15 +62,17 @@ def _angle_deg(a, b):
 
 
 def test_1c_model_shown_for_the_placement(viewer_or_skip):
-    viewer, coil_widget, widget = _scene(viewer_or_skip)
+    viewer, coil_widget, widget = _scene(viewer_or_skip, skull=True)
+    skull = [layer for layer in viewer.layers if layer.name == "skull surface"][0]
+    skull.visible = True
     viewer.window.add_dock_widget(widget)
     assert widget.cortex_layer.value.name == "cortex surface"
-    assert "3C needs the skull, eyes surface(s)" in widget.surfaces_label.value
+    assert "3C needs the eyes surface(s)" in widget.surfaces_label.value
     built = widget.build_models(["1C"], blocking=True)
     assert list(built) == ["1C"], widget.status.value
     store = shared_state(viewer)
     model = store.models["1C"]
-    assert model is built["1C"] and set(store.surfaces) == {"body", "cortex"}
+    assert model is built["1C"] and set(store.surfaces) == {"body", "skull", "cortex"}
     assert store.surface_layers["cortex"] is widget.cortex_layer.value
     assert np.allclose(store.frame.dorsal, [0, 0, 1])
     assert "Built 1C" in widget.status.value
@@ -85,6 +87,10 @@ def test_1c_model_shown_for_the_placement(viewer_or_skip):
     surface = _by_role(viewer, "efield_on_cortex")
     assert surface.name == "E-field on cortex" and surface.colormap.name == "turbo"
     np.testing.assert_array_equal(surface.vertex_values, magnitude)
+    # what hides the field in 3D is hidden (the skull) or dimmed (the body), and said
+    assert not skull.visible and "hidden so that the field shows: skull surface" in widget.status.value
+    body = [layer for layer in viewer.layers if layer.name == "body surface"][0]
+    assert body.visible and body.opacity <= 0.2
     # a robust automatic range (the 99th percentile, not the hottest vertex) and a colour bar
     assert tuple(surface.contrast_limits) == pytest.approx((0.0, np.percentile(magnitude, 99.0)))
     assert surface.contrast_limits[1] < magnitude.max() and surface.colorbar.visible

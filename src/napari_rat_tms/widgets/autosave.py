@@ -21,11 +21,12 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from magicgui.widgets import CheckBox, Container, Label, LineEdit, PushButton, SpinBox
+from magicgui.widgets import CheckBox, Label, LineEdit, PushButton, SpinBox
 
 from ..core.autosave import AutosavedLayer, discard_autosave, write_autosave
 from ..viewer.layers import ROLE_KEY
 from ..viewer.shared_state import shared_state
+from ._dock import ScrollingDock
 
 __all__ = ["AutosaveWidget", "DEFAULT_INTERVAL_S"]
 
@@ -40,7 +41,7 @@ def _project_folder(viewer) -> str:
     return ""
 
 
-class AutosaveWidget(Container):
+class AutosaveWidget(ScrollingDock):
     """The autosave dock (see the module docstring). For scripts and tests: :meth:`save_now`,
     :attr:`edited` (names of the layers edited since the last snapshot), :meth:`confirm_close`."""
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSlider, FloatSpinBox, Label, PushButton
+from magicgui.widgets import ComboBox, FloatSlider, FloatSpinBox, Label, PushButton
 from psygnal import Signal
 
 from ..core.coils import COIL_PRESETS, CoilDipoles, load_coil
@@ -66,6 +66,7 @@ from ..viewer.work import call
 from ._clicks import click_without_drag
 from .coil_frame import LANDMARK_NAMES, StereotaxicFrameSection
 from .coil_layers import CoilLayersSection
+from ._dock import ScrollingDock
 
 __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
            "ROLE_PLACEMENT_GRID", "ROLE_LANDMARKS", "LANDMARK_NAMES"]
@@ -92,7 +93,7 @@ def _is_surface(layer, names: tuple[str, ...]) -> bool:
             and layer.metadata.get("surface") in names)
 
 
-class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, Container):
+class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingDock):
     """The coil placement dock widget (see the module docstring)."""
 
     #: Emitted with the new :class:`CoilPlacement` (or None) whenever the placement changes.

@@ -55,7 +55,6 @@ import numpy as np
 from magicgui.widgets import (
     CheckBox,
     ComboBox,
-    Container,
     FloatSpinBox,
     Label,
     LineEdit,
@@ -90,6 +89,7 @@ from ..viewer.layers import (
     surface_in_frame_of,
 )
 from ._layers import layer_shift, layer_transform
+from ._dock import ScrollingDock
 from ._running import start_work
 from ..viewer.shared_state import shared_state
 
@@ -111,6 +111,10 @@ LIFT_MM = 0.05
 UPDATE_DELAY_MS = 0
 #: This long (ms) after the coil's last move, the full coil's field replaces the preview.
 SETTLE_MS = 200
+#: Surfaces hidden when the field is first shown: they enclose the cortex or sit in front of it.
+HIDES_THE_FIELD = ("skull", "skull without spine", "eyes")
+#: The body's opacity at most, once the field is shown (the Meshing dock draws it at 0.25).
+BODY_OPACITY_WITH_FIELD = 0.2
 #: While the coil moves the field is computed with its dipoles merged to at most this many
 #: (:func:`~napari_rat_tms.core.coils.merged_dipoles`). For the MC-B35 (2,580 dipoles) on the demo's
 #: 3C model: 0.4 % relative error, the same maximum, a quarter of the time (BENCHMARKS.md).
@@ -170,7 +174,7 @@ def _same_surface(a: TriangleSurface, b: TriangleSurface) -> bool:
                                                                  atol=1e-9))
 
 
-class FieldWidget(Container):
+class FieldWidget(ScrollingDock):
     """The E-field dock widget (see the module docstring).
 
     Public API (used by the tests, usable from scripts): :meth:`build_models`, :meth:`cancel`,
@@ -205,6 +209,7 @@ class FieldWidget(Container):
         self.model_shown: str | None = None
         self.update_seconds: float | None = None
         self.preview_shown = False       # the field shown is a preview (coil dipoles merged)
+        self.uncover_note = ""           # which layers were hidden or dimmed when the field was first shown
         self.placement_shown: CoilPlacement | None = None   # in the models' frame
         self.maximum_region: str | None = None     # where the maximum lies, by name (full updates)
         self.roi: RoiStatistics | None = None       # the last ROI statistics
@@ -716,7 +721,7 @@ class FieldWidget(Container):
                       if self.auto_range.value else "fixed")
         self._set_status(f"{model.kind}: max |E| {self.peak_v_per_m:.1f} V/m at dI/dt "
                          f"{placement.didt_a_per_us:g} A/µs, at {where}; {navigation}. Colour range "
-                         f"0-{top:.3g} V/m ({scale_note}; {how}).")
+                         f"0-{top:.3g} V/m ({scale_note}; {how}).{(' ' + self.uncover_note) if self.uncover_note else ''}")
 
     # --- regions of interest and export ---------------------------------------------------------
     def _shown_surface(self) -> tuple[TriangleSurface, object] | None:
@@ -825,6 +830,7 @@ class FieldWidget(Container):
                 metadata={ROLE_KEY: ROLE_EFIELD, **state}, **transform)
             show_colorbar(layer)
             self._put_above(layer, ref)
+            self._uncover_the_field()
         else:
             layer.metadata.update(state)
             if self._drawn_cortex is not cortex or len(layer.vertex_values) != len(magnitude):
@@ -873,6 +879,29 @@ class FieldWidget(Container):
                 layer.data = point
             layer.features = features
             self._set_transform(layer, transform)
+
+    def _uncover_the_field(self):
+        """When the field is first shown: hide the surfaces that hide it in 3D (skull and eyes, which
+        enclose the cortex or sit in front of it) and dim the body, so that what this step produced is
+        what one sees; said in the status (tick the layers to show them again). Nothing else changes."""
+        hidden, dimmed = [], []
+        for layer in self._viewer.layers:
+            if layer.metadata.get(ROLE_KEY) != ROLE_SURFACE or not isinstance(layer, napari.layers.Surface):
+                continue
+            name = layer.metadata.get("surface")
+            if name in HIDES_THE_FIELD and layer.visible:
+                layer.visible = False
+                hidden.append(layer.name)
+            elif name == "body" and layer.visible and layer.opacity > BODY_OPACITY_WITH_FIELD:
+                layer.opacity = BODY_OPACITY_WITH_FIELD
+                dimmed.append(layer.name)
+        parts = []
+        if hidden:
+            parts.append(f"hidden so that the field shows: {', '.join(hidden)} (tick them in the layer list "
+                         "to show them again)")
+        if dimmed:
+            parts.append(f"{', '.join(dimmed)} made more transparent")
+        self.uncover_note = ("Layers " + "; ".join(parts) + ".") if parts else ""
 
     def _put_above(self, layer, below):
         """Move a new layer of this dock just above ``below`` in the layer list (drawn right after

@@ -15,10 +15,11 @@ from dataclasses import fields
 
 import napari
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
+from magicgui.widgets import ComboBox, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
 from ..core.meshes.from_segmentation import HeadMeshes, MeshingParameters, iter_mesh_labels
 from ..viewer.layers import DEFAULT_SURFACE_STYLE, ROLE_KEY, ROLE_SEGMENTATION, ROLE_SURFACE, SURFACE_STYLE
+from ._dock import ScrollingDock
 from ._running import start_work
 
 __all__ = ["MeshingWidget", "SURFACE_STYLE"]
@@ -26,7 +27,7 @@ __all__ = ["MeshingWidget", "SURFACE_STYLE"]
 _DEFAULTS = {f.name: f.default for f in fields(MeshingParameters)}
 
 
-class MeshingWidget(Container):
+class MeshingWidget(ScrollingDock):
     """The meshing dock widget (see the module docstring)."""
 
     def __init__(self, viewer: napari.viewer.Viewer):

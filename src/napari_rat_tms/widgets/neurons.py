@@ -78,6 +78,7 @@ from ..core.neurons.placement_thresholds import (
 )
 from ..viewer.layers import ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP, show_colorbar
 from ._layers import layer_shift, layer_transform
+from ._dock import ScrollingDock
 from ._running import start_work
 from ..viewer.shared_state import shared_state
 
@@ -149,7 +150,7 @@ def _run_compute(job: _Job):
         method=job.method))
 
 
-class NeuronsWidget(Container):
+class NeuronsWidget(ScrollingDock):
     """The neuron-thresholds dock (module docstring).
 
     Public API (tests, scripts): :meth:`compute` (``blocking=True`` runs in the calling thread and
@@ -575,6 +576,8 @@ class NeuronsWidget(Container):
         layer = self._layer(ROLE_NEURON_SOMAS, result.name)
         if layer is not None:
             self._viewer.layers.remove(layer)   # the number of points may change: a new layer
-        self._viewer.add_points(somas, name=f"neurons {result.name}", size=0.4, face_color=colours,
+        # drawn without depth test: the somas lie under the cortex surface and its maps, and must show
+        self._viewer.add_points(somas, name=f"neurons {result.name}", size=0.5, face_color=colours,
                                 border_color="white", features=features, units="mm", metadata=meta,
+                                blending="translucent_no_depth",
                                 **transform)

@@ -52,6 +52,7 @@ from ..core.segmentation import (LABEL_COLORS, Segmentation, SegmentationParamet
 from ..viewer.layers import (ROLE_BRAIN_PAINT, ROLE_EYE_POINTS, ROLE_KEY, ROLE_SPINE_CUT,
                              labels_kwargs, layer_with_role, segmentation_layer_data)
 from ..viewer.work import Outcome
+from ._dock import ScrollingDock
 from ._running import start_work
 
 __all__ = ["SegmentationWidget"]
@@ -84,7 +85,7 @@ def _plausible_eyes(seg: Segmentation, data, points, levels, eye_diameter_mm, sp
     return new
 
 
-class SegmentationWidget(Container):
+class SegmentationWidget(ScrollingDock):
     """The segmentation dock widget (see the module docstring)."""
 
     def __init__(self, viewer: napari.viewer.Viewer):
@@ -221,7 +222,7 @@ class SegmentationWidget(Container):
         self.canvas = FigureCanvasQTAgg(self._figure)
         self.canvas.setMinimumHeight(150)
         self.canvas.mpl_connect("button_press_event", self._on_plot_click)
-        layout = self.native.layout()
+        layout = self.content.layout()
         index = layout.indexOf(after.native)
         if index < 0:  # a labelled widget sits inside a row widget
             index = layout.indexOf(after.native.parentWidget())

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import napari
 import numpy as np
-from magicgui.widgets import CheckBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
+from magicgui.widgets import CheckBox, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 from psygnal import Signal
 
 from ..core.errors import RatTmsError
@@ -64,6 +64,7 @@ from ..core.study.results_folder import (
     write_study_results,
 )
 from ..viewer.shared_state import shared_state
+from ._dock import ScrollingDock
 from ._running import start_work
 
 __all__ = ["StudyWidget", "StudyPlots", "FIGURE_NAMES", "OUTPUT_FILES", "SUMMARY_COLUMNS"]
@@ -182,7 +183,7 @@ class StudyPlots:
         self.tabs.setCurrentIndex(0)
 
 
-class StudyWidget(Container):
+class StudyWidget(ScrollingDock):
     """The model-study dock widget (see the module docstring)."""
 
     #: Emitted with ``(fraction, message)`` after each grid position (in the GUI thread).
@@ -611,7 +612,7 @@ class StudyWidget(Container):
                                                           name="Model study plots")
             except (AttributeError, RuntimeError):      # no window: a tab inside this dock
                 self._plots_dock = None
-                self.native.layout().addWidget(plots.native)
+                self.content.layout().addWidget(plots.native)
             self.plots = plots
         elif self._plots_dock is not None:
             try:

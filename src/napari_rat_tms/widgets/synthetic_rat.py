@@ -8,10 +8,11 @@ scan (about 30 s) or other variants without freezing the viewer.
 from dataclasses import fields
 
 import napari
-from magicgui.widgets import Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
+from magicgui.widgets import FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
 from ..core.synthetic import SyntheticRatParameters, iter_synthetic_rat
 from ..viewer.layers import synthetic_rat_layer_data
+from ._dock import ScrollingDock
 from ._running import start_work
 
 __all__ = ["SyntheticRatWidget"]
@@ -19,7 +20,7 @@ __all__ = ["SyntheticRatWidget"]
 _DEFAULTS = {f.name: f.default for f in fields(SyntheticRatParameters)}
 
 
-class SyntheticRatWidget(Container):
+class SyntheticRatWidget(ScrollingDock):
     """Parameters of :class:`SyntheticRatParameters`, a Build and a Cancel button."""
 
     def __init__(self, viewer: napari.viewer.Viewer):
