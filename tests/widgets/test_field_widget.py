@@ -319,6 +319,13 @@ def test_a_reopened_projects_conductivities_build_the_docks_models(viewer_or_ski
 
 def test_build_in_the_worker(viewer_or_skip, qtbot):
     viewer, coil_widget, widget = _scene(viewer_or_skip)
+    seen, set_status = [], widget._set_status
+
+    def recording(*args):                # every status the dock shows
+        set_status(*args)
+        seen.append(widget.status.value)
+
+    widget._set_status = recording
     worker = widget.build_models()      # all checked: only 1C can be built from these surfaces
     assert worker is not None and widget.build_models() is None        # one build at a time
     assert "A build is going on" in widget.status.value
@@ -326,6 +333,10 @@ def test_build_in_the_worker(viewer_or_skip, qtbot):
     assert list(shared_state(viewer).models) == ["1C"]
     assert widget.progress.value == 100
     assert "Built 1C" in widget.status.value and "Not built: 3C (needs the skull, eyes" in widget.status.value
+    # during the build: the cost estimated before it, kept in view, and the time left of each phase
+    during = [text for text in seen if text.startswith("Building 1C: ")]
+    assert any("1C: estimated before the build: " in text and "GiB" in text for text in during), seen
+    assert any("assembling" in text and " left" in text for text in during), seen
     qtbot.waitUntil(lambda: widget.efield_v_per_m is not None, timeout=5000)
     assert _by_role(viewer, "efield_on_cortex").metadata["model"] == "1C"
 

@@ -210,6 +210,7 @@ class FieldWidget(ScrollingDock):
         self.update_seconds: float | None = None
         self.preview_shown = False       # the field shown is a preview (coil dipoles merged)
         self.uncover_note = ""           # which layers were hidden or dimmed when the field was first shown
+        self._estimate_note = ""         # the cost of the model being built, as estimated before its build
         self.placement_shown: CoilPlacement | None = None   # in the models' frame
         self.maximum_region: str | None = None     # where the maximum lies, by name (full updates)
         self.roi: RoiStatistics | None = None       # the last ROI statistics
@@ -456,6 +457,7 @@ class FieldWidget(ScrollingDock):
                 + ", ".join(f"{t} {v:g} S/m" for t, v in sorted(conductivities.items())) + ")")
         self._conductivities_note = used
         self._build_note = f"Building {', '.join(to_build)}{used}{dropped}..."
+        self._estimate_note = ""
         self.progress.value = 0
         self._set_status()
         self.build_button.enabled, self.cancel_button.enabled = False, True
@@ -482,7 +484,9 @@ class FieldWidget(ScrollingDock):
         if what == "progress":
             _, fraction, message = item
             self.progress.value = round(100 * min(max(fraction, 0.0), 1.0))
-            self._build_note = f"Building {message}"
+            if ": estimated " in message:      # the model's cost, said before its build: kept in view
+                self._estimate_note = message.replace(": estimated ", ": estimated before the build: ", 1)
+            self._build_note = f"Building {message}" + (f"\n{self._estimate_note}" if self._estimate_note else "")
             self._set_status()
         elif what == "model":
             _, kind, model = item

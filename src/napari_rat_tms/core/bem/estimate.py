@@ -74,8 +74,9 @@ class SolveEstimate:
         return self.peak_bytes / 2**30
 
     def describe(self) -> str:
-        minutes = self.seconds / 60.0
-        when = f"{self.seconds:.0f} s" if self.seconds < 120 else f"{minutes:.0f} min"
+        from ..progress import format_duration
+
+        when = format_duration(self.seconds)
         return (f"{self.n_vertices} vertices, {self.n_faces} triangles, {self.n_points} points: about {when} "
                 f"and {self.peak_gib:.1f} GiB of memory at the peak")
 
@@ -114,12 +115,13 @@ def machine_rates() -> MachineRates:
                         2.0 * 1000**3 / t_mm)
 
 
-def estimate_transfer_cost(n_vertices: int, n_faces: int, n_points: int, rates: MachineRates | None = None
-                           ) -> SolveEstimate:
+def estimate_transfer_cost(n_vertices: int, n_faces: int, n_points: int, rates: MachineRates | None = None,
+                           *, keep_factorisation: bool = False) -> SolveEstimate:
     """Peak memory (bytes) and time (s) of :func:`.lc_bem.iter_transfer_matrix` on the CPU.
 
     See the module docstring for the memory of each phase. ``rates``: :func:`machine_rates` by
-    default (measured on the first call).
+    default (measured on the first call). ``keep_factorisation``: the LU factors (``8 N^2`` at most)
+    stay for the products and the result, and after.
     """
     n, f, p = float(n_vertices), float(n_faces), float(n_points)
     b = min(float(BLOCK_ROWS), n)
@@ -131,6 +133,9 @@ def estimate_transfer_cost(n_vertices: int, n_faces: int, n_points: int, rates: 
         "products": 24 * p * f + 12 * p * n + 12 * b * f + 12 * p * f,
         "result": 24 * p * f + 12 * p * f + 12 * p * f,
     }
+    if keep_factorisation:
+        phases_bytes["products"] += 8 * n * n
+        phases_bytes["result"] += 8 * n * n
     rates = rates or machine_rates()
     phases_seconds = {
         "assembly": n * f / rates.double_layer_pairs,

@@ -170,6 +170,12 @@ def _factorise(matrix: np.ndarray, solve_precision: str, info: dict):
     return lu, piv
 
 
+#: Where each phase of :func:`iter_transfer_matrix` lies in its progress fractions (start, end):
+#: the phases of :func:`.estimate.estimate_transfer_cost`, for the time left (:func:`..progress.with_time_left`).
+TRANSFER_PHASES = {"assembly": (0.0, 0.25), "factorisation": (0.25, 0.45), "field operators": (0.45, 0.6),
+                   "solve": (0.6, 0.7), "products": (0.7, 1.0)}
+
+
 def iter_transfer_matrix(stack: StackedSurfaces, points_m: np.ndarray, sigma_at_points: np.ndarray,
                          *, block_rows: int = 2048, device: str = "cpu",
                          product_dtype=np.float32, solve_precision: str = "auto", info: dict | None = None,

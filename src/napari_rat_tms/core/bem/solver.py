@@ -33,6 +33,7 @@ from ..coils.dipoles import MU0, CoilDipoles, primary_efield
 from ..errors import ConductorModelError
 from ..meshes import checks
 from ..parallel import kernel_section
+from ..progress import with_time_left
 from . import lc_bem
 from .conductor import VolumeConductor
 from .estimate import check_memory, estimate_transfer_cost
@@ -350,7 +351,8 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
             return TmsBemSolver(conductor, points, sigma, cached.astype(dtype, copy=False), device=device,
                                 from_cache=True)
     resolved = _resolve_device(device)
-    cost = estimate_transfer_cost(stack.n_vertices, stack.n_faces, len(points))
+    cost = estimate_transfer_cost(stack.n_vertices, stack.n_faces, len(points),
+                                  keep_factorisation=keep_factorisation and resolved == "cpu")
     if resolved == "cuda":   # the dense algebra is on the GPU: the host holds M and the operators
         host = cost.phases_bytes["field operators"]
         cost = replace(cost, peak_bytes=host, phases_bytes={"host arrays before the GPU": host})
@@ -358,9 +360,13 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     yield 0.0, f"estimated {cost.describe()}"
     start = time.perf_counter()
     info: dict = {"estimate": cost}
-    transfer = yield from lc_bem.iter_transfer_matrix(stack, points, sigma, device=resolved,
-                                                      product_dtype=dtype, solve_precision=solve_precision,
-                                                      info=info, keep_factorisation=keep_factorisation)
+    steps = lc_bem.iter_transfer_matrix(stack, points, sigma, device=resolved, product_dtype=dtype,
+                                        solve_precision=solve_precision, info=info,
+                                        keep_factorisation=keep_factorisation)
+    if resolved == "cpu":      # the time left, from the estimate corrected by the speed measured so far
+        phases = [(a, b, cost.phases_seconds.get(name, 0.0)) for name, (a, b) in lc_bem.TRANSFER_PHASES.items()]
+        steps = with_time_left(steps, phases)
+    transfer = yield from steps
     transfer = transfer.astype(dtype, copy=False)
     if "factorisation" in info:
         from .points_field import keep_factorisation as keep

@@ -33,6 +33,7 @@ from ..meshes.surface import TriangleSurface
 from ..metrics import compare_fields
 from ..placement.coil_on_scalp import CoilPlacementError
 from ..placement.grid import PlacementGrid
+from ..progress import format_duration
 from ..placement.line_navigation import line_navigation_target
 from ..placement.stereotaxic import StereotaxicFrame
 from ..conventions import SEED_DIDT_A_PER_US
@@ -332,7 +333,7 @@ class StudyRun:
                     left = per * (todo - computed)
                     self.estimated_seconds_left = left
                     yield done / grid.n_placements, (f"placement {done} of {grid.n_placements}, about "
-                                                     f"{_duration(left)} left ({1e3 * per:.0f} ms each)")
+                                                     f"{format_duration(left)} left ({1e3 * per:.0f} ms each)")
         finally:
             self.seconds += time.perf_counter() - start
 
@@ -343,10 +344,6 @@ class StudyRun:
                            {k: v.copy() for k, v in self.metrics.items()}, self.ln.copy(),
                            self.centres.copy(), dict(self.example_fields), self.seconds, self.frame,
                            self.completed.copy())
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def iter_run_study(field_models: dict, grid: PlacementGrid, scalp: TriangleSurface,
