@@ -72,17 +72,17 @@ def test_factorisations_are_kept_per_conductor_within_the_memory_budget(monkeypa
     points = _points(5)
     a = _conductor()
     pf.PlacementField(a, _coil(0.0), 5e7).at(points)
-    assert pf._cached_factorisation(a) is not None
+    assert pf.factorisation_of(a) is not None
     b = _conductor()
     pf.PlacementField(b, _coil(0.0), 5e7).at(points)
-    assert pf._cached_factorisation(a) is not None and pf._cached_factorisation(b) is not None
+    assert pf.factorisation_of(a) is not None and pf.factorisation_of(b) is not None
     # a budget for one: the least recently used (a, since b was asked last) goes first
-    size = pf._cached_factorisation(b)[0].nbytes
+    size = pf.factorisation_of(b)[0].nbytes
     monkeypatch.setattr(pf, "_memory_budget_bytes", lambda: 1.5 * size)
     c = _conductor()
     pf.PlacementField(c, _coil(0.0), 5e7).at(points)
-    assert pf._cached_factorisation(a) is None and pf._cached_factorisation(b) is None
-    assert pf._cached_factorisation(c) is not None
+    assert pf.factorisation_of(a) is None and pf.factorisation_of(b) is None
+    assert pf.factorisation_of(c) is not None
     del c
     gc.collect()
     assert pf.kept_factorisations() == 0            # nothing keeps a dead conductor alive

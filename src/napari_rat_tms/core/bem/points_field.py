@@ -45,7 +45,7 @@ from . import lc_bem
 from .conductor import VolumeConductor
 
 __all__ = ["PlacementField", "iter_efield_at_points", "efield_at_points", "keep_factorisation",
-           "kept_factorisations", "clear_factorisation_cache", "FACTORISATION_MEMORY_FRACTION"]
+           "kept_factorisations", "factorisation_of", "clear_factorisation_cache", "FACTORISATION_MEMORY_FRACTION"]
 
 #: The factorisations kept together hold at most this share of the machine's physical memory (the
 #: most recent one is always kept).
@@ -65,7 +65,8 @@ def _memory_budget_bytes() -> float:
     return FACTORISATION_MEMORY_FRACTION * total
 
 
-def _cached_factorisation(conductor):
+def factorisation_of(conductor):
+    """The kept LU factors ``(lu, piv)`` of ``conductor``'s BEM matrix, or None."""
     with _factorisation_lock:
         for k, (ref, lu_piv) in enumerate(_factorisation):
             if ref() is conductor:
@@ -120,7 +121,7 @@ class PlacementField:
         """Yield ``(fraction, message)`` while solving for the boundary potential of this placement."""
         stack = self._stack
         n = stack.n_vertices
-        lu_piv = _cached_factorisation(self.conductor)
+        lu_piv = factorisation_of(self.conductor)
         if lu_piv is None:
             yield 0.0, f"assembling the {n} x {n} BEM matrix"
             matrix = yield from forward(lc_bem.iter_potential_matrix(stack), 0.0, 0.3)
