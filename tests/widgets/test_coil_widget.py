@@ -284,3 +284,18 @@ def test_landmarks_clicked_in_3d_land_on_the_surface(viewer_or_skip):
     assert np.allclose(widget.frame.right, [0, -1, 0], atol=1e-9)
     widget.place_button.native.setChecked(True)          # placing turns landmark clicking off
     assert widget._on_landmark_press not in viewer.mouse_drag_callbacks
+
+
+def test_click_buttons_need_a_surface_and_say_so(viewer_or_skip):
+    """Issue 25: "Place by clicking" and "Click landmarks" switched on with no mesh. Now they are
+    enabled only with a surface to click on, their tooltip saying what is missing."""
+    viewer = viewer_or_skip()
+    widget = CoilPlacementWidget(viewer)
+    for button in (widget.place_button, widget.landmark_click_button):
+        assert not button.enabled and "mesh the segmentation" in button.tooltip
+    body = _add_surface(viewer, 10.0, "body")
+    for button in (widget.place_button, widget.landmark_click_button):
+        assert button.enabled and "Click" in button.tooltip
+    widget.place_button.native.setChecked(True)
+    viewer.layers.remove(body)                   # the surface goes: the click mode ends with it
+    assert not widget.place_button.enabled and not widget.place_button.native.isChecked()

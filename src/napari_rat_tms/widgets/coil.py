@@ -180,6 +180,7 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
         self.save_button.changed.connect(self._save_dialog)
         self.load_button.changed.connect(self._load_dialog)
         self.scalp_layer.changed.connect(self._on_scalp_changed)
+        self.scalp_layer.changed.connect(self._update_buttons)
         self.cortex_layer.changed.connect(self._on_cortex_changed)
         napari_viewer.layers.events.inserted.connect(self._on_inserted)
         napari_viewer.layers.events.removed.connect(self._refresh)
@@ -211,6 +212,21 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
             preferred = [layer for _, layer in self._skull_choices()
                          if _is_surface(layer, ("skull without spine",))]
             self.skull_layer.value = preferred[0] if preferred else None
+        self._update_buttons()
+
+    def _update_buttons(self, *_):
+        """The click buttons are enabled only when there is something to click on (their tooltip
+        says what is missing otherwise); a checked one is unchecked when its surface goes."""
+        missing = "" if self.scalp_layer.value is not None else (
+            "No surface to click on: mesh the segmentation (Meshing dock) or open a project folder.")
+        for button, tip in ((self.landmark_click_button, "Click bregma, lambda and a midline point on the skull "
+                                                           "(or scalp) in the 3D view."),
+                            (self.place_button, "Click on the scalp to place the coil there (the stereotaxic "
+                                                "frame must be set).")):
+            if missing and button.native.isChecked():
+                button.native.setChecked(False)
+            button.enabled = not missing
+            button.tooltip = missing or tip
 
     def _on_inserted(self, event):
         self._refresh()
