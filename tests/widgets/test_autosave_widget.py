@@ -62,3 +62,23 @@ def test_the_close_guard_is_installed_when_docked_from_the_plugin_menu(viewer_or
     viewer = viewer_or_skip()
     _, widget = viewer.window.add_plugin_dock_widget("napari-rat-tms", "Project autosave")
     assert widget._close_guard is not None          # napari passes a proxy of the viewer
+
+
+def test_without_a_project_folder_edits_are_flagged_and_a_typed_folder_is_created(viewer_or_skip, tmp_path):
+    """Issue 25: without a project folder nothing was saved, silently, and "Save now" refused a folder
+    that did not exist yet."""
+    viewer = viewer_or_skip()
+    labels = viewer.add_labels(np.zeros((4, 5, 6), np.uint8), name="segmentation")
+    widget = AutosaveWidget(viewer)
+    assert widget.folder.value == ""
+    labels.paint((1, 2, 3), 2)
+    assert "NOT being autosaved" in widget.status.value
+    new = tmp_path / "my project"
+    widget.folder.value = str(new)
+    assert widget.save_now() is not None and (new / "autosave").is_dir()
+    assert "Created the folder" in widget.status.value and "NOT" not in widget.status.value
+    (tmp_path / "a file").write_text("x")
+    widget.folder.value = str(tmp_path / "a file")
+    labels.paint((1, 2, 3), 3)
+    assert widget.save_now() is None and "is a file, not a folder" in widget.status.value
+    widget.edited.clear()                 # else closing the viewer asks (a modal question) about them

@@ -97,7 +97,10 @@ class AutosaveWidget(ScrollingDock):
                  time.strftime("%H:%M:%S", time.localtime(self.last_saved)))
         edits = f"edited since: {', '.join(sorted(self.edited))}" if self.edited else "no edits since"
         where = self.folder.value or "no project folder (open one, or type it)"
-        self.status.value = f"{extra}Last autosave: {saved} ({where}); {edits}."
+        warning = ("" if self.folder.value or not self.edited else
+                   "Your edits are NOT being autosaved: type a project folder above (it is created on the "
+                   "first save) or open one. ")
+        self.status.value = f"{extra}{warning}Last autosave: {saved} ({where}); {edits}."
 
     # --- saving -------------------------------------------------------------------------------
     def _on_timer(self):
@@ -122,10 +125,21 @@ class AutosaveWidget(ScrollingDock):
     def save_now(self) -> Path | None:
         """Write the snapshot now (every Labels and Points layer, the coil placement); returns the
         index path, or None with the reason in the status."""
-        folder = Path(self.folder.value) if self.folder.value else None
-        if folder is None or not folder.is_dir():
-            self._say("Cannot autosave: the project folder does not exist. ")
+        folder = Path(self.folder.value).expanduser() if self.folder.value else None
+        if folder is None:
+            self._say("Cannot autosave: no project folder. ")
             return None
+        created = ""
+        if not folder.is_dir():
+            if folder.exists():
+                self._say(f"Cannot autosave: {folder} is a file, not a folder. ")
+                return None
+            try:     # a new project folder typed by the user: created on the first save
+                folder.mkdir(parents=True)
+            except OSError as err:
+                self._say(f"Cannot autosave: cannot create the folder {folder}: {err}. ")
+                return None
+            created = f"Created the folder {folder}. "
         state = shared_state(self._viewer).coil
         placement = None
         if state is not None and state.placement is not None:
@@ -137,7 +151,7 @@ class AutosaveWidget(ScrollingDock):
             return None
         self.edited.clear()
         self.last_saved = time.time()
-        self._say()
+        self._say(created)
         return index
 
     def discard(self, *_):
