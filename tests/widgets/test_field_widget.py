@@ -328,6 +328,8 @@ def test_build_in_the_worker(viewer_or_skip, qtbot):
     widget._set_status = recording
     worker = widget.build_models()      # all checked: only 1C can be built from these surfaces
     assert worker is not None and widget.build_models() is None        # one build at a time
+    # listed in napari's activity panel, with the build's messages
+    assert worker.pbar.desc.startswith("E-field: building the head models")
     assert "A build is going on" in widget.status.value
     qtbot.waitUntil(lambda: widget._worker is None, timeout=30000)
     assert list(shared_state(viewer).models) == ["1C"]

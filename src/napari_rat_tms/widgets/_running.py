@@ -22,12 +22,20 @@ def _nothing(*_):
     return None
 
 
+def _activity_text(activity: str, item) -> str:
+    """``activity: <the report's message>`` for napari's activity panel (reports are ``(fraction,
+    message)`` or ``(tag, fraction, message)``; others show the activity alone)."""
+    message = item[-1] if isinstance(item, tuple) and item and isinstance(item[-1], str) else ""
+    text = f"{activity}: {message}" if message else activity
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
 def start_work(work: Generator | Callable, *, on_outcome: Callable[[Outcome], None],
                on_progress: Callable | None = None, on_finished: Callable | None = None,
                on_error: Callable | None = None, blocking: bool = False,
                cancel_requested: Callable[[], bool] | None = None, notes_of: tuple = (UserWarning,),
                user_errors: tuple = USER_ERRORS, finish: Callable | None = None,
-               notify_bugs: bool | None = None):
+               notify_bugs: bool | None = None, activity: str | None = None):
     """Run ``work``: a generator (its reports to ``on_progress``; cancellable between two of them)
     or a callable without arguments (one result; not cancellable).
 
@@ -35,7 +43,9 @@ def start_work(work: Generator | Callable, *, on_outcome: Callable[[Outcome], No
     generator). ``blocking=True``: in this thread (returns the :class:`Outcome`), stopping between
     two reports when ``cancel_requested()`` becomes true. ``notes_of``, ``user_errors``, ``finish``:
     see :func:`~napari_rat_tms.viewer.work.drive`. ``notify_bugs``: show a bug in napari's
-    notifications too (default: only when there is no ``on_error``).
+    notifications too (default: only when there is no ``on_error``). ``activity``: the name of the
+    work in napari's activity panel (bottom right of the window), where each report's message then
+    shows too (long work only: not the field's updates).
     """
     ignore_errors = on_error is not None if notify_bugs is None else not notify_bugs
     on_progress = on_progress or _nothing
@@ -45,11 +55,15 @@ def start_work(work: Generator | Callable, *, on_outcome: Callable[[Outcome], No
     if not blocking:
         from napari.qt.threading import create_worker
 
-        worker = (create_worker(drive, work, **options, _ignore_errors=ignore_errors)
+        extra = {"_progress": {"total": 0, "desc": activity}} if activity else {}
+        worker = (create_worker(drive, work, **options, _ignore_errors=ignore_errors, **extra)
                   if is_generator else
-                  create_worker(call, work, **options, _ignore_errors=ignore_errors))
+                  create_worker(call, work, **options, _ignore_errors=ignore_errors, **extra))
         if is_generator:
             worker.yielded.connect(on_progress)
+            pbar = getattr(worker, "pbar", None)
+            if pbar is not None:
+                worker.yielded.connect(lambda item: pbar.set_description(_activity_text(activity, item)))
             worker.aborted.connect(lambda: on_outcome(Outcome(cancelled=True)))
         worker.returned.connect(on_outcome)
         if on_error is not None:

@@ -230,8 +230,8 @@ class FieldWidget(ScrollingDock):
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(min=0, max=100, value=0, label="progress")
         self.model_choice = ComboBox(label="model shown", choices=self._model_choices)
-        self.auto_range = CheckBox(text=f"colour range: 0 to the {COLOUR_RANGE_PERCENTILE:g}th percentile of |E| on "
-                                        "the cortex", value=True)
+        self.auto_range = CheckBox(text=f"colour range: 0 to the {COLOUR_RANGE_PERCENTILE:g}th percentile of "
+                                        "|E| on the cortex", value=True)
         self.fixed_max = FloatSpinBox(label="fixed max |E| (V/m)", value=100.0, min=0.1, max=1e5,
                                       step=10.0, enabled=False)
         self.didt_label = Label(value="dI/dt: from the Coil placement dock.")
@@ -463,6 +463,7 @@ class FieldWidget(ScrollingDock):
         self.build_button.enabled, self.cancel_button.enabled = False, True
         worker = start_work(_run_build(dict(surfaces), to_build, up, cache_dir, conductivities),
                             blocking=blocking, on_progress=self._on_yield, on_outcome=self._on_built,
+                            activity="E-field: building the head models",
                             on_error=self._on_error, on_finished=self._on_finished,
                             cancel_requested=lambda: self._cancel_requested)
         if blocking:
@@ -725,7 +726,8 @@ class FieldWidget(ScrollingDock):
                       if self.auto_range.value else "fixed")
         self._set_status(f"{model.kind}: max |E| {self.peak_v_per_m:.1f} V/m at dI/dt "
                          f"{placement.didt_a_per_us:g} A/µs, at {where}; {navigation}. Colour range "
-                         f"0-{top:.3g} V/m ({scale_note}; {how}).{(' ' + self.uncover_note) if self.uncover_note else ''}")
+                         f"0-{top:.3g} V/m ({scale_note}; {how})."
+                         + (f" {self.uncover_note}" if self.uncover_note else ""))
 
     # --- regions of interest and export ---------------------------------------------------------
     def _shown_surface(self) -> tuple[TriangleSurface, object] | None:

@@ -90,7 +90,7 @@ class MeshingWidget(ScrollingDock):
         self.status.value = "Meshing..."
         steps = iter_mesh_labels(np.asarray(layer.data), tuple(layer.scale), self.parameters(),
                                  evaluation_gap_mm=gap)
-        self._worker = start_work(steps, on_progress=self._on_progress,
+        self._worker = start_work(steps, on_progress=self._on_progress, activity="Meshing",
                                   on_outcome=lambda outcome: self._on_done(outcome, layer),
                                   on_finished=self._on_finished)
         return self._worker

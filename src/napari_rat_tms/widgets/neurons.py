@@ -281,7 +281,8 @@ class NeuronsWidget(ScrollingDock):
                 self._refresh_morphologies()
             chosen = [path for box, path in zip(self.morphology_boxes, self._morphology_paths) if box.value]
         models = shared_state(self._viewer).ordered()
-        model = self.model_choice.value if self.model_choice.value in models else next(iter(models), _DEFAULT.model)
+        picked = self.model_choice.value
+        model = picked if picked in models else next(iter(models), _DEFAULT.model)
         if model not in BEM_MODEL_KINDS:
             return (f"The {model} model has no volume conductor, so the field cannot be sampled at the "
                     "neurons' compartments: choose a BEM model (1C, 2C, 2C* or 3C).")
@@ -381,6 +382,7 @@ class NeuronsWidget(ScrollingDock):
         self.compute_button.enabled, self.cancel_button.enabled = False, True
         self._notes = []
         worker = start_work(_run_compute(job), blocking=blocking, on_progress=self._on_yield,
+                            activity="Neuron thresholds",
                             on_outcome=self._on_outcome, on_error=self._on_error,
                             on_finished=self._on_finished, cancel_requested=lambda: self._cancel_requested)
         if blocking:

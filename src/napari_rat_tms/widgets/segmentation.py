@@ -596,6 +596,7 @@ class SegmentationWidget(ScrollingDock):
         # a bug (not an input error) shows in the status and in napari's notifications
         self._set_running(True, cancellable=isinstance(work, Generator))
         self._worker = start_work(work, on_progress=self._on_progress, on_outcome=outcome_or_cancel,
+                                  activity="Segmentation",
                                   on_error=self._on_error, notify_bugs=True,
                                   on_finished=self._on_finished, **_WORK)
         return self._worker

@@ -354,7 +354,8 @@ class StudyWidget(ScrollingDock):
             left = self.apply_settings(settings)
             self.status.value = (f"Study settings of the project {Path(folder).name}: "
                                  f"{settings.grid_shape[0]} x {settings.grid_shape[1]} positions x "
-                                 f"{len(settings.orientations_deg)} orientations, {settings.didt_a_per_us:g} A/µs."
+                                 f"{len(settings.orientations_deg)} orientations, "
+                                 f"{settings.didt_a_per_us:g} A/µs."
                                  + (" Not applied: " + "; ".join(left) + "." if left else ""))
 
     def selected_models(self) -> dict:
@@ -479,7 +480,7 @@ class StudyWidget(ScrollingDock):
         self.status.value = (f"Running the study: {', '.join(run.names)} over {grid.n_positions} positions x "
                              f"{len(grid.orientations_deg)} orientations at {run.didt_a_per_us:g} A/µs…")
         # a user error goes to the status, a bug is raised again once the dock is usable (_on_finished)
-        worker = start_work(self._steps, blocking=blocking, on_progress=self._on_progress,
+        worker = start_work(self._steps, blocking=blocking, on_progress=self._on_progress, activity="Model study",
                             on_outcome=self._on_outcome, on_error=self._on_errored,
                             on_finished=self._on_finished, user_errors=_USER_ERRORS,
                             cancel_requested=lambda: self._cancel_requested)

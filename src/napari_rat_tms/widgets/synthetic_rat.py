@@ -55,6 +55,7 @@ class SyntheticRatWidget(ScrollingDock):
         self.build_button.enabled, self.cancel_button.enabled = False, True
         self.status.value = f"Building {params.shape[0]}^3 voxels..."
         self._worker = start_work(iter_synthetic_rat(params), on_progress=self._on_progress,
+                                  activity="Synthetic rat",
                                   on_outcome=self._on_done, on_error=self._on_error, notify_bugs=True,
                                   on_finished=self._on_finished)
         return self._worker
