@@ -38,3 +38,14 @@ def test_core_imports_no_qt_or_napari():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_menus_are_named_as_the_readme_says():
+    """Issue 25: napari names the sample's and the docks' submenus after the plugin's display name;
+    the README sends users to "File > Open Sample > Rat TMS" and "Plugins > Rat TMS > ..."."""
+    from pathlib import Path
+
+    manifest = npe2.PluginManifest.from_distribution("napari-rat-tms")
+    assert manifest.display_name == "Rat TMS"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "File > Open Sample > Rat TMS**" in readme and "Plugins > Rat TMS > Segmentation" in readme
