@@ -38,7 +38,7 @@ from .project import MANIFEST, SOLVER_CACHE, write_manifest
 from .species import species_defaults
 from .study.settings import StudySettings, StudySettingsError
 from .files import path_sha256
-from .values import number, numbers, table
+from .values import known_fields, number, numbers, table
 from .conventions import SEED_DIDT_A_PER_US
 
 __all__ = ["JobParameters", "JobError", "iter_main_job", "DEMO_MESHING"]
@@ -195,13 +195,7 @@ class JobParameters:
     def from_dict(cls, values: dict) -> JobParameters:
         """From a TOML table or a project's ``parameters.json``: unknown names refused, every value
         checked (:class:`JobError`)."""
-        if not isinstance(values, dict):
-            raise JobError(f"the job parameters must be a table, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise JobError(f"unknown job parameters {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return cls(**known_fields(cls, values, "job parameters", error=JobError))
 
     @classmethod
     def from_toml(cls, path) -> JobParameters:

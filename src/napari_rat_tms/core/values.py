@@ -8,9 +8,11 @@ a TOML file is a typo for a number, not 1).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-__all__ = ["number", "numbers", "table"]
+__all__ = ["number", "numbers", "table", "known_fields", "fields_as_json"]
 
 
 def number(value, what: str, *, positive: bool = False, integer: bool = False,
@@ -43,3 +45,21 @@ def table(value, what: str, *, error: type[Exception] = ValueError) -> dict:
     if not isinstance(value, dict):
         raise error(f"{what} must be a table ({what} = {{...}} in TOML), got {value!r}")
     return value
+
+
+def known_fields(cls, values, what: str, *, error: type[Exception] = ValueError) -> dict:
+    """``values`` checked as keyword arguments of the dataclass ``cls``: a table (dict) whose names
+    are all fields of ``cls`` (an unknown one, a typo, is refused with the known names)."""
+    if not isinstance(values, dict):
+        raise error(f"the {what} must be a table, got {type(values).__name__}")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise error(f"unknown {what} {unknown}; known: {sorted(known)}")
+    return values
+
+
+def fields_as_json(instance) -> dict:
+    """A dataclass's fields for JSON, tuples as lists (its ``from_dict`` gives an equal object)."""
+    return {f.name: (list(v) if isinstance(v := getattr(instance, f.name), tuple) else v)
+            for f in dataclasses.fields(instance)}

@@ -10,13 +10,12 @@ metadata (:meth:`ThresholdMapSettings.to_dict`) and takes it back from a map lay
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..values import number
+from ..values import fields_as_json, known_fields, number
 from .cells import CHANNEL_SETS
 from .placement_thresholds import METHODS, cell_types, golden_angle_azimuths, neuron_vertices
 
@@ -112,16 +111,9 @@ class ThresholdMapSettings:
 
     def to_dict(self) -> dict:
         """JSON-compatible (tuples as lists)."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return fields_as_json(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> ThresholdMapSettings:
         """From :meth:`to_dict`: unknown names refused."""
-        if not isinstance(values, dict):
-            raise ValueError(f"the threshold-map settings must be a table, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown threshold-map settings {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return cls(**known_fields(cls, values, "threshold-map settings", error=ValueError))

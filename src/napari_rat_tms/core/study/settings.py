@@ -12,7 +12,6 @@ angles in degrees, dI/dt in A/µs.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,7 @@ import numpy as np
 from ..conventions import SEED_DIDT_A_PER_US
 from ..errors import RatTmsError
 from ..species import species_defaults
-from ..values import number, numbers
+from ..values import fields_as_json, known_fields, number, numbers
 from ..fields import MODEL_KINDS
 from ..placement.grid import (
     SEED_GRID_EXTENT_MM,
@@ -115,16 +114,9 @@ class StudySettings:
 
     def to_dict(self) -> dict:
         """JSON-compatible (tuples as lists)."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return fields_as_json(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> StudySettings:
         """From :meth:`to_dict` (or a table of some of the fields): unknown names refused."""
-        if not isinstance(values, dict):
-            raise StudySettingsError(f"the study settings must be a table, got {type(values).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise StudySettingsError(f"unknown study settings {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return cls(**known_fields(cls, values, "study settings", error=StudySettingsError))
