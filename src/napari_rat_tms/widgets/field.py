@@ -73,7 +73,7 @@ from ..core.fields.roi import RoiStatistics, maximum_location, roi_statistics, v
 from ..core.meshes.sampling import spread_indices
 from ..core.meshes.surface import TriangleSurface
 from ..core.placement import CoilPlacement, StereotaxicFrame
-from ..core.placement.field_on_cortex import field_on_cortex
+from ..core.placement.field_on_cortex import CortexField, field_on_cortex
 from ..core.progress import forward
 from ..viewer.layers import (
     COLOUR_RANGE_PERCENTILE,
@@ -159,13 +159,11 @@ class _FieldRequest:
     generation: int         # the inputs' version when it was asked for
 
 
-def _compute_field(request: _FieldRequest):
-    """The field of a request (no Qt: it runs in a worker thread): E (V/m), |E|, the index of the
-    maximum, the line-navigation target (or None) and the seconds it took
-    (:func:`~napari_rat_tms.core.placement.field_on_cortex.field_on_cortex`). Raises the user's errors
+def _compute_field(request: _FieldRequest) -> CortexField:
+    """The field of a request at the cortex (no Qt: it runs in a worker thread;
+    :func:`~napari_rat_tms.core.placement.field_on_cortex.field_on_cortex`). Raises the user's errors
     (:data:`_UPDATE_ERRORS`), which the dock shows in its status."""
-    f = field_on_cortex(request.model, request.placement, request.coil, request.cortex)
-    return f.efield_v_per_m, f.magnitude_v_per_m, f.peak_vertex, f.line_navigation, f.seconds
+    return field_on_cortex(request.model, request.placement, request.coil, request.cortex)
 
 
 def _same_surface(a: TriangleSurface, b: TriangleSurface) -> bool:
@@ -194,6 +192,7 @@ class FieldWidget(ScrollingDock):
         destroyed = self._dock_destroyed
         self.native.destroyed.connect(lambda *_: destroyed.__setitem__(0, True))
         self._viewer = napari_viewer
+        self._store = shared_state(napari_viewer)   # what the docks of this viewer share
         self._worker = None
         self._cancel_requested = False
         self._build_note = ""            # first line of the status: the models (build, errors)
@@ -277,7 +276,6 @@ class FieldWidget(ScrollingDock):
         self.model_choice.changed.connect(self._schedule_update)
         self.auto_range.changed.connect(self._on_range_mode)
         self.fixed_max.changed.connect(self._schedule_update)
-        self._store = shared_state(napari_viewer)
         self._store.models_changed.connect(self._on_store_changed)
         napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
         napari_viewer.layers.events.removed.connect(self._on_layers_changed)
@@ -301,7 +299,7 @@ class FieldWidget(ScrollingDock):
                 if isinstance(layer, napari.layers.Labels) and np.asarray(layer.data).ndim == 3]
 
     def _model_choices(self, *_):
-        return list(shared_state(self._viewer).ordered())
+        return list(self._store.ordered())
 
     def _surface_layers(self, cortex_layer) -> dict:
         """name -> layer of the surfaces the models are built from (the chosen cortex, and the
@@ -357,9 +355,9 @@ class FieldWidget(ScrollingDock):
     def _next_step(self) -> str:
         if self.cortex_layer.value is None:
             return "Mesh the segmentation (Meshing dock) or open a project folder to get the cortex."
-        if not shared_state(self._viewer).models:
+        if not self._store.models:
             return "Choose the models and press 'Build models'."
-        state = shared_state(self._viewer).coil
+        state = self._store.coil
         if state is None or state.placement is None:
             return "Place the coil with the Coil placement dock."
         return ""
@@ -368,11 +366,11 @@ class FieldWidget(ScrollingDock):
     def _frame(self, ref=None) -> StereotaxicFrame | None:
         """The stereotaxic frame of the Coil placement dock (in ``ref``'s data coordinates when
         given), else the registry's."""
-        state = shared_state(self._viewer).coil
+        state = self._store.coil
         if state is not None and state.frame is not None:
             shift = None if ref is None else layer_shift(state.layer, ref)
             return state.frame if shift is None else state.frame.translated(shift)
-        return shared_state(self._viewer).frame
+        return self._store.frame
 
     @staticmethod
     def _cache_dir(layer) -> Path | None:
@@ -437,7 +435,7 @@ class FieldWidget(ScrollingDock):
             self._build_note = f"Cannot build: a surface layer is not a valid mesh: {err}"
             self._set_status()
             return None
-        store = shared_state(self._viewer)
+        store = self._store
         dropped = ""
         if store.models and any(name in store.surfaces and not _same_surface(store.surfaces[name], surface)
                                 for name, surface in surfaces.items()):
@@ -467,7 +465,7 @@ class FieldWidget(ScrollingDock):
                             on_error=self._on_error, on_finished=self._on_finished,
                             cancel_requested=lambda: self._cancel_requested)
         if blocking:
-            return {kind: shared_state(self._viewer).models[kind] for kind in self._built}
+            return {kind: self._store.models[kind] for kind in self._built}
         self._worker = worker
         return worker
 
@@ -493,7 +491,7 @@ class FieldWidget(ScrollingDock):
             _, kind, model = item
             self._pending.remove(kind)
             self._built.append(kind)
-            shared_state(self._viewer).add(model)     # -> the model chooser, and an update of the field
+            self._store.add(model)     # -> the model chooser, and an update of the field
             self._build_note = f"Built {kind} in {model.build_seconds:.1f} s."
             self._set_status()
         elif what == "failed":
@@ -502,7 +500,7 @@ class FieldWidget(ScrollingDock):
             self._failed[kind] = f"failed: {err}"
 
     def _summary(self, cancelled: bool) -> str:
-        store = shared_state(self._viewer)
+        store = self._store
         parts = []
         if self._built:
             parts.append("Built " + ", ".join(f"{k} ({store.models[k].build_seconds:.1f} s)"
@@ -557,14 +555,14 @@ class FieldWidget(ScrollingDock):
         (napari warns plugins that touch its private attributes)."""
         if self._dock_destroyed[0]:
             return False
-        return ref is None or any(layer is ref or layer == ref for layer in self._viewer.layers)
+        return ref is None or ref in self._viewer.layers
 
     def _on_timer(self):
-        if self._viewer_open() and shared_state(self._viewer).models:   # else the status says what to do
+        if self._viewer_open() and self._store.models:   # else the status says what to do
             self._start_update(preview=True)
 
     def _on_settle(self):
-        if not self._viewer_open() or not shared_state(self._viewer).models:
+        if not self._viewer_open() or not self._store.models:
             return
         if self._shown_generation == self._generation and not self.preview_shown:
             return    # the full field of these inputs is shown (the coil has few dipoles)
@@ -593,7 +591,7 @@ class FieldWidget(ScrollingDock):
         if outcome.error is not None:
             self._set_status(f"Cannot compute the {request.model.kind} field: {outcome.error}")
             return
-        store = shared_state(self._viewer)
+        store = self._store
         if request.model is not store.models.get(request.model.kind):
             return    # the model was dropped or rebuilt meanwhile; the next update shows the new one
         self._show(request, outcome.value)
@@ -632,7 +630,7 @@ class FieldWidget(ScrollingDock):
     def _placement_in_model_frame(self, state, ref) -> tuple[CoilPlacement, StereotaxicFrame | None]:
         """The placement and frame (coil layer's data coordinates) in the models' frame (``ref``'s
         data coordinates); they differ only by a translation when the layers are translated apart."""
-        placement, frame = state.placement, state.frame or shared_state(self._viewer).frame
+        placement, frame = state.placement, state.frame or self._store.frame
         shift = layer_shift(state.layer, ref)
         if shift is None:
             raise ValueError("the coil layer and the cortex layer have different scales; place the coil on "
@@ -653,12 +651,12 @@ class FieldWidget(ScrollingDock):
 
     def _prepare_update(self, preview: bool) -> _FieldRequest | None:
         """What an update needs, checked (None: the reason is in the status)."""
-        store = shared_state(self._viewer)
+        store = self._store
         model = self._shown_model(store)
         if model is None:
             self._set_status("No head model yet: choose the models and press 'Build models' first.")
             return None
-        state = shared_state(self._viewer).coil
+        state = self._store.coil
         if state is None or state.placement is None:
             self._set_status("No coil placed: place the coil with the Coil placement dock to see its field.")
             return None
@@ -692,11 +690,12 @@ class FieldWidget(ScrollingDock):
             return None
         outcome = start_work(partial(_compute_field, request), blocking=True, user_errors=_UPDATE_ERRORS,
                              on_outcome=lambda outcome: self._on_update_returned(request, outcome))
-        return outcome.value[0] if outcome.ok else None
+        return outcome.value.efield_v_per_m if outcome.ok else None
 
-    def _show(self, request: _FieldRequest, result):
+    def _show(self, request: _FieldRequest, result: CortexField):
         """Draw a computed field and say where its maximum is (viewer's thread)."""
-        efield, magnitude, peak, target, seconds = result
+        efield, magnitude, peak = result.efield_v_per_m, result.magnitude_v_per_m, result.peak_vertex
+        target, seconds = result.line_navigation, result.seconds
         model, placement, frame, cortex = request.model, request.placement, request.frame, request.cortex
         peak_mm = cortex.vertices_m[peak] * 1e3
         self.efield_v_per_m, self.peak_v_per_m, self.peak_point_mm = efield, float(magnitude[peak]), peak_mm
@@ -715,7 +714,7 @@ class FieldWidget(ScrollingDock):
                       f"{np.linalg.norm(peak_mm - target.target_mm):.1f} mm from the line-navigation target")
         self.maximum_region = None
         if not request.preview:    # one ray against the skull: where the maximum lies, by name
-            skull = shared_state(self._viewer).surfaces.get("skull")
+            skull = self._store.surfaces.get("skull")
             self.maximum_region = maximum_location(cortex, efield, skull=skull, frame=frame)["region"]
             navigation += f"; region: {self.maximum_region}"
         how = (f"preview: the coil merged to {request.coil.n_dipoles} dipoles, the full coil follows when it "
@@ -731,7 +730,7 @@ class FieldWidget(ScrollingDock):
 
     # --- regions of interest and export ---------------------------------------------------------
     def _shown_surface(self) -> tuple[TriangleSurface, object] | None:
-        store = shared_state(self._viewer)
+        store = self._store
         cortex, ref = store.surfaces.get("cortex"), store.surface_layers.get("cortex")
         if self.efield_v_per_m is None or cortex is None or ref is None \
                 or len(cortex.vertices_m) != len(self.efield_v_per_m):
@@ -785,7 +784,7 @@ class FieldWidget(ScrollingDock):
         if self.preview_shown:
             self._set_status("Wait for the full coil's field (a preview is shown) before exporting.")
             return None
-        placement, state = self.placement_shown, shared_state(self._viewer).coil
+        placement, state = self.placement_shown, self._store.coil
         provenance = field_provenance(
             model=self.model_shown, coil=None if state is None else state.coil_source,
             didt_a_per_us=None if placement is None else float(placement.didt_a_per_us),
@@ -811,7 +810,7 @@ class FieldWidget(ScrollingDock):
             self.export_field(name, overwrite=True)
 
     def _store_frame(self, frame):
-        store = shared_state(self._viewer)
+        store = self._store
         if store.frame is None:
             store.frame = frame
 

@@ -131,12 +131,9 @@ class _Job:
     coil: object            # placed coil (model frame)
     vertices: np.ndarray
     azimuths: np.ndarray
-    pulse: str
-    processes: bool
     cache_dir: Path | None
-    model: str
-    method: str = "neuron"
-    settings: ThresholdMapSettings | None = None
+    model: str              # the head model used (the settings' when built)
+    settings: ThresholdMapSettings   # pulse, channels, method, processes
 
 
 def _run_compute(job: _Job):
@@ -146,8 +143,8 @@ def _run_compute(job: _Job):
 
     return (yield from iter_placement_thresholds(
         job.conductor, job.coil, job.cortex, job.cells, job.vertices, azimuths_rad=job.azimuths,
-        pulse=job.pulse, processes=job.processes, cache_dir=job.cache_dir, model=job.model,
-        method=job.method))
+        pulse=job.settings.pulse, processes=job.settings.processes, cache_dir=job.cache_dir, model=job.model,
+        method=job.settings.method))
 
 
 class NeuronsWidget(ScrollingDock):
@@ -164,6 +161,7 @@ class NeuronsWidget(ScrollingDock):
     def __init__(self, napari_viewer: napari.viewer.Viewer):
         super().__init__()
         self._viewer = napari_viewer
+        self._store = shared_state(napari_viewer)   # what the docks of this viewer share
         self._worker = None
         self._cancel_requested = False
         self._note = ""
@@ -232,12 +230,11 @@ class NeuronsWidget(ScrollingDock):
         self.folder.changed.connect(self._refresh_morphologies)
         self.mso.changed.connect(self._update_activation)
         self.units.changed.connect(self._redraw_maps)
-        self._store = shared_state(napari_viewer)
         self._store.models_changed.connect(self._on_store_changed)
 
     # --- choices ------------------------------------------------------------------------------
     def _model_choices(self, *_):
-        return list(shared_state(self._viewer).ordered())
+        return list(self._store.ordered())
 
     def _on_store_changed(self):
         self.model_choice.reset_choices()
@@ -280,7 +277,7 @@ class NeuronsWidget(ScrollingDock):
             if self._morphology_paths != files:
                 self._refresh_morphologies()
             chosen = [path for box, path in zip(self.morphology_boxes, self._morphology_paths) if box.value]
-        models = shared_state(self._viewer).ordered()
+        models = self._store.ordered()
         picked = self.model_choice.value
         model = picked if picked in models else next(iter(models), _DEFAULT.model)
         if model not in BEM_MODEL_KINDS:
@@ -300,7 +297,7 @@ class NeuronsWidget(ScrollingDock):
     def apply_settings(self, settings: ThresholdMapSettings) -> None:
         """Set the dock from ``settings`` (e.g. a threshold map layer's ``settings``): the head model
         is chosen when it is built, the morphologies' folder is their common folder."""
-        if settings.model in shared_state(self._viewer).models:
+        if settings.model in self._store.models:
             self.model_choice.value = settings.model
         self.ball_and_stick.value = settings.ball_and_stick
         files = [Path(p) for p in settings.morphologies]
@@ -321,7 +318,7 @@ class NeuronsWidget(ScrollingDock):
 
     def _prepare(self) -> _Job | str:
         """The job, or the reason it cannot run."""
-        store = shared_state(self._viewer)
+        store = self._store
         models = store.ordered()
         if not models:
             return "No head model built: build a BEM model (1C, 2C, 2C* or 3C) with the E-field dock first."
@@ -334,7 +331,7 @@ class NeuronsWidget(ScrollingDock):
         if kind == "sphere" or conductor is None:
             return (f"The {kind} model has no volume conductor, so the field cannot be sampled at the "
                     "neurons' compartments: choose a BEM model (1C, 2C, 2C* or 3C).")
-        state = shared_state(self._viewer).coil
+        state = self._store.coil
         if state is None or state.placement is None:
             return "No coil placed: place the coil with the Coil placement dock first."
         cortex, ref = store.surfaces.get("cortex"), store.surface_layers.get("cortex")
@@ -355,8 +352,7 @@ class NeuronsWidget(ScrollingDock):
             return f"Cannot load the coil {state.coil_source!r}: {err}"
         efield = model.efield(coil, UNIT_DIDT_A_PER_S) if settings.sites == "hotspot" else None
         vertices, azimuths = settings.neuron_sites(cortex, efield)
-        return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, settings.pulse, settings.processes,
-                    self.cache_dir, kind, settings.method, settings)
+        return _Job(cells, cortex, ref, conductor, coil, vertices, azimuths, self.cache_dir, kind, settings)
 
     def compute(self, blocking: bool = False):
         """Compute the thresholds of the chosen cell types for the current coil placement.
@@ -548,7 +544,7 @@ class NeuronsWidget(ScrollingDock):
                 "method": result.method,
                 "pulse": result.pulse, "interpolation": "nearest computed neuron's vertex",
                 "neuron_vertices": [int(p.vertex) for p in result.placements],
-                "settings": None if job.settings is None else job.settings.to_dict(),
+                "settings": job.settings.to_dict(),
                 "vertices_without_threshold": missing, "mso_reference_a_per_us": MC_B35_MAX_DIDT_A_PER_US}
         low = float(np.min(values))
         limits = (low, top) if top > low else (low, low + 1.0)

@@ -81,6 +81,12 @@ _DEFAULT = StudySettings()
 _SEED_ORIENTATION_STEP = float(_DEFAULT.orientations_deg[1] - _DEFAULT.orientations_deg[0])
 
 
+def _even_orientations(step_deg: float) -> np.ndarray:
+    """The dock's orientations: 0 up to (not including) 180 deg, ``step_deg`` apart (a figure-of-eight
+    turned by 180 deg gives the same field reversed)."""
+    return np.arange(0.0, 180.0 - 1e-9, step_deg)
+
+
 class StudyPlots:
     """The "Model study plots" dock: the figures in tabs, the summary table and the seed's findings."""
 
@@ -208,7 +214,6 @@ class StudyWidget(ScrollingDock):
         self._finished_result: StudyResult | None = None
         self._pending_settings: StudySettings | None = None
         self._adopted_projects: set[str] = set()   # project folders whose study settings were taken
-        #: The inputs of :attr:`result`'s run (grid arguments and the coil's source).
         self.result_settings: StudySettings | None = None   # what :attr:`result` ran with
 
         # models
@@ -290,8 +295,7 @@ class StudyWidget(ScrollingDock):
     # --- inputs -------------------------------------------------------------------------------
     def orientations_deg(self) -> np.ndarray:
         """The orientations tried at each position: 0 up to (not including) 180 deg."""
-        step = float(self.orientation_step.value)
-        return np.arange(0.0, 180.0 - 1e-9, step)
+        return _even_orientations(float(self.orientation_step.value))
 
     def settings(self) -> StudySettings:
         """The dock's study as one :class:`~napari_rat_tms.core.study.settings.StudySettings` (the
@@ -301,7 +305,7 @@ class StudyWidget(ScrollingDock):
         state = self._store.coil
         centre = None if self.default_centre.value else (float(self.centre_ap.value),
                                                          float(self.centre_ml.value))
-        coil = state.coil_source if state is not None and state.coil_source else StudySettings().coil
+        coil = state.coil_source if state is not None and state.coil_source else _DEFAULT.coil
         return StudySettings(models=tuple(self.selected_models()), coil=coil, didt_a_per_us=self.didt_a_per_us(),
                              grid_centre_ap_ml_mm=centre,
                              grid_extent_mm=(float(self.extent_ap.value), float(self.extent_ml.value)),
@@ -321,7 +325,7 @@ class StudyWidget(ScrollingDock):
         self.points_ap.value, self.points_ml.value = settings.grid_shape
         angles = np.asarray(settings.orientations_deg)
         step = float(angles[1] - angles[0]) if len(angles) > 1 else 180.0
-        even = np.arange(0.0, 180.0 - 1e-9, step) if step > 0 else np.zeros(0)
+        even = _even_orientations(step) if step > 0 else np.zeros(0)
         if angles.shape == even.shape and np.allclose(angles, even):
             self.orientation_step.value = step
         else:

@@ -34,6 +34,7 @@ from functools import lru_cache
 import numpy as np
 
 from ..errors import RatTmsError
+from ..progress import format_duration
 
 __all__ = ["SolveEstimate", "NotEnoughMemoryError", "MachineRates", "machine_rates", "estimate_transfer_cost",
            "check_memory", "available_memory_bytes"]
@@ -74,8 +75,6 @@ class SolveEstimate:
         return self.peak_bytes / 2**30
 
     def describe(self) -> str:
-        from ..progress import format_duration
-
         when = format_duration(self.seconds)
         return (f"{self.n_vertices} vertices, {self.n_faces} triangles, {self.n_points} points: about {when} "
                 f"and {self.peak_gib:.1f} GiB of memory at the peak")

@@ -37,6 +37,7 @@ from ..progress import with_time_left
 from . import lc_bem
 from .conductor import VolumeConductor
 from .estimate import check_memory, estimate_transfer_cost
+from .points_field import keep_factorisation as keep_factorisation_of
 
 __all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points",
            "NearSurfaceWarning", "NEAR_SURFACE_POLICIES"]
@@ -369,9 +370,7 @@ def iter_build_solver(conductor: VolumeConductor, points_m, *, cache_dir=None, d
     transfer = yield from steps
     transfer = transfer.astype(dtype, copy=False)
     if "factorisation" in info:
-        from .points_field import keep_factorisation as keep
-
-        keep(conductor, info.pop("factorisation"))
+        keep_factorisation_of(conductor, info.pop("factorisation"))
         info["factorisation_kept"] = True
     seconds = time.perf_counter() - start
     if path is not None:

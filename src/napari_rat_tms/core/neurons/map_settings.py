@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fields import BEM_MODEL_KINDS
 from ..values import fields_as_json, known_fields, number
 from .cells import CHANNEL_SETS
 from .placement_thresholds import METHODS, cell_types, golden_angle_azimuths, neuron_vertices
@@ -66,8 +67,6 @@ class ThresholdMapSettings:
     def __post_init__(self):
         def put(name, value):
             object.__setattr__(self, name, value)
-
-        from ..fields import BEM_MODEL_KINDS
 
         if self.model not in BEM_MODEL_KINDS:
             raise ValueError(f"model must be a BEM head model among {list(BEM_MODEL_KINDS)} (the sphere has no "
