@@ -33,3 +33,21 @@ def test_blocking_start_work_cancels_between_steps_and_reports_once():
         start_work(lambda: 1 / 0, blocking=True, on_outcome=outcomes.append,
                    on_finished=lambda: finished.append(True))
     assert len(finished) == 3
+
+
+def test_a_user_error_of_long_work_is_also_a_napari_notification():
+    from napari.utils.notifications import NotificationSeverity, notification_manager
+
+    def wrong_input():
+        raise ValueError("the bone threshold must be above the soft-tissue threshold")
+
+    before = len(notification_manager.records)
+    outcomes = []
+    start_work(wrong_input, blocking=True, on_outcome=outcomes.append, activity="Segmentation")
+    new = notification_manager.records[before:]
+    assert isinstance(outcomes[0].error, ValueError)          # the dock still gets it for its status
+    assert [n.severity for n in new] == [NotificationSeverity.ERROR]
+    assert new[0].message == "Segmentation: the bone threshold must be above the soft-tissue threshold"
+
+    start_work(wrong_input, blocking=True, on_outcome=outcomes.append)   # quick work (a field update)
+    assert len(notification_manager.records) == before + 1               # stays in the dock only

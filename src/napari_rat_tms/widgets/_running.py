@@ -6,7 +6,9 @@ The work itself is wrapped by :mod:`napari_rat_tms.viewer.work` (no Qt): reports
 :class:`~napari_rat_tms.viewer.work.Outcome` in ``on_outcome``, and ``on_finished`` comes last,
 whatever happened. A bug (any other exception) goes to ``on_error`` when given, and is shown by
 napari's notifications (non-blocking) or raised (blocking) otherwise. The worker is also listed in
-napari's activity panel, as every ``create_worker`` worker is.
+napari's activity panel, as every ``create_worker`` worker is. A user error of long work (one with
+an ``activity`` name) is also shown in napari's notifications, the napari way, besides the dock's
+status, where it stays.
 """
 
 from __future__ import annotations
@@ -30,6 +32,22 @@ def _activity_text(activity: str, item) -> str:
     return text if len(text) <= 100 else text[:99] + "…"
 
 
+def _notifying(on_outcome: Callable[[Outcome], None], activity: str):
+    """``on_outcome`` that first notifies a user error (the dock still says it in its status)."""
+    def handle(outcome: Outcome):
+        if outcome.error is not None:
+            _notify_user_error(activity, outcome.error)
+        on_outcome(outcome)
+    return handle
+
+
+def _notify_user_error(activity: str, error: BaseException) -> None:
+    """Show a user error of long work in napari's notifications (bottom right, non-blocking)."""
+    from napari.utils.notifications import show_error
+
+    show_error(f"{activity}: {error}")
+
+
 def start_work(work: Generator | Callable, *, on_outcome: Callable[[Outcome], None],
                on_progress: Callable | None = None, on_finished: Callable | None = None,
                on_error: Callable | None = None, blocking: bool = False,
@@ -45,8 +63,10 @@ def start_work(work: Generator | Callable, *, on_outcome: Callable[[Outcome], No
     see :func:`~napari_rat_tms.viewer.work.drive`. ``notify_bugs``: show a bug in napari's
     notifications too (default: only when there is no ``on_error``). ``activity``: the name of the
     work in napari's activity panel (bottom right of the window), where each report's message then
-    shows too (long work only: not the field's updates).
+    shows too (long work only: not the field's updates), and where a user error is notified.
     """
+    if activity:
+        on_outcome = _notifying(on_outcome, activity)
     ignore_errors = on_error is not None if notify_bugs is None else not notify_bugs
     on_progress = on_progress or _nothing
     on_finished = on_finished or _nothing

@@ -144,10 +144,15 @@ def test_cancelled_run_keeps_partial_results_and_resumes(setup, tmp_path):
 
     run = StudyRun(models, grid, scalp, cortex, frame, coil)
     steps = run.iter_run()
+    n_o = len(grid.orientations_deg)
+    # progress per model within a position (model a's fields of the first position), then per position
+    fraction, message = next(steps)
+    assert fraction == pytest.approx(n_o / 2 / grid.n_placements)
+    assert message == f"placements 1-{n_o} of {grid.n_placements}: model a done (1 of 2)"
+    assert not run.completed.any()          # a position counts once all its models are done
     fraction, message = next(steps)        # one position (all orientations) done
     steps.close()                          # the user cancels
     partial = run.result()
-    n_o = len(grid.orientations_deg)
     assert not partial.is_complete and partial.n_completed == n_o
     assert fraction == pytest.approx(n_o / grid.n_placements)
     # the time left, from the placements measured so far: (N - n_o) x the time of each
