@@ -256,12 +256,12 @@ def test_user_errors_are_explained(viewer_or_skip):
 def test_cancel_keeps_the_models_already_built(viewer_or_skip, qtbot):
     viewer, coil_widget, widget = _scene(viewer_or_skip, skull=True, skull_without_spine=True)
     store = shared_state(viewer)
-    # blocking: cancel as soon as the first model (1C, before the sphere in seed order) is in
+    # blocking: cancel as soon as the first model (1C: the dock builds the cheapest first) is in
     store.models_changed.connect(widget.cancel)
-    built = widget.build_models(["sphere", "1C"], blocking=True)
+    built = widget.build_models(["2C*", "1C"], blocking=True)
     store.models_changed.disconnect(widget.cancel)
     assert list(built) == ["1C"] and list(store.models) == ["1C"]
-    assert "Built 1C" in widget.status.value and "Cancelled: sphere not built." in widget.status.value
+    assert "Built 1C" in widget.status.value and "Cancelled: 2C* not built." in widget.status.value
     assert widget.build_button.enabled and not widget.cancel_button.enabled
 
     # in the worker: cancelled at once -> nothing more built, the button back
@@ -269,7 +269,7 @@ def test_cancel_keeps_the_models_already_built(viewer_or_skip, qtbot):
     assert worker is not None and not widget.build_button.enabled
     widget.cancel()
     qtbot.waitUntil(lambda: widget._worker is None, timeout=30000)
-    assert "Cancelled: 2C, 2C* not built." in widget.status.value
+    assert "Cancelled: 2C*, 2C not built." in widget.status.value
     assert list(store.models) == ["1C"] and widget.build_button.enabled
 
 
@@ -334,7 +334,8 @@ def test_build_in_the_worker(viewer_or_skip, qtbot):
     qtbot.waitUntil(lambda: widget._worker is None, timeout=30000)
     assert list(shared_state(viewer).models) == ["1C"]
     assert widget.progress.value == 100
-    assert "Built 1C" in widget.status.value and "Not built: 3C (needs the skull, eyes" in widget.status.value
+    assert "Built 1C" in widget.status.value and "Not built: sphere (needs the skull without spine" in widget.status.value
+    assert "; 3C (needs the skull, eyes" in widget.status.value
     # during the build: the cost estimated before it, kept in view, and the time left of each phase
     during = [text for text in seen if text.startswith("Building 1C: ")]
     assert any("1C: estimated before the build: " in text and "GiB" in text for text in during), seen
@@ -518,3 +519,20 @@ def test_docks_handed_napari_s_public_proxy_touch_no_private_attribute(viewer_or
         qtbot.waitUntil(lambda: widget.placement_shown is not None
                         and widget.placement_shown.orientation_deg == pytest.approx(45.0), timeout=5000)
         qtbot.waitUntil(lambda: not widget.updating, timeout=5000)
+
+
+def test_the_cheapest_model_first_and_the_field_follows_the_more_accurate(viewer_or_skip, qtbot):
+    """Issue 25: a first |E| within seconds: the dock builds the cheapest model first (1C before
+    2C*), shows its field, and the field shown follows the more accurate model when it arrives;
+    a model chosen by the user stays shown until the next build."""
+    viewer, coil_widget, widget = _scene(viewer_or_skip, skull=True, skull_without_spine=True)
+    order = []
+    shared_state(viewer).models_changed.connect(lambda: order.append(list(shared_state(viewer).models)))
+    worker = widget.build_models(["2C*", "1C"])
+    assert worker is not None
+    qtbot.waitUntil(lambda: widget._worker is None, timeout=60_000)
+    assert order[:2] == [["1C"], ["1C", "2C*"]]
+    qtbot.waitUntil(lambda: widget.model_shown == "2C*" and not widget.preview_shown, timeout=10_000)
+    widget.model_choice.value = "1C"                 # the user's choice stays
+    qtbot.waitUntil(lambda: widget.model_shown == "1C", timeout=10_000)
+    assert widget._model_picked

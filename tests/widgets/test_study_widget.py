@@ -143,6 +143,16 @@ def test_defaults_and_models_label(viewer_or_skip, built, qtbot, tmp_path):
     coil_widget.didt.value = 60.0
 
 
+def _position_done(message: str) -> bool:
+    """A report after a whole grid position ("placement k of N, ..."), not after one model's part."""
+    return message.startswith("placement ")
+
+
+def _cancel_after_a_position(widget):
+    """Cancel at the first report that completes a grid position (models report within one)."""
+    return lambda fraction, message: widget.cancel() if _position_done(message) else None
+
+
 def test_blocking_run_fills_result_figures_and_table(viewer_or_skip, built):
     viewer, coil_widget, widget = _scene(viewer_or_skip, built)
     viewer.window.add_dock_widget(widget)
@@ -152,7 +162,8 @@ def test_blocking_run_fills_result_figures_and_table(viewer_or_skip, built):
     assert result is not None, widget.status.value
     assert result is widget.result and result.is_complete and result.status == "complete"
     assert result.models == ["1C", "sphere"] and result.grid.n_placements == 27
-    assert len(seen) == 9 and seen[-1] == pytest.approx(1.0)
+    # one report per model within each of the 9 positions (the first model's, then the position's)
+    assert len(seen) == 2 * 9 and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
     assert widget.status.value.startswith("Study complete") and widget.progress.value == 100
     assert widget.save_button.enabled and widget.run_button.enabled and not widget.cancel_button.enabled
     # figures: Fig. 2 (median lines), Fig. 3 (the distance matrix), Fig. 4 (|E| on the cortex)
@@ -202,7 +213,7 @@ def test_numbers_equal_a_direct_study_run(viewer_or_skip, built):
 
 def test_cancel_keeps_the_partial_result_labelled(viewer_or_skip, built, tmp_path):
     viewer, coil_widget, widget = _scene(viewer_or_skip, built)
-    widget.progressed.connect(lambda fraction, message: widget.cancel())   # after the first position
+    widget.progressed.connect(_cancel_after_a_position(widget))
     result = widget.run_study(blocking=True)
     assert result is widget.result and result is not None, widget.status.value
     assert not result.is_complete and result.n_completed == 3
@@ -252,10 +263,11 @@ def test_worker_run_and_cancel(viewer_or_skip, built, qtbot):
     from qtpy.QtCore import Qt
 
     _small_grid(widget, shape=(5, 5))
-    widget.progressed.connect(lambda fraction, message: widget.cancel())
+    widget.progressed.connect(_cancel_after_a_position(widget))
     worker = widget.run_study()
     assert worker is not None, widget.status.value
-    worker.yielded.connect(lambda *_: worker.quit(), Qt.ConnectionType.DirectConnection)
+    worker.yielded.connect(lambda item: _position_done(item[-1]) and worker.quit(),
+                           Qt.ConnectionType.DirectConnection)
     qtbot.waitUntil(lambda: widget._worker is None, timeout=60_000)
     result = widget.result
     assert result is not first and not result.is_complete, widget.status.value
@@ -331,7 +343,7 @@ def test_save_results_never_overwrites_without_asking(viewer_or_skip, built, tmp
     assert widget.save_results(out, overwrite=True) is not None
     assert (out / "study.csv").exists()
     # a partial result into the same folder: refused, then (confirmed) written, no stale file left
-    widget.progressed.connect(lambda fraction, message: widget.cancel())
+    widget.progressed.connect(_cancel_after_a_position(widget))
     assert not widget.run_study(blocking=True).is_complete
     assert widget.save_results(out) is None and "figure4_fields.png" in widget.status.value
     written = widget.save_results(out, overwrite=True)

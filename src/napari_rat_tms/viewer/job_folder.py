@@ -23,7 +23,7 @@ import numpy as np
 
 from ..core.conventions import surface_from_file_stem
 from .layers import (DEFAULT_SURFACE_STYLE, ROLE_EXAMPLE_FIELD, ROLE_KEY, ROLE_LANDMARKS, ROLE_SEGMENTATION,
-                     ROLE_SURFACE, SURFACE_STYLE)
+                     ROLE_SURFACE, SURFACE_STYLE, surface_draw_rank)
 
 __all__ = ["is_job_folder", "job_folder_layers", "get_job_reader", "open_job_in_napari"]
 
@@ -72,7 +72,12 @@ def job_folder_layers(path) -> list[tuple]:
                         "metadata": {ROLE_KEY: ROLE_SEGMENTATION, "source": str(labels_file)}}, "labels"))
     summary = project.summary
     reference = next(iter(summary.get("summary", {})), None)
-    for vtk in sorted((folder / "meshes").glob("*.vtk")):
+    def draw_rank(vtk: Path):      # inner surfaces first, the translucent body last
+        stem = vtk.stem
+        return (surface_draw_rank("cortex" if stem.startswith("cortex_efield_") else surface_from_file_stem(stem)),
+                stem)
+
+    for vtk in sorted((folder / "meshes").glob("*.vtk"), key=draw_rank):
         found = read_surface_file(vtk)
         vertices_mm = found.surface.vertices_m * 1e3
         stem = vtk.stem

@@ -14,7 +14,7 @@ from ..core.segmentation import LABEL_COLORS, LABEL_NAMES, Segmentation
 from ..core.synthetic import RatLabel, SyntheticRat
 from ..core.volume import INTENSITY_UNITS_HU, Volume
 
-__all__ = ["volume_layer_data", "synthetic_rat_layer_data", "segmentation_layer_data",
+__all__ = ["hide_volumes", "put_above", "SURFACE_DRAW_ORDER", "surface_draw_rank", "volume_layer_data", "synthetic_rat_layer_data", "segmentation_layer_data",
            "labels_kwargs", "HU_CONTRAST_LIMITS", "ROLE_KEY", "ROLE_SEGMENTATION",
            "ROLE_EVALUATION_REGION", "ROLE_BRAIN_PAINT", "ROLE_EYE_POINTS", "ROLE_SPINE_CUT",
            "ROLE_SURFACE", "ROLE_LANDMARKS", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
@@ -112,6 +112,14 @@ SURFACE_STYLE = {
     "cortex": ("red", 1.0, True),
 }
 DEFAULT_SURFACE_STYLE = ("gray", 0.7, True)
+#: The order head surfaces are added in, inner first: napari draws the layer list in order, and a
+#: translucent body drawn before the cortex hides it (and the field on it) by the depth test.
+SURFACE_DRAW_ORDER = ("cortex", "eyes", "skull without spine", "skull", "body")
+
+
+def surface_draw_rank(name: str) -> int:
+    """Position of a head surface in :data:`SURFACE_DRAW_ORDER` (others between the skull and body)."""
+    return SURFACE_DRAW_ORDER.index(name) if name in SURFACE_DRAW_ORDER else len(SURFACE_DRAW_ORDER) - 1
 ROLE_LANDMARKS = "landmarks"
 ROLE_COIL = "coil"
 ROLE_COIL_CURRENT = "coil_current"
@@ -222,6 +230,32 @@ def robust_upper_limit(values, percentile: float = COLOUR_RANGE_PERCENTILE) -> f
     finite = finite[np.isfinite(finite)]
     top = float(np.percentile(finite, percentile)) if finite.size else 0.0
     return top if top > 0 else max(float(finite.max()) if finite.size else 0.0, 1e-12)
+
+
+def hide_volumes(viewer) -> list[str]:
+    """Hide the visible 3D Image and Labels layers (the µCT, the segmentation): in 3D their volume
+    rendering covers the surfaces, the coil and the field drawn inside them (issue 25's walkthrough).
+    Returns the names hidden, for the dock's status; nothing else changes (tick them to show them)."""
+    from napari.layers import Image, Labels   # lazily: the layer data functions need no napari
+
+    hidden = []
+    for layer in viewer.layers:
+        if isinstance(layer, (Image, Labels)) and layer.ndim == 3 and layer.visible:
+            layer.visible = False
+            hidden.append(layer.name)
+    return hidden
+
+
+def put_above(viewer, layer, below) -> None:
+    """Move ``layer`` just above ``below`` in the layer list (drawn right after it). A field or map
+    drawn on the cortex must come before the translucent scalp: drawn after it, the scalp's depth
+    hides it in 3D, as it hides the cortex when it is below the cortex in the list."""
+    layers = viewer.layers
+    if below is None or below not in layers or layer not in layers:
+        return
+    target = layers.index(below) + 1
+    if layers.index(layer) != target:
+        layers.move(layers.index(layer), target)
 
 
 def show_colorbar(layer) -> None:

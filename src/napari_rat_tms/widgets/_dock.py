@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from magicgui.widgets import Container
 
-__all__ = ["ScrollingDock"]
+__all__ = ["ScrollingDock", "enable_when_ready"]
+
+
+def enable_when_ready(button, missing: str | None, purpose: str, *, busy: bool = False) -> None:
+    """A dock's button state (issue 25): enabled only when its inputs exist and no run is going on;
+    its tooltip says what it does, or what is missing and where to get it (``missing``)."""
+    button.enabled = missing is None and not busy
+    button.tooltip = purpose if missing is None else f"{purpose}\nNot yet: {missing}"
+
 
 
 class ScrollingDock(Container):

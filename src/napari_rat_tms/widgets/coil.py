@@ -60,6 +60,7 @@ from ..viewer.layers import (
     ROLE_LINE_NAVIGATION,
     ROLE_PLACEMENT_GRID,
     ROLE_SURFACE,
+    hide_volumes,
     layer_with_role,
     surface_in_frame_of,
 )
@@ -465,9 +466,15 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
         return placement
 
     def _commit(self, placement: CoilPlacement, message: str | None):
+        first = self.placement is None
         self.placement = placement
         self._set_controls(placement)
         notes = self._draw()
+        if first:    # the µCT and label volumes cover the scalp and the coil in 3D
+            hidden = hide_volumes(self._viewer)
+            if hidden:
+                notes += (f" Hidden so that the coil and the surfaces show in 3D: {', '.join(hidden)} "
+                          "(tick them in the layer list to show them again).")
         where = self.frame.describe(placement.scalp_point_mm) if self.frame is not None else "(no frame)"
         self.position_label.value = (
             f"Coil: {where}; orientation {placement.orientation_deg:+.0f}° from PA; "

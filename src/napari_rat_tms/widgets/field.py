@@ -83,13 +83,15 @@ from ..viewer.layers import (
     ROLE_EFIELD_MAXIMUM,
     ROLE_KEY,
     ROLE_SURFACE,
+    hide_volumes,
     layer_with_role,
+    put_above,
     robust_upper_limit,
     show_colorbar,
     surface_in_frame_of,
 )
 from ._layers import layer_shift, layer_transform
-from ._dock import ScrollingDock
+from ._dock import ScrollingDock, enable_when_ready
 from ._running import start_work
 from ..viewer.shared_state import shared_state
 
@@ -203,6 +205,7 @@ class FieldWidget(ScrollingDock):
         self._busy = False
         self._drawn_cortex = None
         self.efield_v_per_m: np.ndarray | None = None
+        self._model_picked = False       # True once the user chose the model shown (see _on_store_changed)
         self.peak_v_per_m: float | None = None
         self.peak_point_mm: np.ndarray | None = None
         self.model_shown: str | None = None
@@ -237,7 +240,9 @@ class FieldWidget(ScrollingDock):
         self.status = Label(value="")
         for label in (self.surfaces_label, self.status, self.didt_label):
             label.native.setWordWrap(True)
-        self.model_choice.tooltip = "The built model whose field is shown (3C is seed 003's reference)."
+        self.model_choice.tooltip = ("The built model whose field is shown (3C is seed 003's reference). While "
+                                     "models are built it follows the most accurate one built so far; a "
+                                     "choice here keeps the one chosen.")
         self.fixed_max.tooltip = "Upper end of the colour range when it is not automatic."
 
         self.roi_layer = ComboBox(label="ROI labels", choices=self._labels_choices, nullable=True)
@@ -273,6 +278,10 @@ class FieldWidget(ScrollingDock):
         self.export_button.changed.connect(self._export_dialog)
         self.cancel_button.changed.connect(self.cancel)
         self.cortex_layer.changed.connect(self._refresh_needs)
+        self.roi_layer.changed.connect(lambda *_: self._update_buttons())
+        for box in self.kind_boxes.values():
+            box.changed.connect(self._refresh_needs)
+        self.model_choice.changed.connect(self._on_model_picked)
         self.model_choice.changed.connect(self._schedule_update)
         self.auto_range.changed.connect(self._on_range_mode)
         self.fixed_max.changed.connect(self._schedule_update)
@@ -330,6 +339,33 @@ class FieldWidget(ScrollingDock):
         found = [name for name in SURFACE_NAMES if name in names]
         self.surfaces_label.value = ("Surfaces: " + (", ".join(found) if found else "none")
                                      + (". Cannot be built: " + "; ".join(lines) + "." if lines else "."))
+        self._update_buttons(names)
+
+    def _update_buttons(self, names=None):
+        """Build, ROI statistics and Export enabled only when their inputs exist (tooltips say
+        what is missing): a cortex and a chosen model whose surfaces are all there; a field shown
+        (and a Labels layer for the ROI)."""
+        if names is None:
+            names = set(self._surface_layers(self.cortex_layer.value))
+        chosen = [kind for kind, box in self.kind_boxes.items() if box.value]
+        if "cortex" not in names:
+            missing = "no cortex surface: mesh the segmentation (Meshing dock) or open a project folder."
+        elif not chosen:
+            missing = "no model is ticked."
+        elif all(self._missing(kind, names) for kind in chosen):
+            missing = "the ticked models' surfaces are missing (listed above)."
+        else:
+            missing = None
+        enable_when_ready(self.build_button, missing, "Build the ticked head models in the background "
+                          "(their BEM precomputation; the time and memory are estimated first).",
+                          busy=self.cancel_button.enabled)
+        no_field = None if self._shown_surface() is not None else (
+            "no field shown yet: build a model and place the coil (Coil placement dock).")
+        enable_when_ready(self.export_button, no_field, "Save the field shown (.vtk, .ply or .csv) with "
+                          "its provenance.")
+        no_roi = no_field or (None if self.roi_layer.value is not None else
+                              "no Labels layer as the region: paint one over the cortex or open an atlas.")
+        enable_when_ready(self.roi_button, no_roi, "Statistics of |E| over the cortex inside the chosen label.")
 
     def _on_layers_changed(self, event=None):
         self.cortex_layer.reset_choices()
@@ -340,9 +376,17 @@ class FieldWidget(ScrollingDock):
         self._busy = True      # no update per choice change: one after the choices are set
         try:
             self.model_choice.reset_choices()
+            models = self._store.ordered()
+            if models and not self._model_picked:   # follow the most accurate model built so far
+                self.model_choice.value = next(iter(models))
         finally:
             self._busy = False
         self._schedule_update()
+
+    def _on_model_picked(self, *_):
+        """The user chose the model shown: it stays shown until the next build."""
+        if not self._busy:
+            self._model_picked = True
 
     def _on_range_mode(self, *_):
         self.fixed_max.enabled = not self.auto_range.value
@@ -405,7 +449,9 @@ class FieldWidget(ScrollingDock):
                 f"{', '.join(MODEL_KINDS)}." if unknown else "Cannot build: no model is chosen.")
             self._set_status()
             return None
-        kinds = [kind for kind in MODEL_KINDS if kind in kinds]   # the seed's order, reference first
+        # the cheapest first (sphere, 1C, 2C*, 2C, 3C): a first |E| within seconds, each more accurate
+        # model replacing the one shown as it arrives, the reference 3C last (issue 25)
+        kinds = [kind for kind in reversed(MODEL_KINDS) if kind in kinds]
         cortex_layer = self.cortex_layer.value
         if cortex_layer is None:
             self._build_note = ("Cannot build: no cortex surface layer. Mesh the segmentation (Meshing dock) "
@@ -446,6 +492,7 @@ class FieldWidget(ScrollingDock):
         if frame is not None:
             store.frame = frame
         self._built, self._failed, self._pending = [], dict(skipped), list(to_build)
+        self._model_picked = False       # the field shown follows the models as they are built
         self._cancel_requested = False
         up = None if frame is None else frame.dorsal
         cache_dir = self._cache_dir(cortex_layer)
@@ -492,7 +539,9 @@ class FieldWidget(ScrollingDock):
             self._pending.remove(kind)
             self._built.append(kind)
             self._store.add(model)     # -> the model chooser, and an update of the field
-            self._build_note = f"Built {kind} in {model.build_seconds:.1f} s."
+            self._build_note = f"Built {kind} in {model.build_seconds:.1f} s." + (
+                f" Its field is shown until a more accurate model is built; still building: "
+                f"{', '.join(self._pending)}." if self._pending and not self._model_picked else "")
             self._set_status()
         elif what == "failed":
             _, kind, err = item
@@ -534,7 +583,8 @@ class FieldWidget(ScrollingDock):
 
     def _on_finished(self):
         self._worker = None
-        self.build_button.enabled, self.cancel_button.enabled = True, False
+        self.cancel_button.enabled = False
+        self._update_buttons()
 
     # --- showing ------------------------------------------------------------------------------
     def _schedule_update(self, *_):
@@ -706,6 +756,7 @@ class FieldWidget(ScrollingDock):
         top = robust_upper_limit(magnitude) if self.auto_range.value else max(float(self.fixed_max.value), 1e-12)
         self._draw(model, placement, request.ref, cortex, efield, magnitude, peak, top, request)
         self.update_seconds = seconds
+        self._update_buttons()
         if frame is not None:
             self._store_frame(frame)
         where = frame.describe(peak_mm) if frame is not None else (
@@ -834,7 +885,7 @@ class FieldWidget(ScrollingDock):
                 contrast_limits=(0.0, top), shading="smooth", units="mm",
                 metadata={ROLE_KEY: ROLE_EFIELD, **state}, **transform)
             show_colorbar(layer)
-            self._put_above(layer, ref)
+            put_above(self._viewer, layer, ref)
             self._uncover_the_field()
         else:
             layer.metadata.update(state)
@@ -860,7 +911,7 @@ class FieldWidget(ScrollingDock):
                                              vector_style="arrow", features=features, units="mm",
                                              metadata={ROLE_KEY: ROLE_EFIELD_DIRECTION, **state},
                                              **transform)
-            self._put_above(layer, self._layer(ROLE_EFIELD))
+            put_above(self._viewer, layer, self._layer(ROLE_EFIELD))
         else:
             layer.metadata.update(state)
             layer.data = data
@@ -877,7 +928,7 @@ class FieldWidget(ScrollingDock):
                 features=features, units="mm",
                 text={"string": "{E_V_per_m:.0f} V/m", "color": "white", "size": 10, "anchor": "upper_left"},
                 metadata={ROLE_KEY: ROLE_EFIELD_MAXIMUM, **state}, **transform)
-            self._put_above(layer, self._layer(ROLE_EFIELD_DIRECTION))
+            put_above(self._viewer, layer, self._layer(ROLE_EFIELD_DIRECTION))
         else:
             layer.metadata.update(state)
             if not np.array_equal(layer.data, point):    # each data change costs napari ~10 ms
@@ -887,7 +938,7 @@ class FieldWidget(ScrollingDock):
 
     def _uncover_the_field(self):
         """When the field is first shown: hide the surfaces that hide it in 3D (skull and eyes, which
-        enclose the cortex or sit in front of it) and dim the body, so that what this step produced is
+        enclose the cortex or sit in front of it) and the 3D image and label volumes, and dim the body, so that what this step produced is
         what one sees; said in the status (tick the layers to show them again). Nothing else changes."""
         hidden, dimmed = [], []
         for layer in self._viewer.layers:
@@ -900,6 +951,7 @@ class FieldWidget(ScrollingDock):
             elif name == "body" and layer.visible and layer.opacity > BODY_OPACITY_WITH_FIELD:
                 layer.opacity = BODY_OPACITY_WITH_FIELD
                 dimmed.append(layer.name)
+        hidden += hide_volumes(self._viewer)     # the µCT and label volumes cover everything in 3D
         parts = []
         if hidden:
             parts.append(f"hidden so that the field shows: {', '.join(hidden)} (tick them in the layer list "
@@ -907,17 +959,6 @@ class FieldWidget(ScrollingDock):
         if dimmed:
             parts.append(f"{', '.join(dimmed)} made more transparent")
         self.uncover_note = ("Layers " + "; ".join(parts) + ".") if parts else ""
-
-    def _put_above(self, layer, below):
-        """Move a new layer of this dock just above ``below`` in the layer list (drawn right after
-        it): a translucent scalp drawn before it would hide it in 3D (depth test), as it hides the
-        cortex when it is below the cortex in the list."""
-        layers = self._viewer.layers
-        if below is None or below not in layers or layer not in layers:
-            return
-        target = layers.index(below) + 1
-        if layers.index(layer) != target:
-            layers.move(layers.index(layer), target)
 
     @staticmethod
     def _set_transform(layer, transform):

@@ -18,8 +18,9 @@ import numpy as np
 from magicgui.widgets import ComboBox, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
 from ..core.meshes.from_segmentation import HeadMeshes, MeshingParameters, iter_mesh_labels
-from ..viewer.layers import DEFAULT_SURFACE_STYLE, ROLE_KEY, ROLE_SEGMENTATION, ROLE_SURFACE, SURFACE_STYLE
-from ._dock import ScrollingDock
+from ..viewer.layers import (DEFAULT_SURFACE_STYLE, ROLE_KEY, ROLE_SEGMENTATION, ROLE_SURFACE, SURFACE_STYLE,
+                             surface_draw_rank)
+from ._dock import ScrollingDock, enable_when_ready
 from ._running import start_work
 
 __all__ = ["MeshingWidget", "SURFACE_STYLE"]
@@ -58,6 +59,7 @@ class MeshingWidget(ScrollingDock):
             w.changed.connect(self._on_parameter_changed)
         viewer.layers.events.inserted.connect(self._refresh)
         viewer.layers.events.removed.connect(self._refresh)
+        self._update_buttons()
 
     def _label_choices(self, *_):
         layers = [layer for layer in self._viewer.layers if isinstance(layer, napari.layers.Labels)
@@ -67,6 +69,14 @@ class MeshingWidget(ScrollingDock):
 
     def _refresh(self, *_):
         self.segmentation_layer.reset_choices()
+        self._update_buttons()
+
+    def _update_buttons(self, *_):
+        """Mesh is enabled only with a 3D Labels layer and no run going on (tooltip says why not)."""
+        missing = None if self.segmentation_layer.value is not None else (
+            "no 3D Labels layer: segment the scan (Segmentation dock) or open a label volume.")
+        enable_when_ready(self.mesh_button, missing, "Mesh the chosen segmentation's surfaces in the background.",
+                          busy=self._worker is not None)
 
     def parameters(self) -> MeshingParameters:
         return MeshingParameters(body_edge_mm=float(self.body_edge.value),
@@ -115,7 +125,8 @@ class MeshingWidget(ScrollingDock):
 
     def _on_finished(self):
         self._worker = None
-        self.mesh_button.enabled, self.cancel_button.enabled = True, False
+        self.cancel_button.enabled = False
+        self._update_buttons()
 
     def _surface_layer(self, name):
         for layer in self._viewer.layers:
@@ -140,7 +151,7 @@ class MeshingWidget(ScrollingDock):
 
     def _show(self, meshes: HeadMeshes, labels_layer):
         translate = tuple(float(t) for t in labels_layer.translate)
-        for name, surface in meshes.surfaces.items():
+        for name, surface in sorted(meshes.surfaces.items(), key=lambda item: surface_draw_rank(item[0])):
             data = (surface.vertices_m * 1e3, surface.faces)
             stats = meshes.statistics[name]
             metadata = {ROLE_KEY: ROLE_SURFACE, "surface": name, "units": "mm",

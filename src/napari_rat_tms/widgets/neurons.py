@@ -76,9 +76,10 @@ from ..core.neurons.placement_thresholds import (
     cell_types,
     morphology_files,
 )
-from ..viewer.layers import ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP, show_colorbar
+from ..viewer.layers import (ROLE_EFIELD, ROLE_EFIELD_DIRECTION, ROLE_KEY, ROLE_NEURON_SOMAS, ROLE_THRESHOLD_MAP,
+                             put_above, show_colorbar)
 from ._layers import layer_shift, layer_transform
-from ._dock import ScrollingDock
+from ._dock import ScrollingDock, enable_when_ready
 from ._running import start_work
 from ..viewer.shared_state import shared_state
 
@@ -171,6 +172,7 @@ class NeuronsWidget(ScrollingDock):
         self._morphology_paths: list[Path] = []
         self._done_now: dict = {}
         self._notes: list[str] = []      # the last run's warnings, shown in its result
+        self._hidden: list[str] = []     # layers hidden so that a new map shows (said in the status)
         self._pending: list[str] = []
         self._job = None
         self.cache_dir: Path | None = default_cache_dir()
@@ -231,6 +233,8 @@ class NeuronsWidget(ScrollingDock):
         self.mso.changed.connect(self._update_activation)
         self.units.changed.connect(self._redraw_maps)
         self._store.models_changed.connect(self._on_store_changed)
+        self._store.coil_changed.connect(self._update_buttons)
+        self._update_buttons()
 
     # --- choices ------------------------------------------------------------------------------
     def _model_choices(self, *_):
@@ -238,6 +242,21 @@ class NeuronsWidget(ScrollingDock):
 
     def _on_store_changed(self):
         self.model_choice.reset_choices()
+        self._update_buttons()
+
+    def _update_buttons(self, *_):
+        """Compute is enabled only with a BEM model built and a coil placed, and no run going on
+        (the tooltip says what is missing; the other checks are said in the status on a press)."""
+        models = self._store.ordered()
+        state = self._store.coil
+        if not any(kind in BEM_MODEL_KINDS for kind in models):
+            missing = "no BEM head model built: build 1C, 2C, 2C* or 3C with the E-field dock."
+        elif state is None or state.placement is None:
+            missing = "no coil placed: place it with the Coil placement dock."
+        else:
+            missing = None
+        enable_when_ready(self.compute_button, missing, "Compute the thresholds of the chosen cell types for "
+                          "the placed coil, in the background.", busy=self.cancel_button.enabled)
 
     def _morphology_files(self) -> list[Path]:
         text = str(self.folder.value).strip()
@@ -377,6 +396,7 @@ class NeuronsWidget(ScrollingDock):
                          f"({len(job.vertices)} neurons each)...")
         self.compute_button.enabled, self.cancel_button.enabled = False, True
         self._notes = []
+        self._hidden = []
         worker = start_work(_run_compute(job), blocking=blocking, on_progress=self._on_yield,
                             activity="Neuron thresholds",
                             on_outcome=self._on_outcome, on_error=self._on_error,
@@ -467,7 +487,9 @@ class NeuronsWidget(ScrollingDock):
         self._notes = list(outcome.notes)
         if not outcome.cancelled:
             self.progress.value = 100
-        self._set_status(self._summary(outcome.cancelled))
+        hidden = (f" Hidden so that the threshold map shows: {', '.join(self._hidden)} (tick them in the layer "
+                  "list to show them again)." if self._hidden else "")
+        self._set_status(self._summary(outcome.cancelled) + hidden)
         self._update_activation()
 
     def _on_error(self, err):
@@ -477,7 +499,8 @@ class NeuronsWidget(ScrollingDock):
 
     def _on_finished(self):
         self._worker = None
-        self.compute_button.enabled, self.cancel_button.enabled = True, False
+        self.cancel_button.enabled = False
+        self._update_buttons()
 
     # --- activation ---------------------------------------------------------------------------
     def activated_fraction(self, cell: str, percent: float) -> float | None:
@@ -526,6 +549,15 @@ class NeuronsWidget(ScrollingDock):
         values = np.where(finite, values, top)
         return values, top, int((~finite).sum())
 
+    def _hide_what_covers_the_map(self):
+        """A new threshold map lies on the cortex like |E| and the other maps: those shown are hidden
+        so that the new one is what one sees (said in the status; tick them to show them again)."""
+        covering = (ROLE_EFIELD, ROLE_EFIELD_DIRECTION, ROLE_THRESHOLD_MAP)
+        for layer in self._viewer.layers:
+            if layer.metadata.get(ROLE_KEY) in covering and layer.visible:
+                layer.visible = False
+                self._hidden.append(layer.name)
+
     def _redraw_maps(self, *_):
         for result in self.cell_results.values():
             if self._layer(ROLE_THRESHOLD_MAP, result.name) is not None:
@@ -550,9 +582,11 @@ class NeuronsWidget(ScrollingDock):
         limits = (low, top) if top > low else (low, low + 1.0)
         layer = self._layer(ROLE_THRESHOLD_MAP, result.name)
         if layer is None:
+            self._hide_what_covers_the_map()
             layer = self._viewer.add_surface((lifted, cortex.faces, values), name=name, colormap=_colormap(),
                                              contrast_limits=limits, shading="smooth", units="mm",
                                              metadata=meta, **transform)
+            put_above(self._viewer, layer, ref)    # before the translucent scalp in the drawing order
             show_colorbar(layer)
         else:
             layer.data = (lifted, cortex.faces, values)

@@ -52,7 +52,7 @@ from ..core.segmentation import (LABEL_COLORS, Segmentation, SegmentationParamet
 from ..viewer.layers import (ROLE_BRAIN_PAINT, ROLE_EYE_POINTS, ROLE_KEY, ROLE_SPINE_CUT,
                              labels_kwargs, layer_with_role, segmentation_layer_data)
 from ..viewer.work import Outcome
-from ._dock import ScrollingDock
+from ._dock import ScrollingDock, enable_when_ready
 from ._running import start_work
 
 __all__ = ["SegmentationWidget"]
@@ -101,6 +101,7 @@ class SegmentationWidget(ScrollingDock):
         self._updating = False  # set while the widget itself changes values
         self._auto_levels: list[float] = []
         self._history: list[dict] = []   # what each plugin edit replaced, newest last (see undo)
+        self._running = False             # a run (segmentation, eyes update) is going on
 
         self.image = ComboBox(label="µCT image", choices=self._image_choices)
         self.species = ComboBox(label="species", choices=list(SPECIES_NAMES), value="rat")
@@ -188,6 +189,7 @@ class SegmentationWidget(ScrollingDock):
             self._viewer.layers.events.removed.disconnect(self._refresh_choices)
             return
         self.image.reset_choices()
+        self._update_image_buttons()
 
     def _layer(self, role):
         return layer_with_role(self._viewer, role)
@@ -297,9 +299,21 @@ class SegmentationWidget(ScrollingDock):
         elif event.button == 3:
             self._set_thresholds(self.air_soft.value, event.xdata, by_user=True)
 
+    def _update_image_buttons(self, *_):
+        """Suggest thresholds and Segment are enabled only with a 3D image and no run going on
+        (their tooltip says what is missing)."""
+        missing = None if self.image.value is not None else (
+            "no 3D image: open a µCT scan (File > Open) or the sample (File > Open Sample > Rat TMS).")
+        busy = self._running
+        enable_when_ready(self.suggest_button, missing, "Thresholds from the image's histogram (seed 003).",
+                          busy=busy)
+        enable_when_ready(self.segment_button, missing, "Segment the image in the background with these "
+                          "settings.", busy=busy)
+
     def _on_image_changed(self, *_):
         """Another scan: its own histogram, and thresholds suggested again (thresholds typed or
         loaded before any scan was open are kept)."""
+        self._update_image_buttons()
         layer = self.image.value
         if self._shown_image is not None and layer is not self._shown_image:
             self._thresholds_set = False
@@ -608,8 +622,9 @@ class SegmentationWidget(ScrollingDock):
             self._worker.quit()
 
     def _set_running(self, running: bool, cancellable: bool = True):
-        for w in (self.segment_button, self.suggest_button, self.load_button):
-            w.enabled = not running
+        self._running = running
+        self.load_button.enabled = not running
+        self._update_image_buttons()
         for w in (self.update_eyes_button, self.apply_brain_button, self.suggest_eyes_button):  # need a result
             w.enabled = not running and self._result is not None
         self.cancel_button.enabled = running and cancellable

@@ -64,7 +64,7 @@ from ..core.study.results_folder import (
     write_study_results,
 )
 from ..viewer.shared_state import shared_state
-from ._dock import ScrollingDock
+from ._dock import ScrollingDock, enable_when_ready
 from ._running import start_work
 
 __all__ = ["StudyWidget", "StudyPlots", "FIGURE_NAMES", "OUTPUT_FILES", "SUMMARY_COLUMNS"]
@@ -391,6 +391,7 @@ class StudyWidget(ScrollingDock):
     def _refresh_models(self, *_):
         if self._run is None and self.result is None:
             self.status.value = self._next_step() or "Ready: press 'Run study'."
+        self._update_buttons()
         built = self._store.ordered()
         for kind, box in self.model_boxes.items():
             box.enabled = kind in built
@@ -410,6 +411,7 @@ class StudyWidget(ScrollingDock):
         self.models_label.value = text
 
     def _refresh_coil(self, *_):
+        self._update_buttons()
         if self.didt_from_coil.value:
             state = self._store.coil
             if state is not None and state.placement is not None:
@@ -422,6 +424,18 @@ class StudyWidget(ScrollingDock):
         if state is None or state.placement is None:
             return "Place the coil in the Coil placement dock."
         return ""
+
+    def _update_buttons(self, *_):
+        """Run is enabled only with models built and a coil placed (its placement gives the
+        stereotaxic frame) and no run going on; Save only with a result. Tooltips say what is
+        missing."""
+        missing = self._next_step() or None
+        enable_when_ready(self.run_button, missing and missing[0].lower() + missing[1:],
+                          "Run the placement-grid comparison of the ticked models in the background.",
+                          busy=self.cancel_button.enabled)
+        enable_when_ready(self.save_button, None if self.result is not None else "no study run yet.",
+                          "Save the table, summary and figures into a new folder.",
+                          busy=self.cancel_button.enabled)
 
     # --- running ------------------------------------------------------------------------------
     def _refuse(self, why: str):
@@ -532,7 +546,8 @@ class StudyWidget(ScrollingDock):
     def _show_finished(self) -> StudyResult | None:
         run, steps, error = self._run, self._steps, self._error
         self._worker = None
-        self.run_button.enabled, self.cancel_button.enabled = True, False
+        self.cancel_button.enabled = False
+        self._update_buttons()
         if steps is not None:
             try:
                 steps.close()        # stops the run's clock
@@ -540,7 +555,7 @@ class StudyWidget(ScrollingDock):
                 pass
         self._run = self._steps = None
         result = run.result() if run is not None else None
-        self.save_button.enabled = self.result is not None
+        self._update_buttons()
         if error is not None and not isinstance(error, _USER_ERRORS):
             self.progress.value = 0
             self.status.value = f"The study failed: {type(error).__name__}: {error}"

@@ -148,7 +148,8 @@ def test_cancelled_run_keeps_partial_results_and_resumes(setup, tmp_path):
     # progress per model within a position (model a's fields of the first position), then per position
     fraction, message = next(steps)
     assert fraction == pytest.approx(n_o / 2 / grid.n_placements)
-    assert message == f"placements 1-{n_o} of {grid.n_placements}: model a done (1 of 2)"
+    assert message == (f"grid position {run.example_position + 1} of {grid.n_positions}: model a done "
+                       "(1 of 2)")
     assert not run.completed.any()          # a position counts once all its models are done
     fraction, message = next(steps)        # one position (all orientations) done
     steps.close()                          # the user cancels

@@ -338,8 +338,8 @@ class StudyRun:
                             continue     # the last model: the position's report follows
                         # within a position: a share of its placements per model computed
                         yield ((done + len(batch) * k / len(self.names)) / grid.n_placements,
-                               f"placements {done + 1}-{done + len(batch)} of {grid.n_placements}: "
-                               f"model {name} done ({k} of {len(self.names)})"
+                               f"grid position {batch[0][0] + 1} of {grid.n_positions}: model {name} "
+                               f"done ({k} of {len(self.names)})"
                                + ("" if self.estimated_seconds_left is None else
                                   f", about {format_duration(self.estimated_seconds_left)} left"))
                     computed += len(batch)
