@@ -99,3 +99,25 @@ def test_thin_patch_is_repaired_locally_and_reported():
     far = (mm[:, 0] < 2.5 - 2 * 0.5)
     radii = np.linalg.norm(mm[far], axis=1)
     assert radii.min() > 4.0 - 0.5 * h and radii.max() < 4.0 + 3 * h + 0.5 * h
+
+
+def test_the_generator_reports_each_phase_and_gives_the_same_surface():
+    """Issue 25: a mask's meshing reports its phases (the 0.17 mm rat's body ran 24 s without a
+    report, so a Cancel waited for it); the surface is the blocking form's."""
+    from napari_rat_tms.core.meshes.from_mask import iter_mesh_from_mask, mesh_from_mask
+
+    z, y, x = np.indices((40, 40, 40))
+    ball = (z - 20) ** 2 + (y - 20) ** 2 + (x - 20) ** 2 < 12 ** 2
+    steps = iter_mesh_from_mask(ball, 0.25, 0.6, name="ball")
+    phases = []
+    while True:
+        try:
+            phases.append(next(steps)[1])
+        except StopIteration as done:
+            surface, _ = done.value
+            break
+    assert phases[0] == "smoothing the mask" and phases[1] == "marching cubes"
+    assert phases[2].startswith("remeshing (") and phases[3].startswith("checking the surface")
+    blocking, _ = mesh_from_mask(ball, 0.25, 0.6, name="ball")
+    np.testing.assert_array_equal(surface.faces, blocking.faces)
+    np.testing.assert_allclose(surface.vertices_m, blocking.vertices_m)

@@ -18,7 +18,8 @@ import numpy as np
 
 from ..errors import MeshError
 from .checks import distance_to_surface, find_surface_intersections, points_inside
-from .from_mask import MeshStatistics, mesh_from_mask
+from ..progress import forward
+from .from_mask import MeshStatistics, iter_mesh_from_mask, mesh_from_mask
 from .surface import TriangleSurface
 
 __all__ = ["MeshingParameters", "HeadMeshes", "iter_mesh_segmentation", "mesh_segmentation",
@@ -216,8 +217,9 @@ def iter_mesh_labels(labels, voxel_size_mm, parameters: MeshingParameters | None
             surfaces[name] = TriangleSurface(surfaces["skull"].vertices_m, surfaces["skull"].faces, name=name)
             stats[name] = replace(stats["skull"], name=name)
             continue
-        surfaces[name], stats[name] = mesh_from_mask(mask, h, edge, name=name,
-                                                     smoothing_voxels=p.smoothing_voxels, repairs=repairs)
+        surfaces[name], stats[name] = yield from forward(
+            iter_mesh_from_mask(mask, h, edge, name=name, smoothing_voxels=p.smoothing_voxels, repairs=repairs),
+            k / (len(parts) + 2), 0.0, f"meshing the {name} ({edge:g} mm edges): ")
         if name == "body":
             surfaces[name], stats[name] = _largest_piece(surfaces[name], stats[name], repairs)
         else:

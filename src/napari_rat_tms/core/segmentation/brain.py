@@ -59,7 +59,7 @@ from scipy import ndimage
 from .histogram import SegmentationError
 from .morphology import close_mm, dilate_mm, fill_cavities, largest_component
 
-__all__ = ["BrainSuggestion", "suggest_brain", "evaluation_region", "enclosed_on_every_axis",
+__all__ = ["BrainSuggestion", "suggest_brain", "iter_suggest_brain", "evaluation_region", "enclosed_on_every_axis",
            "EVALUATION_GAP_MM", "MIN_CAVITY_FRACTION"]
 
 EVALUATION_GAP_MM = 1.0
@@ -129,8 +129,9 @@ def _padded(skull, body, h, radius_mm, air=None):
     return skull_p, outside, tissue, pad
 
 
-def _search_seal_radius(skull, body, air, h, max_radius_mm) -> float | None:
-    """Sealing radius with the largest enclosed cavity (coarse grid), or None."""
+def _search_seal_radius(skull, body, air, h, max_radius_mm):
+    """Sealing radius with the largest enclosed cavity (coarse grid), or None; a generator that
+    yields ``(0, message)`` before each radius tried and returns it."""
     factor = np.maximum(1, np.floor(_SEARCH_VOXEL_MM / h).astype(int))
     if np.any(factor > 1):
         skull = _coarsen(skull, factor)
@@ -142,6 +143,7 @@ def _search_seal_radius(skull, body, air, h, max_radius_mm) -> float | None:
     min_voxels = MIN_CAVITY_FRACTION * _box_voxels(skull)
     best, best_radius = 0, None
     for radius in np.arange(1.0, max_radius_mm + 1e-9, 0.5):
+        yield 0.0, f"searching the sealing radius: {radius:g} mm (0.35 mm grid)"
         cavity, _ = _largest_enclosed(close_mm(skull_p, radius, hc), outside, tissue)
         volume = 0 if cavity is None else int(np.count_nonzero(cavity & tissue) if tissue is not None
                                               else cavity.sum())
@@ -219,7 +221,27 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
     suggestion; see the module docstring. ``body`` limits it to the body, ``air`` (e.g.
     ``data < air_soft``) removes air voxels. Raises :class:`SegmentationError` when no sealing
     radius up to ``max_seal_radius_mm`` encloses a cavity. ``recover_enclosed``: also take back
-    the narrow parts of the cavity enclosed by bone on every axis (module docstring)."""
+    the narrow parts of the cavity enclosed by bone on every axis (module docstring). The
+    blocking form of :func:`iter_suggest_brain`."""
+    steps = iter_suggest_brain(skull, voxel_size_mm, body=body, air=air, seal_radius_mm=seal_radius_mm,
+                               max_seal_radius_mm=max_seal_radius_mm, margin_mm=margin_mm,
+                               search_grid_sealing=search_grid_sealing, corner_recovery=corner_recovery,
+                               recover_enclosed=recover_enclosed)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def iter_suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: float | None = None,
+                       max_seal_radius_mm: float | None = None, margin_mm: float = 0.0,
+                       search_grid_sealing: bool = True, corner_recovery: float = CORNER_RECOVERY,
+                       recover_enclosed: bool = True):
+    """:func:`suggest_brain` as a generator: yields ``(0, message)`` before each closing tried and
+    each later phase (at the seed's 0.17 mm the whole took ~30 s without a report, so a Cancel
+    waited for it: BENCHMARKS.md "How soon Cancel takes effect"), returns the
+    :class:`BrainSuggestion`; closing it stops between two phases."""
     skull = np.asarray(skull, dtype=bool)
     h = np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,))
     if not skull.any():
@@ -233,7 +255,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
     if searched:
         if max_seal_radius_mm is None:
             max_seal_radius_mm = default_max_seal_radius_mm(skull, h)
-        seal_radius_mm = _search_seal_radius(skull, body, air, h, max_seal_radius_mm)
+        seal_radius_mm = yield from _search_seal_radius(skull, body, air, h, max_seal_radius_mm)
         if seal_radius_mm is None:
             raise SegmentationError(
                 f"Closing the skull's openings with balls up to {max_seal_radius_mm:g} mm did not "
@@ -248,6 +270,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
         radii = [float(seal_radius_mm)]
     min_voxels = MIN_CAVITY_FRACTION * _box_voxels(skull)
     for seal_radius_mm in radii:
+        yield 0.0, f"closing the skull with a {seal_radius_mm:g} mm ball (full resolution)"
         skull_p, outside, tissue, pad = _padded(skull, body, h, seal_radius_mm, air)
         closed = close_mm(skull_p, seal_radius_mm, h)
         seed, _ = _largest_enclosed(closed, outside, tissue)
@@ -269,6 +292,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
         tissue = None if air is None else ~air
     # The closing also filled the cavity's corners within the radius of the bone: take them
     # back (within the sealed solid, off the bone).
+    yield 0.0, "taking back the cavity's corners"
     sealed = closed | seed
     cavity = dilate_mm(seed, corner_recovery * seal_radius_mm, h) & sealed & ~skull_p
     if recover_enclosed:
@@ -281,6 +305,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
         del labels, free
     del closed, sealed, seed, skull_p, outside, tissue
     cavity = cavity[tuple(slice(p[0], p[0] + n) for p, n in zip(pad, skull.shape))]
+    yield 0.0, "the cavity's largest part, its holes filled"
     if body is not None:
         cavity &= body
     if air is not None:

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from .body import BODY_CLOSING_RADIUS_MM, segment_body
-from .brain import CORNER_RECOVERY, EVALUATION_GAP_MM, suggest_brain, evaluation_region
+from ..progress import forward
+from .brain import CORNER_RECOVERY, EVALUATION_GAP_MM, evaluation_region, iter_suggest_brain
 from .eyes import EYE_CUBE_MM, EYE_MEDIAN_MM, EYE_OPENING_RADIUS_MM, segment_eye
 from .histogram import SegmentationError, Thresholds, suggest_thresholds
 from .morphology import Topology, topology
@@ -461,8 +462,9 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
         # The brain suggestion comes before the eyes: sealing a faint vault may lower the bone
         # threshold, and the eyes are kept off the bone.
         yield 0.5, "brain suggestion (cranial cavity)"
-        suggestion, bones, thresholds = _suggest_brain_adapting(
-            data, h, params, thresholds, hist, body, bones, bones_at, notes)
+        suggestion, bones, thresholds = yield from forward(
+            _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bones_at, notes),
+            0.5, 0.0, "brain suggestion (cranial cavity): ")
     bone = bones.skull | bones.spine
 
     eyes = np.zeros(data.shape, bool)
@@ -551,18 +553,21 @@ def _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bone
     3. lower plain bone thresholds (:data:`FAINT_VAULT_SIGMAS`).
 
     Steps 1 and 3 change the bone, so they are taken only when the bone threshold was automatic;
-    a typed one gets an error that names what would work. Returns ``(suggestion, bones,
+    a typed one gets an error that names what would work. A generator: yields the closings' and
+    phases' ``(0, message)`` (:func:`iter_suggest_brain`), returns ``(suggestion, bones,
     thresholds)``."""
     def attempt(skull, grid=False):
-        return suggest_brain(skull, h, body=body, air=data < thresholds.air_soft,
-                             seal_radius_mm=params.brain_seal_radius_mm, margin_mm=params.brain_margin_mm,
-                             search_grid_sealing=grid, corner_recovery=params.brain_corner_recovery,
-                             recover_enclosed=params.brain_recover_enclosed)
+        return (yield from iter_suggest_brain(
+            skull, h, body=body, air=data < thresholds.air_soft, seal_radius_mm=params.brain_seal_radius_mm,
+            margin_mm=params.brain_margin_mm, search_grid_sealing=grid,
+            corner_recovery=params.brain_corner_recovery, recover_enclosed=params.brain_recover_enclosed))
 
     try:
-        return attempt(bones.skull), bones, thresholds
+        suggestion = yield from attempt(bones.skull)
     except SegmentationError as first:
         tried = [f"bone threshold {thresholds.bone:.4g}: {first}"]
+    else:
+        return suggestion, bones, thresholds
     typed = params.bone_threshold is not None
     if hist is None or hist.soft_sigma is None:
         try:  # typed thresholds: the soft-tissue peak from the histogram only to name what to try
@@ -574,7 +579,7 @@ def _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bone
         if low < thresholds.bone:
             try:
                 raised = bones_at(thresholds.bone, hysteresis_bone_data(data, low, thresholds.bone))
-                suggestion = attempt(raised.skull, grid=True)
+                suggestion = yield from attempt(raised.skull, grid=True)
             except SegmentationError as err:
                 tried.append(f"hysteresis bone {low:.4g}-{thresholds.bone:.4g}: {err}")
             else:
@@ -591,7 +596,7 @@ def _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bone
                        "on the 0.35 mm search grid."))
                 return suggestion, raised, thresholds
     try:
-        suggestion = attempt(bones.skull, grid=True)
+        suggestion = yield from attempt(bones.skull, grid=True)
     except SegmentationError as err:
         tried.append(f"bone threshold {thresholds.bone:.4g} sealed on the search grid: {err}")
     else:
@@ -604,7 +609,7 @@ def _suggest_brain_adapting(data, h, params, thresholds, hist, body, bones, bone
     for threshold in candidates:
         try:
             lowered = bones_at(threshold)
-            suggestion = attempt(lowered.skull, grid=True)
+            suggestion = yield from attempt(lowered.skull, grid=True)
         except SegmentationError as err:
             tried.append(f"bone threshold {threshold:.4g}: {err}")
             continue
