@@ -49,3 +49,31 @@ def test_menus_are_named_as_the_readme_says():
     assert manifest.display_name == "Rat TMS"
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert "File > Open Sample > Rat TMS**" in readme and "Plugins > Rat TMS > Segmentation" in readme
+
+
+def test_readers_claim_only_what_they_read(tmp_path):
+    """Issue 24: the project reader was registered for "*", so napari asked "Choose reader" for
+    every file (a photo, a table). Now: scans by extension, surfaces by extension, a project by
+    its folder or its ``project.json``."""
+    from napari_rat_tms.viewer.job_folder import get_job_reader
+
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+
+    def ours(path):
+        return sorted(r.command for r in pm.iter_compatible_readers([str(path)])
+                      if r.command.startswith("napari-rat-tms."))
+
+    for name in ("photo.png", "table.csv", "notes.txt", "movie.mp4"):
+        (tmp_path / name).write_text("x")
+        assert ours(tmp_path / name) == [], name
+    assert ours(tmp_path / "scan.nii.gz") == ["napari-rat-tms.get_reader"]
+    assert ours(tmp_path / "skull.stl") == ["napari-rat-tms.get_surface_reader"]
+    project = tmp_path / "study"
+    project.mkdir()
+    (project / "project.json").write_text("{}")
+    assert ours(project / "project.json") == ["napari-rat-tms.get_job_reader"]
+    assert "napari-rat-tms.get_job_reader" in ours(project)          # a folder
+    # the reader itself takes the folder or its project.json, and nothing else
+    assert callable(get_job_reader(str(project))) and callable(get_job_reader(str(project / "project.json")))
+    assert get_job_reader(str(tmp_path)) is None and get_job_reader(str(tmp_path / "photo.png")) is None

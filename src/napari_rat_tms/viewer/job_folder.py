@@ -122,12 +122,20 @@ def job_folder_layers(path) -> list[tuple]:
 
 
 def get_job_reader(path):
-    """npe2 reader: :func:`job_folder_layers` for a main-job folder, else None."""
+    """npe2 reader: :func:`job_folder_layers` for a main-job folder (or its ``project.json``), else
+    None. The manifest registers it for folders and ``*project.json`` only (issue 24: a ``"*"``
+    pattern made napari ask "Choose reader" for every file)."""
     if isinstance(path, (list, tuple)):
         if len(path) != 1:
             return None
         path = path[0]
-    return job_folder_layers if is_job_folder(path) else None
+    from ..core.project import MANIFEST
+
+    p = Path(path)
+    folder = p.parent if p.name == MANIFEST and p.is_file() else p
+    if not is_job_folder(folder):
+        return None
+    return lambda _path: job_folder_layers(folder)
 
 
 def open_job_in_napari(path, block: bool = False):
