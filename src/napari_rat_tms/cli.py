@@ -27,6 +27,25 @@ __all__ = ["main"]
 log = logging.getLogger("napari_rat_tms")
 
 
+#: Exit codes (also in ``rat-tms --help``): 0 done; 1 a check that ran found a failure (``validate-bem``
+#: outside its tolerance); 2 the input is wrong (an argument, the job file, a scan, a folder; an
+#: output that exists without ``--overwrite``): the message says what and how to fix it; 130
+#: interrupted (Ctrl-C; a study keeps what it computed, labelled PARTIAL).
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_CODES_HELP = ("exit codes: 0 done; 1 a check found a failure (validate-bem); 2 the input is wrong "
+                   "(the message says what and how to fix it); 130 interrupted (Ctrl-C).")
+_OPEN_BARS: set = set()
+
+
+def _error(message) -> int:
+    """Print ``error: message`` on a line of its own (after any progress bar) and return
+    :data:`EXIT_INPUT`."""
+    for bar in list(_OPEN_BARS):
+        bar.close()
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_INPUT
+
+
 class _TqdmProgress:
     """progress(fraction, message) callback drawing a tqdm bar on stderr."""
 
@@ -35,6 +54,7 @@ class _TqdmProgress:
 
         self.bar = tqdm(total=100, desc=description, unit="%", file=sys.stderr,
                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+        _OPEN_BARS.add(self)
 
     def __call__(self, fraction: float, message: str) -> None:
         self.bar.n = round(100 * fraction)
@@ -42,6 +62,7 @@ class _TqdmProgress:
         self.bar.refresh()
 
     def close(self):
+        _OPEN_BARS.discard(self)
         self.bar.close()
 
 
@@ -60,19 +81,14 @@ def _cmd_demo(args) -> int:
     }
     existing = [p for p in products.values() if p.exists()]
     if existing and not args.overwrite:
-        print(
-            f"error: {', '.join(str(p) for p in existing)} already exist; choose another "
-            "--output folder or pass --overwrite.",
-            file=sys.stderr,
-        )
-        return 2
+        return _error(f"{', '.join(str(p) for p in existing)} already exist; choose another "
+                      "--output folder or pass --overwrite.")
     try:
         params = SyntheticRatParameters(
             voxel_size_mm=args.voxel_size_mm, seed=args.seed, noise_hu=args.noise_hu
         )
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     start = time.perf_counter()
     bar = _TqdmProgress("synthetic rat")
     try:
@@ -132,8 +148,7 @@ def _cmd_demo(args) -> int:
             meshing=dict(rat_defaults.seed_meshing if args.seed_resolution else rat_defaults.meshing),
             coil="MC-B35" if args.seed_resolution else None)
     except JobError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     return _run_job(params, out / "study", args.overwrite, args.gui, rat=rat)
 
 
@@ -148,8 +163,7 @@ def _run_job(params, output, overwrite: bool, gui: bool, rat=None) -> int:
     try:
         result = run_to_completion(iter_main_job(params, output, overwrite=overwrite, rat=rat), bar)
     except (RatTmsError, FileExistsError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return _error(err)
     finally:
         bar.close()
     t = result["timings"]
@@ -176,8 +190,7 @@ def _cmd_open(args) -> int:
             warnings.simplefilter("ignore", ProjectWarning)   # listed by describe() instead
             project = open_project(args.folder)
     except ProjectError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return _error(err)
     print(project.describe())
     if args.gui:
         from .viewer.job_folder import open_job_in_napari
@@ -232,8 +245,7 @@ def _cmd_export_volume(args) -> int:
         written = write_volume_field(args.output, grid, labels, provenance=provenance,
                                      overwrite=args.overwrite)
     except (ProjectError, RatTmsError, ValueError, KeyError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return _error(err)
     finally:
         if bar is not None:
             bar.close()
@@ -253,8 +265,7 @@ def _cmd_run(args) -> int:
     try:
         params = JobParameters.from_toml(args.parameters)
     except RatTmsError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     return _run_job(params, Path(args.output), args.overwrite, args.gui)
 
 
@@ -269,8 +280,7 @@ def _cmd_info(args) -> int:
                 args.path, voxel_size_mm=args.voxel_size_mm, series_uid=args.series_uid
             )
         except RatTmsError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
+            return _error(err)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     print(volume.describe())
@@ -295,14 +305,12 @@ def _cmd_coil(args) -> int:
             try:
                 coil, info = load_coil(source)
             except RatTmsError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 1
+                return _error(err)
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
         coils.append((coil, info))
     if args.output and len(coils) > 1:
-        print("error: -o writes one coil; give one coil (or write each separately)", file=sys.stderr)
-        return 1
+        return _error("-o writes one coil; give one coil (or write each separately)")
     for coil, info in coils:
         print(f"coil: {coil.name} ({info['source']}), {coil.n_dipoles} dipoles")
         windings = info.get("windings")
@@ -322,8 +330,7 @@ def _cmd_coil(args) -> int:
         try:
             path = write_ccd(args.output, coil, info.get("metadata") or {}, overwrite=args.overwrite)
         except (FileExistsError, ValueError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 1
+            return _error(err)
         print(f"wrote {path}")
     return 0
 
@@ -341,8 +348,7 @@ def _cmd_segment(args) -> int:
     sidecar = output.with_name(output.name.split(".")[0] + ".segmentation.json")
     for path in (output, sidecar):
         if path.exists() and not args.overwrite:
-            print(f"error: {path} exists; use --overwrite to replace it", file=sys.stderr)
-            return 1
+            return _error(f"{path} exists; use --overwrite to replace it")
     try:
         from .core.species import species_defaults
 
@@ -372,8 +378,7 @@ def _cmd_segment(args) -> int:
         finally:
             progress.close()
     except (RatTmsError, ValueError, TypeError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return _error(err)
     labels = Volume(seg.labels, volume.voxel_size_mm, scanner_affine_mm=volume.scanner_affine_mm,
                     scanner_frame=volume.scanner_frame, source=str(output))
     write_volume(labels, output, overwrite=args.overwrite)
@@ -436,8 +441,7 @@ def _cmd_validate_bem(args) -> int:
         from .core.bem.openmeeg_reference import openmeeg_available, openmeeg_tms_efield
 
         if not openmeeg_available():
-            print("error: OpenMEEG is not installed (pip install napari-rat-tms[reference])", file=sys.stderr)
-            return 1
+            return _error("OpenMEEG is not installed (pip install napari-rat-tms[reference])")
         model = rat_head_model(icosphere(0.012, 3, name="body"),
                                holed_spherical_shell(0.0095, 0.0105, 0.002, 3, name="skull"))
         upper = points[points[:, 2] > 0.002][:100]
@@ -449,7 +453,7 @@ def _cmd_validate_bem(args) -> int:
             print(f"  {coil.name:24s} RE {100 * m['re']:5.2f} %  CCE {100 * m['cce']:5.2f} %")
     ok = worst <= args.tolerance
     print(f"{'PASS' if ok else 'FAIL'}: largest relative error {100 * worst:.2f} %")
-    return 0 if ok else 1
+    return EXIT_OK if ok else EXIT_CHECK_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -460,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rat-tms",
         description="napari-rat-tms: rodent µCT -> head model -> TMS-induced E-field.",
+        epilog=EXIT_CODES_HELP,
     )
     parser.add_argument("--version", action="version", version=f"napari-rat-tms {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -589,7 +594,17 @@ def main(argv=None) -> int:
         if len(args.voxel_size_mm) not in (1, 3):
             parser.error("--voxel-size-mm takes one value or three")
         args.voxel_size_mm = args.voxel_size_mm[0] if len(args.voxel_size_mm) == 1 else args.voxel_size_mm
-    return int(args.func(args) or 0)
+    from .core.errors import RatTmsError
+
+    try:
+        return int(args.func(args) or 0)
+    except (RatTmsError, ValueError, OSError) as err:      # the input: said on its own line, no traceback
+        return _error(err)
+    except KeyboardInterrupt:
+        for bar in list(_OPEN_BARS):
+            bar.close()
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

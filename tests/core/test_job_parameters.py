@@ -57,6 +57,17 @@ def test_a_project_restores_its_parameters_exactly():
     ({"conductivities": {"skull": -1}}, "positive"),
     ({"species": "hamster"}, "species"),
     ({"scna": "x.nii"}, "unknown job parameters"),
+    # issue 24: refused in milliseconds, no longer after minutes of segmentation and meshing
+    ({"voxel_size_mm": 0.000141}, r"metres read as millimetres.*\(0\.141, 0\.141, 0\.141\)"),
+    ({"voxel_size_mm": 141.0}, "micrometres read as millimetres"),
+    ({"coil": "MC-B36"}, "neither a coil preset"),
+    ({"coil": "no/such/coil.ccd"}, "does not exist"),
+    ({"landmarks_mm": {"bregma": [0, 0, 0], "lambda": [0.2, 0, 0], "midline": [5, 5, 0]}},
+     "landmarks_mm: bregma and lambda are 0.20 mm apart"),
+    ({"landmarks_mm": {"bregma": [0, 0, 0], "lambda": [-8, 0, 0], "midline": [8, 0, 0]}},
+     "landmarks_mm: the midline point is only 0.00 mm"),
+    ({"landmarks_mm": {"bregma": [0, 0, 0], "lambda": [8, 0, 0], "midline": [12, 0, 3]},
+      "eye_points_mm": [[10, 5, -2], [10, -5, -2]]}, "landmarks_mm: .*look swapped"),
 ])
 def test_every_mistake_is_refused_when_the_parameters_are_made(values, match):
     with pytest.raises(JobError, match=match):

@@ -40,6 +40,7 @@ from .study.settings import StudySettings, StudySettingsError
 from .files import path_sha256
 from .values import known_fields, number, numbers, table
 from .conventions import SEED_DIDT_A_PER_US
+from .volume import refuse_unit_mistakes
 
 __all__ = ["JobParameters", "JobError", "iter_main_job", "DEMO_MESHING"]
 
@@ -122,6 +123,10 @@ class JobParameters:
             put(name, bool(getattr(self, name)))
         if self.voxel_size_mm is not None:
             put("voxel_size_mm", _number(self.voxel_size_mm, "voxel_size_mm", positive=True))
+            try:
+                refuse_unit_mistakes(np.empty(0), self.voxel_size_mm, what="this job (voxel_size_mm)")
+            except ValueError as err:
+                raise JobError(str(err)) from err
         put("synthetic_seed", _number(self.synthetic_seed, "synthetic_seed", integer=True))
         # the study's settings (models, coil, dI/dt, grid, orientations): checked by StudySettings,
         # the same object the Study dock and the study's summary.json use
@@ -137,12 +142,14 @@ class JobParameters:
         for name in ("models", "coil", "didt_a_per_us", "grid_centre_ap_ml_mm", "grid_extent_mm", "grid_shape",
                      "orientations_deg"):
             put(name, getattr(study, name))
+        _check_coil_source(self.coil)       # a typo refused now, not after the segmentation (issue 24)
         points = self.eye_points_mm
         if isinstance(points, (str, dict)) or not hasattr(points, "__iter__"):
             raise JobError(f"eye_points_mm must be a list of [i0, i1, i2] points (mm), got {points!r}")
         put("eye_points_mm", tuple(_numbers(p, "each of eye_points_mm", 3) for p in points))
         landmarks = _table(self.landmarks_mm, "landmarks_mm")
         put("landmarks_mm", {str(k): _numbers(v, f"landmarks_mm.{k}", 3) for k, v in landmarks.items()})
+        _check_landmarks(self.landmarks_mm, self.eye_points_mm)
         put("landmark_labels", {str(k): str(v) for k, v in _table(self.landmark_labels, "landmark_labels").items()})
         # each step's settings checked now, not after minutes of work
         given = _table(self.segmentation, "segmentation")
@@ -210,6 +217,38 @@ class JobParameters:
     def to_dict(self) -> dict:
         """JSON-compatible (tuples as lists); :meth:`from_dict` of it gives an equal object."""
         return json.loads(json.dumps(dataclasses.asdict(self)))
+
+
+def _check_coil_source(coil: str) -> None:
+    """The coil is a preset, or an existing ``.ccd`` / winding ``.json`` file (:func:`~.coils.load_coil`
+    reads it later)."""
+    from .coils import COIL_PRESETS
+
+    if coil in COIL_PRESETS:
+        return
+    path = Path(coil)
+    if path.suffix.lower() not in (".ccd", ".json"):
+        raise JobError(f"coil {coil!r} is neither a coil preset ({', '.join(COIL_PRESETS)}), a SimNIBS .ccd file "
+                       "nor a coil winding .json file: give a preset name or the path of such a file.")
+    if not path.is_file():
+        raise JobError(f"the coil file {coil} does not exist (paths are relative to the folder the job runs in).")
+
+
+def _check_landmarks(landmarks_mm: dict, eye_points_mm) -> None:
+    """The given bregma, lambda and midline point fix a frame (their distances, not collinear) and,
+    with the eye centres, are not swapped (the eyes lie anterior of bregma): the checks of
+    :func:`~.placement.stereotaxic.frame_from_landmarks` that need no skull, made before any work.
+    Those that need the skull (landmarks on it) come after the segmentation."""
+    from .placement.stereotaxic import LandmarkError, frame_from_landmarks
+
+    if not {"bregma", "lambda", "midline"} <= set(landmarks_mm):
+        return
+    b, l, m = (np.asarray(landmarks_mm[k], float) for k in ("bregma", "lambda", "midline"))
+    try:      # the head centre only orients dorsal, which no check here needs
+        frame_from_landmarks(b, l, m, m, eyes_mm=np.asarray(eye_points_mm, float).reshape(-1, 3) if len(eye_points_mm)
+                             else None)
+    except LandmarkError as err:
+        raise JobError(f"landmarks_mm: {err}") from err
 
 
 def _load_input(params: JobParameters, rat=None):

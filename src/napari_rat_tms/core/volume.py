@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Volume", "INTENSITY_UNITS_HU", "INTENSITY_UNITS_UNKNOWN", "check_voxel_size_mm"]
+__all__ = ["Volume", "INTENSITY_UNITS_HU", "INTENSITY_UNITS_UNKNOWN", "check_voxel_size_mm", "refuse_unit_mistakes"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,38 @@ def check_voxel_size_mm(voxel_size_mm, *, source: str = "") -> tuple[float, floa
             stacklevel=3,
         )
     return tuple(float(s) for s in sizes)
+
+
+#: Beyond these a rodent head scan's voxel size is a unit mistake, not a choice: segmenting would
+#: turn millimetre radii into billions of voxels ("Unable to allocate 21.1 TiB", issue 24).
+_IMPOSSIBLE_VOXEL_MM = (1e-3, 10.0)
+
+
+def refuse_unit_mistakes(data, voxel_size_mm, *, what: str = "the scan") -> None:
+    """Raise ``ValueError`` (what is wrong and how to fix it) before any heavy work when the voxel
+    size can only be in the wrong units (below 0.001 mm: metres; above 10 mm: micrometres) or the
+    intensities hold NaN or infinite values."""
+    sizes = np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,))
+    lo, hi = _IMPOSSIBLE_VOXEL_MM
+    shown = tuple(round(float(v), 6) for v in sizes)
+    if np.any(sizes < lo):
+        raise ValueError(
+            f"The voxel size of {what} is {shown} mm: that is metres read as millimetres (a rodent µCT "
+            f"has 0.01-0.5 mm voxels). Give the size in mm: {tuple(round(float(v) * 1e3, 6) for v in sizes)} "
+            "(--voxel-size-mm, voxel_size_mm in the job file, or the layer's scale in napari).")
+    if np.any(sizes > hi):
+        raise ValueError(
+            f"The voxel size of {what} is {shown} mm: that is micrometres read as millimetres (a rodent "
+            f"µCT has 0.01-0.5 mm voxels). Give the size in mm: {tuple(round(float(v) * 1e-3, 6) for v in sizes)} "
+            "(--voxel-size-mm, voxel_size_mm in the job file, or the layer's scale in napari).")
+    values = np.asarray(data)
+    if values.dtype.kind == "f":
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise ValueError(
+                f"{what.capitalize()} has {bad:,} voxel(s) that are NaN or infinite (of {values.size:,}): "
+                "the file is damaged or was exported with missing values. Fill them (e.g. with the air "
+                "intensity) before segmenting.")
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,6 +21,7 @@ import numpy as np
 
 from .body import BODY_CLOSING_RADIUS_MM, segment_body
 from ..progress import forward
+from ..volume import refuse_unit_mistakes
 from .brain import CORNER_RECOVERY, EVALUATION_GAP_MM, evaluation_region, iter_suggest_brain
 from .eyes import EYE_CUBE_MM, EYE_MEDIAN_MM, EYE_OPENING_RADIUS_MM, segment_eye
 from .histogram import SegmentationError, Thresholds, suggest_thresholds
@@ -416,6 +417,7 @@ def iter_segment(data, voxel_size_mm, parameters: SegmentationParameters | None 
     if data.ndim != 3:
         raise ValueError(f"data must be a 3D volume, got shape {data.shape}")
     h = tuple(float(v) for v in np.broadcast_to(np.asarray(voxel_size_mm, dtype=float), (3,)))
+    refuse_unit_mistakes(data, h)       # before any heavy work (issue 24)
     points = np.asarray(eye_points_mm, dtype=float).reshape(-1, 3)
     if params.eye_isolevels and len(params.eye_isolevels) != len(points):
         raise ValueError(f"{len(params.eye_isolevels)} eye isolevel(s) for {len(points)} eye point(s)")
