@@ -4,6 +4,7 @@ a cancelled study keeps its partial results, labelled."""
 import json
 import shutil
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,6 +174,44 @@ def test_a_cancelled_study_keeps_partial_results_labelled(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert open_project(out).study_status.startswith("PARTIAL")
+
+    # issue 24: a rerun with --overwrite stopped harder (a second Ctrl-C while the first one's
+    # partial results are written; a kill; a crash) leaves old and new files mixed: the folder then
+    # says so and is refused, never opened as "complete"
+    import napari_rat_tms.core.study.report as report_module
+
+    def write_half_then_interrupt(out_dir, result, *args, **kwargs):
+        (Path(out_dir) / "summary.json").write_text(json.dumps({"status": "complete", "summary": {}}))
+        raise KeyboardInterrupt
+
+    steps = iter_main_job(_params(), out, overwrite=True)
+    original = report_module.write_outputs
+    report_module.write_outputs = write_half_then_interrupt
+    try:
+        with warnings.catch_warnings(), pytest.raises(KeyboardInterrupt):
+            warnings.simplefilter("ignore")
+            for fraction, message in steps:
+                if message.startswith("study: placement"):
+                    steps.close()       # the first Ctrl-C: the partial results are being written...
+    finally:
+        report_module.write_outputs = original
+    assert json.loads((out / MANIFEST).read_text())["study_status"].startswith("RUNNING")
+    with pytest.raises(ProjectError, match="not a finished project.*Run the job again with --overwrite"):
+        open_project(out)
+
+
+def test_a_folder_that_lost_its_manifest_or_holds_a_damaged_summary_is_refused(project, tmp_path):
+    out, _, _ = project
+    lost = tmp_path / "lost"
+    shutil.copytree(out, lost)
+    (lost / MANIFEST).unlink()        # opened as "0.5.0 or older", unchecked, before issue 24
+    with pytest.raises(ProjectError, match="has no project.json, but its summary.json was written by"):
+        open_project(lost)
+    damaged = tmp_path / "damaged"
+    shutil.copytree(out, damaged)
+    (damaged / "summary.json").write_text("[1, 2, 3]")
+    with pytest.raises(ProjectError, match="summary .* is not a JSON object"):
+        open_project(damaged, check_hashes=False)
 
 
 def test_the_species_parameter_is_checked():

@@ -34,7 +34,7 @@ from .. import __version__
 from .errors import RatTmsError
 from .progress import forward
 from .fields.head_models import MODEL_KINDS, FieldModelError, check_conductivities
-from .project import MANIFEST, SOLVER_CACHE, write_manifest
+from .project import MANIFEST, SOLVER_CACHE, mark_running, write_manifest
 from .species import species_defaults
 from .study.settings import StudySettings, StudySettingsError
 from .files import path_sha256
@@ -435,6 +435,11 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
                    didt_a_per_us=study.didt_a_per_us)
 
     def write(result):
+        if (out / MANIFEST).exists():
+            # overwriting: while the new files replace the old ones the folder says a job is writing
+            # into it, until the final (or PARTIAL) manifest below; a run stopped in between (a
+            # second Ctrl-C, a kill, a crash) leaves that, and the folder is refused when opened (issue 24)
+            mark_running(out)
         provenance = {"napari_rat_tms": __version__, "python": platform.python_version(),
                       "numpy": np.__version__, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                       "machine": f"{platform.machine()}, {platform.system()}", "input_sha256": digest,

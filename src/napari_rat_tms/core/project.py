@@ -176,10 +176,37 @@ def project_study_settings(parameters):
 
 def _read_json(path: Path, what: str) -> dict:
     try:
-        return json.loads(path.read_text())
+        value = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ProjectError(f"cannot read {what} {path}: {err}. The project folder is damaged; run the job "
                            "again into a new folder (nothing was changed).") from err
+    if not isinstance(value, dict):
+        raise ProjectError(f"{what} {path} is not a JSON object (it holds a {type(value).__name__}): the file "
+                           "was replaced or edited. Run the job again into a new folder (nothing was changed).")
+    return value
+
+
+#: The status ``project.json`` holds while a job writes into its folder (issue 24): a run stopped
+#: before it finished (a second Ctrl-C, a killed process, a crash) leaves it, and
+#: :func:`open_project` refuses the folder, whose files may then mix two runs.
+RUNNING_STATUS = "RUNNING"
+
+
+def mark_running(folder) -> Path:
+    """Replace the folder's ``project.json`` by one that says a job is writing into it (atomic)."""
+    return write_manifest(folder, f"{RUNNING_STATUS}: a job started writing here on "
+                                  f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')} and has not finished", overwrite=True)
+
+
+def _written_after_0_5(summary_path: Path) -> str | None:
+    """The napari-rat-tms version in a summary.json's provenance when it is later than 0.5 (those
+    versions write project.json), else None."""
+    try:
+        version = str(json.loads(summary_path.read_text())["provenance"]["napari_rat_tms"])
+        major, minor = (int(v) for v in version.split(".")[:2])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return version if (major, minor) > (0, 5) else None
 
 
 def open_project(folder, check_hashes: bool = True) -> Project:
@@ -198,13 +225,27 @@ def open_project(folder, check_hashes: bool = True) -> Project:
     if manifest_path.exists():
         manifest = _read_json(manifest_path, "the project manifest")
     elif (folder / "summary.json").exists():
-        # written before project.json existed (napari-rat-tms 0.5.0): usable, unchecked
+        # written before project.json existed (napari-rat-tms 0.5.0): usable, unchecked; a later
+        # version's folder without it has lost it (deleted, or a run stopped before writing it)
+        later = _written_after_0_5(folder / "summary.json")
+        if later:
+            raise ProjectError(
+                f"{folder} has no {MANIFEST}, but its summary.json was written by napari-rat-tms {later}, "
+                f"which always writes one: the manifest was deleted or the run stopped before it finished, so "
+                "the files cannot be checked. Run the job again (with --overwrite into this folder) "
+                "(nothing was changed).")
         manifest = {"format": 0, "napari_rat_tms": "0.5.0 or older", "files": {}}
         notes.append("this folder has no project.json (written by napari-rat-tms 0.5.0 or older): its "
                      "files cannot be checked.")
     else:
         raise ProjectError(f"{folder} is not a napari-rat-tms project: it has no {MANIFEST}. Open a folder "
                            "written by `rat-tms demo` or `rat-tms run`.")
+    status = str(manifest.get("study_status", ""))
+    if status.startswith(RUNNING_STATUS):
+        raise ProjectError(
+            f"{folder} is not a finished project: {status[len(RUNNING_STATUS) + 2:] or 'a job was writing here'}"
+            " (stopped by a second Ctrl-C, a killed process or a crash), so its files may mix an earlier run's "
+            "and this one's. Run the job again with --overwrite (nothing was changed).")
     fmt = manifest.get("format")
     if not isinstance(fmt, int) or fmt > PROJECT_FORMAT:
         raise ProjectError(
