@@ -214,3 +214,20 @@ def test_exit_codes_are_documented_in_the_help(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "exit codes: 0 done; 1 a check found a failure" in capsys.readouterr().out
+
+
+def test_run_check_validates_in_seconds_and_writes_nothing(tmp_path, capsys):
+    """Issue 24: ``rat-tms run --check`` only validates (parameters, scan, coil, output folder)."""
+    import nibabel as nib
+
+    (tmp_path / "ok.toml").write_text('models = ["1C"]\nvoxel_size_mm = 0.5\n')
+    assert main(["run", str(tmp_path / "ok.toml"), "-o", str(tmp_path / "out"), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: the job can start" in out and "coil: MC-B35" in out and "720" not in out
+    assert not (tmp_path / "out").exists()
+    data = np.ones((24, 24, 24), np.float32)
+    data[1, 2, 3] = np.inf
+    nib.save(nib.Nifti1Image(data, np.diag([0.1] * 3 + [1.0])), str(tmp_path / "bad.nii.gz"))
+    (tmp_path / "bad.toml").write_text(f'scan = "{(tmp_path / "bad.nii.gz").as_posix()}"\n')
+    assert main(["run", str(tmp_path / "bad.toml"), "-o", str(tmp_path / "out"), "--check"]) == 2
+    assert "NaN or infinite" in capsys.readouterr().err and not (tmp_path / "out").exists()

@@ -266,6 +266,13 @@ def _cmd_run(args) -> int:
         params = JobParameters.from_toml(args.parameters)
     except RatTmsError as err:
         return _error(err)
+    if args.check:
+        from .core.job import check_job
+
+        for line in check_job(params, Path(args.output), args.overwrite):
+            print(line)
+        print("OK: the job can start (nothing was computed or written).")
+        return EXIT_OK
     return _run_job(params, Path(args.output), args.overwrite, args.gui)
 
 
@@ -501,6 +508,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-o", "--output", default="rat-tms-study", help="output folder (default: %(default)s)")
     run.add_argument("--overwrite", action="store_true", help="replace an existing report")
     run.add_argument("--gui", action="store_true", help="open napari with every layer when done")
+    run.add_argument("--check", action="store_true",
+                     help="only check the parameters, the scan, the landmarks, the coil and the output folder "
+                          "(seconds; nothing is computed or written)")
     run.set_defaults(func=_cmd_run)
 
     open_ = sub.add_parser(

@@ -333,6 +333,41 @@ def _suggested_landmarks(seg, eyes, notes: list[str], source: dict) -> dict:
     return landmarks
 
 
+def check_job(params: JobParameters, output_dir, overwrite: bool = False) -> list[str]:
+    """Everything the main job can check before its heavy work, in seconds (``rat-tms run --check``;
+    issue 24): the parameters (checked when made), the output folder, the scan (read: its voxel
+    size's units, NaN voxels), the landmark file with the frame checks that need no skull, the coil
+    (read). Returns what was checked, one line each; raises :class:`JobError` (or the reader's
+    error) on the first problem."""
+    from .coils import load_coil
+    from .io import read_volume
+
+    out = Path(output_dir)
+    lines = [f"parameters: species {params.species}, models {', '.join(params.models)}, "
+             f"{params.study_settings().n_placements} placements"]
+    if ((out / "report.md").exists() or (out / MANIFEST).exists()) and not overwrite:
+        raise JobError(f"{out} already holds a project; choose another output folder or allow overwriting "
+                       "(--overwrite; its solver cache is then reused).")
+    lines.append(f"output: {out} ({'replaced' if (out / MANIFEST).exists() else 'new'})")
+    if params.scan == "synthetic-rat":
+        lines.append(f"scan: the synthetic rat ({params.voxel_size_mm or 0.34:g} mm voxels; built by the job)")
+    else:
+        volume = read_volume(Path(params.scan), voxel_size_mm=params.voxel_size_mm)
+        refuse_unit_mistakes(volume.data, volume.voxel_size_mm, what=f"the scan {params.scan}")
+        lines.append(f"scan: {volume.describe()}")
+        if not params.landmarks_mm and params.landmarks_file:
+            landmarks = _landmarks_from_file(params, volume, [])
+            _check_landmarks(landmarks, params.eye_points_mm)
+            lines.append(f"landmarks: {', '.join(sorted(landmarks))} from {params.landmarks_file}")
+        elif params.landmarks_mm:
+            lines.append(f"landmarks: {', '.join(sorted(params.landmarks_mm))} (landmarks_mm)")
+        else:
+            lines.append("landmarks: none given: suggested from the skull after the segmentation")
+    coil, _ = load_coil(params.coil)
+    lines.append(f"coil: {coil.name} ({coil.n_dipoles} dipoles)")
+    return lines
+
+
 def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, rat=None):
     """Run the pipeline, yielding ``(fraction, message)``; returns a dict of what was written and
     measured (see the module docstring). ``rat``: an already built synthetic rat (when
@@ -367,6 +402,8 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     t = time.perf_counter()
     volume, eyes, landmarks, rat, digest = _load_input(params, rat)
     timings["scan"] = time.perf_counter() - t
+    refuse_unit_mistakes(volume.data, volume.voxel_size_mm, what=f"the scan {params.scan}")
+    coil, coil_info = load_coil(params.coil)      # a damaged coil file refused now, not after the meshing
     source = {"kind": "synthetic" if rat is not None else "scan", "species": params.species,
               "defaults": f"{params.defaults.name} (napari_rat_tms.core.species)", "automatic": [], "user": []}
     if rat is None and not landmarks and params.landmarks_file:
@@ -420,7 +457,6 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     frame = frame_from_landmarks(landmarks["bregma"], landmarks["lambda"], landmarks["midline"],
                                  m_to_mm(skull.vertices_m).mean(axis=0), skull=skull,
                                  eyes_mm=eyes if len(eyes) else None)
-    coil, coil_info = load_coil(params.coil)
     models = {}
     n = len(models_asked)
     cache = (Path(params.cache_dir) if params.cache_dir
