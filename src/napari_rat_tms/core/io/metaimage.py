@@ -1,4 +1,4 @@
-"""MetaImage volumes (.mhd + raw, .mha) through SimpleITK."""
+"""MetaImage volumes (.mhd + raw, .mha) through SimpleITK (the ``metaimage`` extra)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ _UNITS_KEY = "IntensityUnits"
 
 
 def _sitk():
+    """SimpleITK, an optional dependency (264 MB installed, for MetaImage alone: issue 24)."""
     try:
         import SimpleITK as sitk
-    except ImportError as err:  # pragma: no cover - SimpleITK is a dependency
-        raise ImportError("Reading MetaImage needs SimpleITK: pip install SimpleITK") from err
+    except ImportError as err:
+        raise VolumeReadError(
+            "Reading or writing MetaImage (.mhd, .mha) needs SimpleITK, an optional dependency: "
+            "pip install 'napari-rat-tms[metaimage]' (or pip install SimpleITK). NIfTI, NRRD, DICOM "
+            "and TIFF need nothing more.") from err
     return sitk
 
 
