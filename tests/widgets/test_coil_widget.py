@@ -303,12 +303,12 @@ def test_click_buttons_need_a_surface_and_say_so(viewer_or_skip):
 
 def test_the_placement_is_prepared_in_a_worker_when_a_scalp_is_chosen(viewer_or_skip, qtbot):
     """The first placement used to load the kernels and build the scalp's search tree in the GUI
-    thread (0.22 s); a trial placement in a worker does it when the scalp is chosen, and leaves
+    thread (0.22 s); a trial placement in a daemon thread does it when the scalp is chosen, and leaves
     nothing behind."""
     viewer, widget = _scene(viewer_or_skip, frame=False)
     worker = widget._warm_up_worker
     assert worker is not None
-    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    qtbot.waitUntil(lambda: not worker.is_alive(), timeout=30_000)
     assert widget._warmed_up is widget._surface(widget.scalp_layer.value)
     assert [layer.name for layer in viewer.layers] == ["cortex surface", "body surface"]
     assert widget.placement is None

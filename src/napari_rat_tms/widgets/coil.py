@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from functools import partial
+import threading
 from pathlib import Path
 
 import napari
@@ -65,7 +65,6 @@ from ..viewer.layers import (
     surface_in_frame_of,
 )
 from ..viewer.work import call
-from ._running import start_work
 from ._clicks import click_without_drag
 from .coil_frame import LANDMARK_NAMES, StereotaxicFrameSection
 from .coil_layers import CoilLayersSection
@@ -78,8 +77,12 @@ __all__ = ["CoilPlacementWidget", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_N
 _USER_ERRORS = (RatTmsError, ValueError)
 
 
-def _nothing(*_):
-    return None
+def _trial_placement_quietly(scalp: TriangleSurface, coil: CoilDipoles) -> None:
+    """:func:`_trial_placement`, its errors dropped (a warm-up: the real placement reports them)."""
+    try:
+        _trial_placement(scalp, coil)
+    except Exception:     # noqa: BLE001 - whatever it is, the user's placement will say it
+        pass
 
 
 def _trial_placement(scalp: TriangleSurface, coil: CoilDipoles) -> None:
@@ -268,7 +271,7 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
         """Prepare the placement of a coil on the chosen scalp in a worker thread: the first
         placement loads the compiled kernels and builds the scalp's search tree (0.22 s measured
         on 2 cores, in the GUI thread before), later ones take milliseconds. A trial placement at
-        the scalp's highest vertex; its result and any error are dropped."""
+        the scalp's highest vertex, in a daemon thread; its result and any error are dropped."""
         layer = self.scalp_layer.value
         if layer is None or self.coil is None:
             return
@@ -276,9 +279,11 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
         if scalp is None or scalp is self._warmed_up or scalp.n_faces == 0:
             return
         self._warmed_up = scalp
-        coil = self.coil
-        self._warm_up_worker = start_work(partial(_trial_placement, scalp, coil), on_outcome=_nothing,
-                                          on_error=_nothing)
+        # a plain daemon thread, not a napari worker: nothing comes back to the dock, and a worker's Qt
+        # signals deleted with a closed viewer abort the process when it ends after them
+        self._warm_up_worker = threading.Thread(target=_trial_placement_quietly, args=(scalp, self.coil),
+                                                name="rat-tms coil warm-up", daemon=True)
+        self._warm_up_worker.start()
 
     def _on_scalp_changed(self, *_):
         if self._busy or self.placement is None:
