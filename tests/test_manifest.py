@@ -77,3 +77,27 @@ def test_readers_claim_only_what_they_read(tmp_path):
     # the reader itself takes the folder or its project.json, and nothing else
     assert callable(get_job_reader(str(project))) and callable(get_job_reader(str(project / "project.json")))
     assert get_job_reader(str(tmp_path)) is None and get_job_reader(str(tmp_path / "photo.png")) is None
+
+
+def test_the_source_distribution_is_complete(tmp_path):
+    """Issue 24: the sdist lacked the tests' conftest (and their subfolders), the README's images and
+    the benchmarks."""
+    import subprocess
+    import sys
+    import tarfile
+    from pathlib import Path
+
+    import pytest
+
+    pytest.importorskip("build", reason="the 'build' package (pip install build) builds the sdist")
+    repo = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "build", "--sdist", "-o", str(tmp_path),
+                             str(repo)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    (sdist,) = tmp_path.glob("*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
+    for required in ("tests/conftest.py", "tests/widgets/test_walkthrough.py", "tests/core/bem/test_solver.py",
+                     "docs/walkthrough/4_efield.png", "docs/napari_field.png", "BENCHMARKS.md",
+                     "benchmarks/bench_napari_first_field.py", "src/napari_rat_tms/napari.yaml", "LICENSE"):
+        assert required in names, required
