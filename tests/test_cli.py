@@ -231,3 +231,8 @@ def test_run_check_validates_in_seconds_and_writes_nothing(tmp_path, capsys):
     (tmp_path / "bad.toml").write_text(f'scan = "{(tmp_path / "bad.nii.gz").as_posix()}"\n')
     assert main(["run", str(tmp_path / "bad.toml"), "-o", str(tmp_path / "out"), "--check"]) == 2
     assert "NaN or infinite" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    nib.save(nib.Nifti1Image(np.ones((24, 24, 24), np.float32), np.diag([0.1] * 3 + [1.0])), str(tmp_path / "ok.nii.gz"))
+    (tmp_path / "eyes.toml").write_text(f'scan = "{(tmp_path / "ok.nii.gz").as_posix()}"\n'
+                                        "eye_points_mm = [[1.0, 1.0, 1.0], [1.0, 1.0, 30.0]]\n")
+    assert main(["run", str(tmp_path / "eyes.toml"), "-o", str(tmp_path / "out"), "--check"]) == 2
+    assert "eye_points_mm[1] = [1.0, 1.0, 30.0] mm lies outside the scan" in capsys.readouterr().err

@@ -355,6 +355,14 @@ def check_job(params: JobParameters, output_dir, overwrite: bool = False) -> lis
         volume = read_volume(Path(params.scan), voxel_size_mm=params.voxel_size_mm)
         refuse_unit_mistakes(volume.data, volume.voxel_size_mm, what=f"the scan {params.scan}")
         lines.append(f"scan: {volume.describe()}")
+        extent = np.asarray(volume.data.shape, float) * np.asarray(volume.voxel_size_mm, float)
+        for k, point in enumerate(params.eye_points_mm):
+            if np.any(np.asarray(point) < 0) or np.any(np.asarray(point) > extent):
+                raise JobError(f"eye_points_mm[{k}] = {list(point)} mm lies outside the scan (0 to "
+                               f"{', '.join(f'{e:.1f}' for e in extent)} mm per array axis): give the eye "
+                               "centres in mm in the volume frame (array index x voxel size).")
+        if params.eye_points_mm:
+            lines.append(f"eye centres: {len(params.eye_points_mm)}, inside the scan")
         if not params.landmarks_mm and params.landmarks_file:
             landmarks = _landmarks_from_file(params, volume, [])
             _check_landmarks(landmarks, params.eye_points_mm)

@@ -67,6 +67,7 @@ from ..core.coils import CoilDipoles, merged_dipoles
 from ..core.conventions import HEAD_SURFACES
 from ..core.errors import RatTmsError
 from ..core.fields import MODEL_KINDS, FieldModel, iter_field_model, surfaces_needed
+from ..core.fields.head_models import build_shares
 from ..core.project import project_conductivities
 from ..core.fields.export import FIELD_EXPORT_FORMATS, field_provenance, write_surface_field
 from ..core.fields.roi import RoiStatistics, maximum_location, roi_statistics, vertices_in_labels
@@ -132,7 +133,7 @@ def _run_build(surfaces: dict, kinds: list[str], up, cache_dir, conductivities=N
     """Worker generator: builds the models one after the other, yielding ``("progress",
     fraction, message)`` between the core's steps, then ``("model", kind, FieldModel)`` or
     ``("failed", kind, error)`` for each model."""
-    n = len(kinds)
+    shares = build_shares(surfaces, kinds)       # the bar moves with the estimated time, not the count
     for i, kind in enumerate(kinds):
         try:
             # "auto": on a machine with a CUDA GPU (and PyTorch) each coil move costs milliseconds
@@ -140,7 +141,7 @@ def _run_build(surfaces: dict, kinds: list[str], up, cache_dir, conductivities=N
             # voxel export of this model then need no second factorisation (issue 25)
             steps = iter_field_model(surfaces, kind, up=up, cache_dir=cache_dir, device="auto",
                                      conductivities=conductivities, keep_factorisation=True)
-            model = yield from forward(steps, i / n, 1 / n, f"{kind}: ", tag="progress")
+            model = yield from forward(steps, sum(shares[:i]), shares[i], f"{kind}: ", tag="progress")
         except _USER_ERRORS as err:
             yield "failed", kind, err
             continue

@@ -94,3 +94,19 @@ def test_missing_surfaces_and_unknown_kinds(surfaces):
         head_model(surfaces, "4C")
     with pytest.raises(FieldModelError, match="analytic"):
         head_model(surfaces, "sphere")
+
+
+def test_build_shares_follow_the_estimated_time():
+    """Issue 25: the E-field dock's progress over several models moves with their estimated time:
+    the analytic sphere gets the floor (1 %), a model with more unknowns a larger share."""
+    from napari_rat_tms.core.fields.head_models import build_shares
+    from napari_rat_tms.core.meshes.primitives import icosphere
+
+    surfaces = {"body": icosphere(0.012, 3, name="body"), "skull": icosphere(0.010, 3, name="skull"),
+                "skull without spine": icosphere(0.010, 3, name="skull without spine"),
+                "cortex": icosphere(0.008, 2, name="cortex")}
+    shares = build_shares(surfaces, ["sphere", "1C", "2C"])
+    assert sum(shares) == pytest.approx(1.0)
+    assert shares[0] < shares[1] < shares[2]          # 2C: twice 1C's unknowns, ~8x its LU
+    assert 0.005 < shares[0] < 0.011                  # the floor: 1 % of the estimated total
+    assert build_shares(surfaces, ["sphere"]) == [1.0]
