@@ -243,9 +243,9 @@ def _check_landmarks(landmarks_mm: dict, eye_points_mm) -> None:
 
     if not {"bregma", "lambda", "midline"} <= set(landmarks_mm):
         return
-    b, l, m = (np.asarray(landmarks_mm[k], float) for k in ("bregma", "lambda", "midline"))
+    bregma, lam, midline = (np.asarray(landmarks_mm[k], float) for k in ("bregma", "lambda", "midline"))
     try:      # the head centre only orients dorsal, which no check here needs
-        frame_from_landmarks(b, l, m, m, eyes_mm=np.asarray(eye_points_mm, float).reshape(-1, 3) if len(eye_points_mm)
+        frame_from_landmarks(bregma, lam, midline, midline, eyes_mm=np.asarray(eye_points_mm, float).reshape(-1, 3) if len(eye_points_mm)
                              else None)
     except LandmarkError as err:
         raise JobError(f"landmarks_mm: {err}") from err
@@ -350,7 +350,10 @@ def check_job(params: JobParameters, output_dir, overwrite: bool = False) -> lis
                        "(--overwrite; its solver cache is then reused).")
     lines.append(f"output: {out} ({'replaced' if (out / MANIFEST).exists() else 'new'})")
     if params.scan == "synthetic-rat":
-        lines.append(f"scan: the synthetic rat ({params.voxel_size_mm or 0.34:g} mm voxels; built by the job)")
+        from .synthetic.rat import SyntheticRatParameters
+
+        voxel = params.voxel_size_mm or SyntheticRatParameters.voxel_size_mm
+        lines.append(f"scan: the synthetic rat ({voxel:g} mm voxels; built by the job)")
     else:
         volume = read_volume(Path(params.scan), voxel_size_mm=params.voxel_size_mm)
         refuse_unit_mistakes(volume.data, volume.voxel_size_mm, what=f"the scan {params.scan}")
