@@ -178,6 +178,7 @@ def test_export_volume_refuses_a_folder_that_is_not_a_project(tmp_path, capsys):
     assert "error:" in capsys.readouterr().err and not (tmp_path / "e.nii.gz").exists()
 
 
+@pytest.mark.filterwarnings("ignore:Voxel size .* is outside 0.001-2.0 mm:UserWarning")   # the reader's, then the error
 def test_wrong_inputs_give_one_clear_line_and_exit_code_2(tmp_path, capsys):
     """Issue 24: no traceback, the message on a line of its own (not glued to a progress bar), the
     documented exit code 2, in seconds: a scan in metres, NaN voxels, a zero voxel size, a negative
