@@ -29,16 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+from _measure import median_time  # benchmarks/ is on sys.path when run as a script
 
 
 def _median_time(fn, repeat: int) -> float:
-    fn()                                   # warm-up
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    """:func:`_measure.median_time` after one warm-up call (numba compiled or loaded, files cached)."""
+    fn()
+    return median_time(fn, repeat)
 
 
 def main(argv=None) -> int:

@@ -413,7 +413,7 @@ def iter_main_job(params: JobParameters, output_dir, overwrite: bool = False, ra
     t = time.perf_counter()
     volume, eyes, landmarks, rat, digest = _load_input(params, rat)
     timings["scan"] = time.perf_counter() - t
-    refuse_unit_mistakes(volume.data, volume.voxel_size_mm, what=f"the scan {params.scan}")
+    # the units and NaN voxels: refused by the segmentation's first step, before any heavy work
     coil, coil_info = load_coil(params.coil)      # a damaged coil file refused now, not after the meshing
     source = {"kind": "synthetic" if rat is not None else "scan", "species": params.species,
               "defaults": f"{params.defaults.name} (napari_rat_tms.core.species)", "automatic": [], "user": []}

@@ -20,7 +20,6 @@ def enable_when_ready(button, missing: str | None, purpose: str, *, busy: bool =
     button.tooltip = purpose if missing is None else f"{purpose}\nNot yet: {missing}"
 
 
-
 class ScrollingDock(Container):
     """A vertical :class:`magicgui.widgets.Container` whose content scrolls inside its dock."""
 

@@ -86,8 +86,8 @@ def _trial_placement_quietly(scalp: TriangleSurface, coil: CoilDipoles) -> None:
 
 
 def _trial_placement(scalp: TriangleSurface, coil: CoilDipoles) -> None:
-    """A placement at the scalp's highest vertex along its largest extent's normal (the dock's
-    warm-up: loads the placement's kernels and builds the scalp's search tree)."""
+    """A placement at the scalp's highest vertex along its thinnest extent (the dock's warm-up:
+    loads the placement's kernels and builds the scalp's search tree)."""
     vertices_mm = m_to_mm(scalp.vertices_m)
     extent = np.ptp(vertices_mm, axis=0)
     up = np.zeros(3)
@@ -268,7 +268,7 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
             self.skull_layer.value = layer
 
     def _warm_up(self, *_):
-        """Prepare the placement of a coil on the chosen scalp in a worker thread: the first
+        """Prepare the placement of a coil on the chosen scalp in the background: the first
         placement loads the compiled kernels and builds the scalp's search tree (0.22 s measured
         on 2 cores, in the GUI thread before), later ones take milliseconds. A trial placement at
         the scalp's highest vertex, in a daemon thread; its result and any error are dropped."""

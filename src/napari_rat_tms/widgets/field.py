@@ -757,7 +757,8 @@ class FieldWidget(ScrollingDock):
         top = robust_upper_limit(magnitude) if self.auto_range.value else max(float(self.fixed_max.value), 1e-12)
         self._draw(model, placement, request.ref, cortex, efield, magnitude, peak, top, request)
         self.update_seconds = seconds
-        self._update_buttons()
+        if not self.export_button.enabled:      # the first field shown: Export and ROI statistics now apply
+            self._update_buttons()
         if frame is not None:
             self._store_frame(frame)
         where = frame.describe(peak_mm) if frame is not None else (
@@ -938,9 +939,10 @@ class FieldWidget(ScrollingDock):
             self._set_transform(layer, transform)
 
     def _uncover_the_field(self):
-        """When the field is first shown: hide the surfaces that hide it in 3D (skull and eyes, which
-        enclose the cortex or sit in front of it) and the 3D image and label volumes, and dim the body, so that what this step produced is
-        what one sees; said in the status (tick the layers to show them again). Nothing else changes."""
+        """When the field is first shown: hide what hides it in 3D (the skull and eyes, which enclose
+        the cortex or sit in front of it; the image and label volumes) and dim the body, so that what
+        this step produced is what one sees; said in the status (tick the layers to show them again).
+        Nothing else changes."""
         hidden, dimmed = [], []
         for layer in self._viewer.layers:
             if layer.metadata.get(ROLE_KEY) != ROLE_SURFACE or not isinstance(layer, napari.layers.Surface):

@@ -547,7 +547,6 @@ class StudyWidget(ScrollingDock):
         run, steps, error = self._run, self._steps, self._error
         self._worker = None
         self.cancel_button.enabled = False
-        self._update_buttons()
         if steps is not None:
             try:
                 steps.close()        # stops the run's clock

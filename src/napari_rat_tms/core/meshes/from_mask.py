@@ -25,6 +25,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import MeshError
+from ..progress import run_to_completion
 from .checks import check_closed, connected_components, find_self_intersections, genus, orient_outward
 from .surface import TriangleSurface
 
@@ -83,11 +84,7 @@ def mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "s
     steps = iter_mesh_from_mask(mask, voxel_size_mm, target_edge_mm, name=name,
                                 smoothing_voxels=smoothing_voxels, remesh_iterations=remesh_iterations,
                                 thicken_attempts=thicken_attempts, repairs=repairs)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return run_to_completion(steps)
 
 
 def iter_mesh_from_mask(mask, voxel_size_mm, target_edge_mm: float, *, name: str = "surface",

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..progress import run_to_completion
 from .histogram import SegmentationError
 from .morphology import close_mm, dilate_mm, fill_cavities, largest_component
 
@@ -227,11 +228,7 @@ def suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: 
                                max_seal_radius_mm=max_seal_radius_mm, margin_mm=margin_mm,
                                search_grid_sealing=search_grid_sealing, corner_recovery=corner_recovery,
                                recover_enclosed=recover_enclosed)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return done.value
+    return run_to_completion(steps)
 
 
 def iter_suggest_brain(skull, voxel_size_mm, *, body=None, air=None, seal_radius_mm: float | None = None,
