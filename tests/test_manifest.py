@@ -99,5 +99,47 @@ def test_the_source_distribution_is_complete(tmp_path):
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     for required in ("tests/conftest.py", "tests/widgets/test_walkthrough.py", "tests/core/bem/test_solver.py",
                      "docs/walkthrough/4_efield.png", "docs/napari_field.png", "BENCHMARKS.md",
-                     "benchmarks/bench_napari_first_field.py", "src/napari_rat_tms/napari.yaml", "LICENSE"):
+                     "benchmarks/bench_napari_first_field.py", "src/napari_rat_tms/napari.yaml", "LICENSE",
+                     "docs/DESCRIPTION.md"):
         assert required in names, required
+    # the page PyPI and the napari hub show is the package description, not the developers' README
+    with tarfile.open(sdist) as tar:
+        pkg_info = next(m for m in tar.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO"))
+        metadata = tar.extractfile(pkg_info).read().decode("utf-8")
+    assert "Description-Content-Type: text/markdown" in metadata
+    assert "## In napari" in metadata and "## From the command line" in metadata
+    assert "magicgui" not in metadata.split("\n\n", 1)[0]     # napari brings it (and Qt)
+
+
+def test_the_package_description_reads_on_its_own():
+    """Issue 24: the page of PyPI and the napari hub (``docs/DESCRIPTION.md``, the ``readme`` of
+    pyproject.toml) must work away from this repository: no relative link or image (they do not
+    resolve there), no ``../shared`` (developers' data), no path of a build machine; the menus and
+    commands it names exist."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from napari_rat_tms.cli import build_parser
+
+    repo = Path(__file__).resolve().parents[1]
+    pyproject = (repo / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r'^readme = "docs/DESCRIPTION.md"', pyproject, re.M)
+    text = (repo / "docs" / "DESCRIPTION.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)]*)\)", text)
+    assert targets and all(t.startswith("https://") for t in targets), targets
+    assert "<img" not in text and "../shared" not in text
+    assert not re.search(r"(/work/|/home/|/tmp/|[A-Z]:\\)", text)
+    manifest = npe2.PluginManifest.from_distribution("napari-rat-tms")
+    docks = {w.display_name for w in manifest.contributions.widgets}
+    for name in re.findall(r"Plugins > Rat TMS > ([^*]+)\*\*", text):
+        assert name in docks, name
+    for name in re.findall(r"\*\*([A-Z][\w -]+)\*\* \(the 630", text):
+        assert name in docks, name
+    parser = build_parser()
+    commands = [line.split("#")[0].strip() for line in text.splitlines() if line.startswith("rat-tms ")]
+    assert len(commands) >= 4
+    for command in commands:
+        args = shlex.split(command)[1:]
+        parsed = parser.parse_args(args)           # exits (SystemExit) on an unknown command or option
+        assert parsed.command == args[0]
