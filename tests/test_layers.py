@@ -27,7 +27,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(frozenset(layer) for layer in (
     {"core.bem"},                                                  # surfaces + coil -> total field
     {"core.placement", "core.fields"},                             # where the coil sits; head models
     {"core.neurons"},                                              # field -> thresholds
-    {"core.study"},                                                # many placements, many models
+    {"core.study", "core.planning"},                              # many placements, many models; planning one
     {"core.project"},                                              # the project folder
     {"core.job", "core.autosave"},                                 # the whole pipeline
     {"viewer"},                                                    # napari layers, readers, writers

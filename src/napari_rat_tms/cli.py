@@ -276,6 +276,97 @@ def _cmd_run(args) -> int:
     return _run_job(params, Path(args.output), args.overwrite, args.gui)
 
 
+def _cmd_optimise(args) -> int:
+    from .core.coils import load_coil
+    from .core.conventions import HEAD_SURFACES, surface_file_stem
+    from .core.errors import RatTmsError
+    from .core.fields.head_models import BEM_MODEL_KINDS, iter_field_model
+    from .core.meshes.io import read_surface_file
+    from .core.placement import placement_grid
+    from .core.planning import (PLACEMENT_FILE, PLAN_FILE, PlanSettings, cortex_point_at, iter_plan_placement,
+                                write_plan)
+    from .core.progress import run_to_completion
+    from .core.project import ProjectError, ProjectWarning, open_project
+
+    bar = None
+    try:
+        if (args.target_mm is None) == (args.target_ap_ml is None):
+            raise ValueError("give the target either as --target-ap-ml AP ML [--target-dv DV] (mm from bregma) "
+                             "or as --target-mm X Y Z (the scan's frame)")
+        settings = PlanSettings(objective=args.objective, direction_deg=args.direction_deg,
+                                target_radius_mm=args.target_radius_mm, extent_mm=tuple(args.extent_mm),
+                                gap_mm=args.gap_mm, avoid_openings=args.avoid_openings,
+                                keep_out_eyes=args.keep_out_eyes, n_training=args.training)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ProjectWarning)
+            project = open_project(args.folder)
+        folder = project.folder
+        existing = [p for p in (Path(args.output or folder) / n for n in (PLAN_FILE, PLACEMENT_FILE)) if p.exists()]
+        if existing and not args.overwrite:
+            raise FileExistsError(f"{', '.join(map(str, existing))} exist(s): pass --overwrite to replace, or "
+                                  "--output another folder (nothing was computed)")
+        frame = project.frame()
+        if frame is None:
+            raise ValueError(f"{folder} has no stereotaxic frame (frame.json): the optimiser searches over "
+                             "AP/ML; run the job with landmarks")
+        kind = args.model or next((m for m in project.models if m in BEM_MODEL_KINDS), None)
+        if kind not in BEM_MODEL_KINDS:
+            raise ValueError(f"no BEM model to optimise with (the project has {', '.join(project.models) or 'none'}"
+                             f"): pass --model, one of {', '.join(BEM_MODEL_KINDS)}")
+        record = json.loads((folder / "placement.json").read_text())
+        coil_source = args.coil or record["coil"]
+        coil, _ = load_coil(coil_source)
+        surfaces = {}
+        for name in HEAD_SURFACES:
+            path = folder / "meshes" / f"{surface_file_stem(name)}.vtk"
+            if path.is_file():
+                surfaces[name] = read_surface_file(path).surface
+        cortex = surfaces["cortex"]
+        if args.target_mm is not None:
+            target = np.asarray(args.target_mm, float)
+        else:
+            target = cortex_point_at(cortex, frame, args.target_ap_ml[0], args.target_ap_ml[1], args.target_dv)
+        print(f"target {frame.describe(target)}; {settings.objective} with the {kind} model, coil "
+              f"{record.get('coil_name', coil_source) if args.coil is None else coil_source}", file=sys.stderr)
+        bar = _TqdmProgress(f"{kind} model")
+        model = run_to_completion(iter_field_model(surfaces, kind, cache_dir=project.solver_cache or
+                                                   folder / "solver_cache",
+                                                   conductivities=project.conductivities), bar)
+        bar.close()
+        grid = None
+        study = project.study_settings
+        if study is not None:
+            grid = study.grid(surfaces["body"], frame)
+        else:
+            grid = placement_grid(surfaces["body"], frame)
+        bar = _TqdmProgress("optimising")
+        plan = run_to_completion(iter_plan_placement(model.solver, surfaces, frame, coil, target, settings,
+                                                     grid=grid), bar)
+        bar.close()
+        written = write_plan(args.output or folder, plan, frame, coil_source,
+                             record.get("coil_name", coil_source) if args.coil is None else coil_source,
+                             overwrite=args.overwrite)
+    except (ProjectError, RatTmsError, ValueError, KeyError, OSError) as err:
+        return _error(err)
+    finally:
+        if bar is not None:
+            bar.close()
+    r = plan.result
+    p = r.placement
+    print(f"optimum: {frame.describe(p.scalp_point_mm)}, orientation {p.orientation_deg % 360:.1f} deg from anterior; "
+          f"{settings.objective} {r.score:.4g} (full model {r.score_reference if r.score_reference is not None else r.score:.4g})")
+    if r.grid_best is not None:
+        print(f"best of the {grid.n_placements} grid placements: {r.grid_best[1]:.4g} (optimum x{r.gain_over_grid:.3f})")
+    print(f"line navigation (axis through the target, best orientation): {r.line_navigation[1]:.4g} "
+          f"(optimum x{r.gain_over_line_navigation:.3f})")
+    if plan.reduced is not None:
+        print(f"reduced field: rank {plan.reduced.rank}, bound {plan.reduced.bound:.2%} (validation max "
+              f"{plan.reduced.info['validation_max_re']:.3%}); {r.evaluations} placements evaluated in "
+              f"{plan.seconds.get('optimisation', 0):.1f} s (+{plan.seconds.get('reduced_field', 0):.1f} s to build it)")
+    print("wrote " + ", ".join(str(p) for p in written) + " (load the placement in the Coil placement dock)")
+    return 0
+
+
 def _cmd_info(args) -> int:
     from .core.errors import RatTmsError
     from .core.io import read_volume
@@ -467,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .core.conventions import SEED_DIDT_A_PER_US
     from .core.synthetic.rat import SyntheticRatParameters
     from .core.fields.head_models import BEM_MODEL_KINDS
+    from .core.planning import PlanSettings
 
     parser = argparse.ArgumentParser(
         prog="rat-tms",
@@ -537,6 +629,46 @@ def build_parser() -> argparse.ArgumentParser:
     volume.add_argument("--label", type=int, default=4, help="segmentation label (default: 4, brain)")
     volume.add_argument("--overwrite", action="store_true", help="replace existing output files")
     volume.set_defaults(func=_cmd_export_volume)
+
+    optimise = sub.add_parser(
+        "optimise",
+        help="find the coil placement that best stimulates a cortical target",
+        description="Search the placements over the scalp above a target (AP, ML and orientation, the coil "
+        "touching the scalp) for the best objective: |E| at the target (magnitude), E along a wanted "
+        "current direction (direction) or the target's |E| over the largest elsewhere (focality). Uses a "
+        "reduced-order field of the project's BEM model (built in seconds; its error bound is printed), "
+        "checks the optimum with the full model, and compares it with the best grid placement and with "
+        "line navigation. Writes optimisation.json and optimised_placement.json (the Coil placement "
+        "dock loads it) into the project folder or --output.")
+    optimise.add_argument("folder", help="project folder (e.g. rat-tms-demo/study)")
+    optimise.add_argument("--target-ap-ml", type=float, nargs=2, metavar=("AP", "ML"), default=None,
+                          help="target in mm from bregma (the cortex's surface there unless --target-dv)")
+    optimise.add_argument("--target-dv", type=float, default=None, help="target depth DV in mm from bregma")
+    optimise.add_argument("--target-mm", type=float, nargs=3, metavar=("X", "Y", "Z"), default=None,
+                          help="target in the scan's frame (mm), instead of --target-ap-ml")
+    optimise.add_argument("--target-radius-mm", type=float, default=0.0,
+                          help="the target is the cortex within this radius (default 0: the nearest vertex)")
+    optimise.add_argument("--objective", choices=["magnitude", "direction", "focality"], default="magnitude",
+                          help="what to maximise (default: %(default)s)")
+    optimise.add_argument("--direction-deg", type=float, default=None,
+                          help="for 'direction': the wanted current direction at the target, degrees from "
+                          "anterior, counter-clockwise seen from above")
+    optimise.add_argument("--model", default=None, choices=list(BEM_MODEL_KINDS),
+                          help="head model (default: the project's reference)")
+    optimise.add_argument("--coil", default=None, help="coil preset or file (default: the project's)")
+    optimise.add_argument("--extent-mm", type=float, nargs=2, metavar=("AP", "ML"),
+                          default=list(PlanSettings.extent_mm),
+                          help="size of the region searched, centred above the target (default: %(default)s)")
+    optimise.add_argument("--gap-mm", type=float, default=0.0, help="gap between scalp and coil (default 0)")
+    optimise.add_argument("--avoid-openings", action="store_true",
+                          help="penalise |E| on the cortex under the skull's openings (seed 003's hot spots)")
+    optimise.add_argument("--keep-out-eyes", action="store_true",
+                          help="keep the coil's centre 3 mm or more from the eyes")
+    optimise.add_argument("--training", type=int, default=PlanSettings.n_training,
+                          help="placements the reduced field is built from (default: %(default)s)")
+    optimise.add_argument("-o", "--output", default=None, help="output folder (default: the project folder)")
+    optimise.add_argument("--overwrite", action="store_true", help="replace an earlier optimisation's files")
+    optimise.set_defaults(func=_cmd_optimise)
 
     info = sub.add_parser("info", help="read a scan and report what the plugin sees",
                           description="Read a µCT volume (NIfTI, DICOM folder or file, NRRD, "

@@ -307,3 +307,37 @@ def test_project_conductivities_are_read_from_its_parameters(tmp_path):
     (tmp_path / "parameters.json").write_text(json.dumps({"parameters": {"conductivities": {"body": 0.4}}}))
     assert project_conductivities(tmp_path) == {"body": 0.4}
     assert project_conductivities(tmp_path / "missing") == {}
+
+
+def test_optimise_writes_the_best_placement_beside_its_baselines(project, tmp_path, capsys):
+    """Issue 22 from the command line: ``rat-tms optimise`` on the project's 1C model (read from its
+    solver cache) for a target at AP/ML; the optimum beats the project's grid and line navigation
+    (scored the same way), its placement file is one the Coil placement dock loads, its error bound
+    and baselines are written; wrong input is one line and exit code 2, nothing overwritten."""
+    from napari_rat_tms.cli import EXIT_INPUT, main
+    from napari_rat_tms.core.placement import CoilPlacement
+    from napari_rat_tms.core.placement.coil_on_scalp import PLACEMENT_FILE_FORMAT
+
+    out, _, _ = project
+    results = tmp_path / "plan"
+    args = ["optimise", str(out), "--target-ap-ml", "-3", "1.5", "--model", "1C", "--training", "150",
+            "-o", str(results)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "optimum: AP" in printed and "grid placements" in printed and "reduced field: rank" in printed
+    plan = json.loads((results / "optimisation.json").read_text())
+    assert plan["objective"]["objective"] == "magnitude" and plan["settings"]["n_training"] == 150
+    assert plan["score"] >= plan["grid_best"]["score"] and plan["gain_over_line_navigation"] >= 1.0
+    assert abs(plan["score_reference"] - plan["score"]) <= plan["reduced_field"]["bound"] * plan["score"]
+    record = json.loads((results / "optimised_placement.json").read_text())
+    assert record["format"] == PLACEMENT_FILE_FORMAT and record["coil"] == "MC-B35 (low resolution)"
+    assert CoilPlacement.from_dict(record["placement"]).to_dict() == plan["placement"]
+    before = (results / "optimisation.json").read_bytes()
+    for wrong, says in ((args, "exist"),                                  # no overwrite without --overwrite
+                        (args[:2] + ["--objective", "direction", "--target-ap-ml", "-3", "1.5"], "direction"),
+                        (args[:2] + ["--target-mm", "0", "0", "0", "--target-ap-ml", "-3", "1"], "either"),
+                        (args[:2] + ["--target-ap-ml", "-60", "0", "--model", "1C"], "no cortex under")):
+        assert main(wrong) == EXIT_INPUT, wrong
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith("error:") and says in err[-1], err
+    assert (results / "optimisation.json").read_bytes() == before

@@ -536,3 +536,39 @@ def test_the_cheapest_model_first_and_the_field_follows_the_more_accurate(viewer
     widget.model_choice.value = "1C"                 # the user's choice stays
     qtbot.waitUntil(lambda: widget.model_shown == "1C", timeout=10_000)
     assert widget._model_picked
+
+
+def test_best_placement_for_a_target_moves_the_coil_there(viewer_or_skip):
+    """Issue 22 in the dock: a target at AP/ML, the reduced field of the shown 1C model, the search;
+    the coil dock moves the coil to the optimum (its frame: the world shift undone), the target is
+    drawn where it is, and the status compares the optimum with the grid and line navigation. On
+    this sphere the optimum of E along anterior lies over the target (tests/core/placement)."""
+    from napari_rat_tms.widgets.field_optimise import ROLE_OPTIMISATION_TARGET
+
+    viewer, coil_widget, widget = _scene(viewer_or_skip)
+    section = widget.optimise
+    assert not section.button.enabled and "no head model" in section.button.tooltip
+    widget.build_models(["1C"], blocking=True)
+    assert section.button.enabled, section.button.tooltip
+    section.target_ap.value, section.target_ml.value = -2.0, 1.0
+    section.objective.value = "direction"
+    assert section.direction_deg.enabled
+    section.find_best_placement(blocking=True)
+    plan = section.plan
+    assert plan is not None, section.result.value
+    text = section.result.value
+    assert "Optimum (1C, direction)" in text and "grid placements" in text and "Line navigation" in text
+    assert "The coil was moved there" in text and plan.reduced is not None
+    # the coil dock's placement is the optimum (models' frame = the dock's here: same translation)
+    np.testing.assert_allclose(coil_widget.placement.scalp_point_mm, plan.result.placement.scalp_point_mm, atol=1e-6)
+    assert plan.result.score >= plan.result.grid_best[1]
+    # the target (AP -2, ML 1 from bregma at x = 2: x = 0; the cortex's top there), drawn in world
+    target = _by_role(viewer, ROLE_OPTIMISATION_TARGET)
+    np.testing.assert_allclose(plan.target_mm[0], 0.0, atol=0.6)
+    np.testing.assert_allclose(target.data[0] + target.translate, plan.target_mm + TRANSLATE, atol=1e-9)
+    # over the target, the current along anterior (+x): within 1 mm and 5 deg
+    radial = plan.target_mm / np.linalg.norm(plan.target_mm)
+    assert np.linalg.norm(coil_widget.placement.scalp_point_mm - 10.0 * radial) <= 1.0
+    axis = coil_widget.placement.axis
+    wanted = np.array([1.0, 0.0, 0.0]) - axis[0] * axis        # anterior in the coil's plane
+    assert _angle_deg(coil_widget.placement.current_direction, wanted) <= 5.0

@@ -18,7 +18,7 @@ __all__ = ["hide_volumes", "put_above", "SURFACE_DRAW_ORDER", "surface_draw_rank
            "labels_kwargs", "HU_CONTRAST_LIMITS", "ROLE_KEY", "ROLE_SEGMENTATION",
            "ROLE_EVALUATION_REGION", "ROLE_BRAIN_PAINT", "ROLE_EYE_POINTS", "ROLE_SPINE_CUT",
            "ROLE_SURFACE", "ROLE_LANDMARKS", "ROLE_COIL", "ROLE_COIL_CURRENT", "ROLE_LINE_NAVIGATION",
-           "ROLE_PLACEMENT_GRID", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
+           "ROLE_PLACEMENT_GRID", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM", "ROLE_OPTIMISATION_TARGET",
            "ROLE_EXAMPLE_FIELD", "ROLE_THRESHOLD_MAP", "ROLE_NEURON_SOMAS", "LayerRole", "LAYER_ROLES",
            "layer_with_role", "surface_in_frame_of"]
 
@@ -128,6 +128,7 @@ ROLE_PLACEMENT_GRID = "placement_grid"
 ROLE_EFIELD = "efield_on_cortex"
 ROLE_EFIELD_DIRECTION = "efield_direction"
 ROLE_EFIELD_MAXIMUM = "efield_maximum"
+ROLE_OPTIMISATION_TARGET = "optimisation_target"
 ROLE_EXAMPLE_FIELD = "efield"
 ROLE_THRESHOLD_MAP = "neuron_threshold_map"
 ROLE_NEURON_SOMAS = "neuron_somas"
@@ -161,6 +162,7 @@ LAYER_ROLES: dict[str, LayerRole] = {r.role: r for r in (
     LayerRole(ROLE_EFIELD, "surface", "E-field dock", ("model", "units", "didt_a_per_us")),
     LayerRole(ROLE_EFIELD_DIRECTION, "vectors", "E-field dock", ("model",)),
     LayerRole(ROLE_EFIELD_MAXIMUM, "points", "E-field dock", ("model",)),
+    LayerRole(ROLE_OPTIMISATION_TARGET, "points", "E-field dock (best placement)"),
     LayerRole(ROLE_EXAMPLE_FIELD, "surface", "project reader (the job's example placement)", ("model", "units")),
     LayerRole(ROLE_THRESHOLD_MAP, "surface", "Neuron thresholds dock", ("cell", "units", "model")),
     LayerRole(ROLE_NEURON_SOMAS, "points", "Neuron thresholds dock", ("cell", "model")),

@@ -66,6 +66,9 @@ class ViewerState:
     #: Emitted (no argument) when the coil is placed, moved, turned or changed, or its layer is
     #: added or removed.
     coil_changed = Signal()
+    #: Emitted with a :class:`CoilPlacement` (the coil layer's frame) when another dock asks the Coil
+    #: placement dock to move the coil there (the E-field dock's best placement).
+    placement_requested = Signal(object)
 
     def __init__(self, viewer=None):
         self.models: dict[str, FieldModel] = {}
@@ -112,6 +115,14 @@ class ViewerState:
         layer.metadata.update(self._coil.metadata())
         self.coil_changed.emit()
         return self._coil
+
+    def request_placement(self, placement: CoilPlacement) -> bool:
+        """Ask the Coil placement dock to move the coil to ``placement`` (coil layer's frame); False
+        when no dock listens (it is not open)."""
+        if not len(self.placement_requested):
+            return False
+        self.placement_requested.emit(placement)
+        return True
 
     def coil_dipoles(self, source):
         """The :class:`~napari_rat_tms.core.coils.CoilDipoles` of a coil source, loaded once for this

@@ -66,6 +66,7 @@ from ..viewer.layers import (
 )
 from ..viewer.work import call
 from ._clicks import click_without_drag
+from ..viewer.shared_state import shared_state
 from .coil_frame import LANDMARK_NAMES, StereotaxicFrameSection
 from .coil_layers import CoilLayersSection
 from ._dock import ScrollingDock
@@ -210,6 +211,9 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
         self.cortex_layer.changed.connect(self._on_cortex_changed)
         napari_viewer.layers.events.inserted.connect(self._on_inserted)
         napari_viewer.layers.events.removed.connect(self._refresh)
+        requests = shared_state(napari_viewer).placement_requested
+        requests.connect(self._on_placement_requested)
+        self.native.destroyed.connect(lambda *_: requests.disconnect(self._on_placement_requested, missing_ok=True))
         callbacks = napari_viewer.mouse_drag_callbacks
         for callback in (self._on_mouse_press, self._on_landmark_press):
             self.native.destroyed.connect(
@@ -469,6 +473,13 @@ class CoilPlacementWidget(StereotaxicFrameSection, CoilLayersSection, ScrollingD
             return None
         self._commit(placement, message)
         return placement
+
+    def _on_placement_requested(self, placement: CoilPlacement) -> CoilPlacement | None:
+        """Another dock (the E-field dock's best placement) asks for the coil at ``placement`` (this
+        dock's frame): lifted onto the scalp, checked, drawn."""
+        if self.placement is None and not self._can_place("move the coil to the best placement"):
+            return None
+        return self._update(lambda _: placement, "Moved to the best placement found by the E-field dock.")
 
     def _commit(self, placement: CoilPlacement, message: str | None):
         first = self.placement is None

@@ -94,6 +94,7 @@ from ..viewer.layers import (
 from ._layers import layer_shift, layer_transform
 from ._dock import ScrollingDock, enable_when_ready
 from ._running import start_work
+from .field_optimise import OptimiseSection
 from ..viewer.shared_state import shared_state
 
 __all__ = ["FieldWidget", "ROLE_EFIELD", "ROLE_EFIELD_DIRECTION", "ROLE_EFIELD_MAXIMUM",
@@ -259,11 +260,13 @@ class FieldWidget(ScrollingDock):
         self.export_button.tooltip = ("Save the field shown (cortex vertices, mm; E in V/m; provenance) as "
                                       ".vtk, .ply or .csv.")
 
+        self.optimise = OptimiseSection(self)      # "Best placement for a target" (issue 22)
+
         self.extend([self.cortex_layer, *self.kind_boxes.values(), self.surfaces_label,
                      self.build_button, self.cancel_button, self.progress, self.model_choice,
                      self.auto_range, self.fixed_max, self.didt_label, self.status,
                      self.roi_layer, self.roi_label, self.roi_levels, self.roi_button, self.roi_result,
-                     self.export_button])
+                     self.export_button, *self.optimise.widgets])
 
         from qtpy.QtCore import QTimer
 
@@ -290,6 +293,9 @@ class FieldWidget(ScrollingDock):
         napari_viewer.layers.events.inserted.connect(self._on_layers_changed)
         napari_viewer.layers.events.removed.connect(self._on_layers_changed)
         self._store.coil_changed.connect(self._schedule_update)
+        self._store.coil_changed.connect(self.optimise.update_button)
+        self._store.models_changed.connect(self.optimise.update_button)
+        self.model_choice.changed.connect(self.optimise.update_button)
         self._refresh_needs()
         self._set_status(self._next_step())
         if self._store.coil is not None:
@@ -367,6 +373,8 @@ class FieldWidget(ScrollingDock):
         no_roi = no_field or (None if self.roi_layer.value is not None else
                               "no Labels layer as the region: paint one over the cortex or open an atlas.")
         enable_when_ready(self.roi_button, no_roi, "Statistics of |E| over the cortex inside the chosen label.")
+        if hasattr(self, "optimise"):
+            self.optimise.update_button()
 
     def _on_layers_changed(self, event=None):
         self.cortex_layer.reset_choices()
