@@ -39,6 +39,11 @@ in the layer list: napari draws the layers in list order with a depth test, so a
 scalp drawn before them would hide them (as it hides the cortex when it is below the cortex in
 the list: keep the scalp above the cortex to see through it). No other layer is changed.
 
+Below them, "Best placement for a target" (:mod:`.field_optimise`): a target at AP/ML (and DV), an
+objective (|E|, E along a current direction, focality) and constraints; the search runs in a worker
+with a reduced-order field of the model shown (:mod:`napari_rat_tms.core.planning`) and the Coil
+placement dock moves the coil to the optimum.
+
 The models built here go into the viewer's shared registry (:func:`~napari_rat_tms.viewer.shared_state.shared_state`) with
 the surfaces they were built from, for the Study dock. Physics is in SI units inside the core
 (:mod:`napari_rat_tms.core.fields`), positions in millimetres in the viewer.
