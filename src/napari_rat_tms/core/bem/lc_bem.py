@@ -140,8 +140,14 @@ def field_operators(stack: StackedSurfaces, points_m: np.ndarray) -> tuple[np.nd
 
 
 #: Largest relative error of the float32 solve accepted by ``solve_precision="auto"``: the
-#: condition number estimate times float32's unit roundoff must stay below it.
-FLOAT32_SOLVE_TOLERANCE = 1e-4
+#: condition number estimate times float32's unit roundoff must stay below it. 1e-3 (0.1 %): three
+#: to eight times below the BEM's own discretisation error (0.3-0.8 % against the analytic sphere)
+#: and five times below the reduced field's bound. The bound is a worst case: on the synthetic rat's
+#: 2C model at seed 003's meshing (condition estimate 6.2e3, bound 7.4e-4) the float32 solve changed
+#: the fields of 200 placements by 1.8e-6 (median) to 3.1e-6 (max) relative, and cut the precompute
+#: from 190 s (float64) to 147 s on 2 cores (``benchmarks/bench_precompute_precision.py``; with the
+#: former 1e-4, "auto" factorised twice there, in float32 then float64: 202 s).
+FLOAT32_SOLVE_TOLERANCE = 1e-3
 
 
 def _factorise(matrix: np.ndarray, solve_precision: str, info: dict):
@@ -191,7 +197,7 @@ def iter_transfer_matrix(stack: StackedSurfaces, points_m: np.ndarray, sigma_at_
     runs in ``product_dtype`` (float32 by default: twice as fast; its rounding, about 1e-6
     relative, is four orders below the discretisation error; a test compares it with float64).
     ``solve_precision="auto"`` factorises in float32 (twice as fast) when LAPACK's condition
-    estimate times float32's roundoff is below ``FLOAT32_SOLVE_TOLERANCE`` (1e-4, a bound on the
+    estimate times float32's roundoff is below ``FLOAT32_SOLVE_TOLERANCE`` (1e-3, a bound on the
     solve's relative error, Golub & Van Loan 2013 section 3.5), else in float64. ``info``, if
     given, receives the condition estimate and the precision used, and with ``keep_factorisation``
     (CPU only) the LU factors under ``"factorisation"`` (for :func:`.points_field.keep_factorisation`:

@@ -25,7 +25,7 @@ conductor object skips the assembly and the factorisation. A head model built wi
 ``keep_factorisation=True`` (:func:`.solver.iter_build_solver`; the E-field dock builds so) leaves its
 precomputation's factorisation here: the neuron dock's fields at compartments and the voxel export
 then start with the source. That factorisation may be float32 (``solve_precision="auto"`` chooses
-it when the condition number allows: a relative error of the solve below 1e-4, see
+it when the condition number allows: a relative error of the solve below 1e-3, see
 :func:`.lc_bem.iter_transfer_matrix`), the same accuracy as the model's own transfer matrix.
 Measured on the demo's 3C model (N = 7,990, 2 cores): assembly 4 s and factorisation 4 s of a 12 s
 solve; the rest is the single-layer source, which depends on the coil.
