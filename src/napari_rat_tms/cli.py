@@ -341,7 +341,8 @@ def _cmd_optimise(args) -> int:
             grid = placement_grid(surfaces["body"], frame)
         bar = _TqdmProgress("optimising")
         plan = run_to_completion(iter_plan_placement(model.solver, surfaces, frame, coil, target, settings,
-                                                     grid=grid), bar)
+                                                     grid=grid, cache_dir=project.solver_cache or
+                                                     folder / "solver_cache"), bar)
         bar.close()
         written = write_plan(args.output or folder, plan, frame, coil_source,
                              record.get("coil_name", coil_source) if args.coil is None else coil_source,
@@ -360,9 +361,11 @@ def _cmd_optimise(args) -> int:
     print(f"line navigation (axis through the target, best orientation): {r.line_navigation[1]:.4g} "
           f"(optimum x{r.gain_over_line_navigation:.3f})")
     if plan.reduced is not None:
+        made = ("read from the solver cache" if plan.reduced.info.get("from_cache") else
+                f"built in {plan.seconds.get('reduced_field', 0):.1f} s and kept in the solver cache")
         print(f"reduced field: rank {plan.reduced.rank}, bound {plan.reduced.bound:.2%} (validation max "
-              f"{plan.reduced.info['validation_max_re']:.3%}); {r.evaluations} placements evaluated in "
-              f"{plan.seconds.get('optimisation', 0):.1f} s (+{plan.seconds.get('reduced_field', 0):.1f} s to build it)")
+              f"{plan.reduced.info['validation_max_re']:.3%}; {made}); {r.evaluations} placements evaluated in "
+              f"{plan.seconds.get('optimisation', 0):.1f} s")
     print("wrote " + ", ".join(str(p) for p in written) + " (load the placement in the Coil placement dock)")
     return 0
 

@@ -332,6 +332,13 @@ def test_optimise_writes_the_best_placement_beside_its_baselines(project, tmp_pa
     record = json.loads((results / "optimised_placement.json").read_text())
     assert record["format"] == PLACEMENT_FILE_FORMAT and record["coil"] == "MC-B35 (low resolution)"
     assert CoilPlacement.from_dict(record["placement"]).to_dict() == plan["placement"]
+    assert not plan["reduced_field"]["from_cache"] and "kept in the solver cache" in printed
+    assert len(list((out / "solver_cache").glob("reduced-*.npz"))) == 1
+    # a second search (another target) reads the model's reduced field back: the same rank and bound
+    assert main(args[:3] + ["-2", "2.0"] + args[5:] + ["--overwrite"]) == 0
+    assert "read from the solver cache" in capsys.readouterr().out
+    again = json.loads((results / "optimisation.json").read_text())
+    assert again["reduced_field"]["from_cache"] and again["reduced_field"]["rank"] == plan["reduced_field"]["rank"]
     before = (results / "optimisation.json").read_bytes()
     for wrong, says in ((args, "exist"),                                  # no overwrite without --overwrite
                         (args[:2] + ["--objective", "direction", "--target-ap-ml", "-3", "1.5"], "direction"),

@@ -551,6 +551,7 @@ def test_best_placement_for_a_target_moves_the_coil_there(viewer_or_skip):
     widget.build_models(["1C"], blocking=True)
     assert section.button.enabled, section.button.tooltip
     section.target_ap.value, section.target_ml.value = -2.0, 1.0
+    section.n_training = 400                 # (1,000 by default; a smaller basis is enough on spheres)
     section.objective.value = "direction"
     assert section.direction_deg.enabled
     section.find_best_placement(blocking=True)
@@ -559,6 +560,8 @@ def test_best_placement_for_a_target_moves_the_coil_there(viewer_or_skip):
     text = section.result.value
     assert "Optimum (1C, direction)" in text and "grid placements" in text and "Line navigation" in text
     assert "The coil was moved there" in text and plan.reduced is not None
+    assert "kept for the next searches" in text and list(section._reduced.values()) == [plan.reduced]
+    assert section.button.enabled
     # the coil dock's placement is the optimum (models' frame = the dock's here: same translation)
     np.testing.assert_allclose(coil_widget.placement.scalp_point_mm, plan.result.placement.scalp_point_mm, atol=1e-6)
     assert plan.result.score >= plan.result.grid_best[1]

@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 
 from .conventions import SEED_DIDT_A_PER_US, m_to_mm
-from .fields.reduced import ReducedField, ReducedFieldSettings, iter_build_reduced_field
+from .fields.reduced import (ReducedField, ReducedFieldSettings, iter_build_reduced_field, load_reduced_field,
+                             reduced_cache_key, save_reduced_field)
 from .placement.grid import SEED_GRID_EXTENT_MM
 from .placement.optimise import (OBJECTIVES, OptimisationError, OptimisedPlacement, PlacementObjective,
                                  cortex_under_openings, iter_optimise_placement, target_vertices)
 from .placement.region import ScalpRegion
 
 __all__ = ["PlanSettings", "PlacementPlan", "iter_plan_placement", "write_plan", "wanted_direction",
-           "cortex_point_at", "PLAN_FILE", "PLACEMENT_FILE"]
+           "cortex_point_at", "reduced_region", "iter_model_reduced_field", "PLAN_FILE", "PLACEMENT_FILE"]
 
 PLAN_FILE = "optimisation.json"
 PLACEMENT_FILE = "optimised_placement.json"
@@ -46,7 +47,7 @@ class PlanSettings:
     avoid_weight: float = 1.0
     keep_out_eyes: bool = False
     keep_out_radius_mm: float = 3.0
-    n_training: int = 600
+    n_training: int = 1000
     n_validation: int = 200
     tolerance: float = 0.005
     seed: int = 0
@@ -105,18 +106,65 @@ def cortex_point_at(cortex, frame, ap_mm: float, ml_mm: float, dv_mm: float | No
     return v[near[np.argmax(st[near, 2])]]
 
 
+def reduced_region(surfaces, frame, margin_mm: float = 2.0) -> ScalpRegion:
+    """The region of the scalp a head model's reduced field is built for: above the dorsal half of the
+    cortex (the AP x ML box of its vertices above their median DV), plus ``margin_mm`` on each side."""
+    st = frame.to_stereotaxic(m_to_mm(surfaces["cortex"].vertices_m))
+    dorsal = st[st[:, 2] >= np.median(st[:, 2])]
+    low = np.array([dorsal[:, 1].min(), dorsal[:, 0].min()]) - margin_mm
+    high = np.array([dorsal[:, 1].max(), dorsal[:, 0].max()]) + margin_mm
+    return ScalpRegion(surfaces["body"], frame, tuple(((low + high) / 2).tolist()), tuple((high - low).tolist()))
+
+
+def iter_model_reduced_field(solver, surfaces, frame, coil, settings: PlanSettings, *, cache_dir=None):
+    """The reduced field of a BEM model for ``coil`` over :func:`reduced_region` (placements drawn at
+    random: ``settings.n_training`` for the basis, ``settings.n_validation`` for its rank and bound,
+    gaps from ``settings.gap_mm`` to 2 mm more). Built once per model and coil: read from
+    ``cache_dir`` when it was saved there (same model, coil, region and settings), else built and
+    saved. A generator of ``(fraction, message)``; returns the :class:`ReducedField`."""
+    region = reduced_region(surfaces, frame)
+    build_settings = ReducedFieldSettings(tolerance=settings.tolerance)
+    region_key = (*region.bounds_ap_ml_mm.ravel(), *frame.origin_mm, *frame.anterior, *frame.dorsal,
+                  settings.gap_mm, settings.didt_a_per_us)
+    key = reduced_cache_key(solver, coil, region_key, build_settings, settings.n_training, settings.n_validation,
+                            settings.seed)
+    path = None if cache_dir is None else Path(cache_dir) / f"reduced-{key[:24]}.npz"
+    if path is not None:
+        cached = load_reduced_field(path, solver, key)
+        if cached is not None:
+            yield 1.0, f"read the reduced field from {path}"
+            return cached
+    start = time.perf_counter()
+    yield 0.0, (f"random placements over AP {region.bounds_ap_ml_mm[0][0]:+.1f}..{region.bounds_ap_ml_mm[1][0]:+.1f}, "
+                f"ML {region.bounds_ap_ml_mm[0][1]:+.1f}..{region.bounds_ap_ml_mm[1][1]:+.1f} mm")
+    rng = np.random.default_rng(settings.seed)
+    gaps = (settings.gap_mm, settings.gap_mm + 2.0)
+    training = region.random_placements(coil, settings.n_training, rng, gaps, settings.didt_a_per_us)
+    validation = region.random_placements(coil, settings.n_validation, rng, gaps, settings.didt_a_per_us)
+    yield 0.2, "building the reduced field"
+    build = iter_build_reduced_field(solver, [p.place(coil) for p in training], [p.place(coil) for p in validation],
+                                     build_settings)
+    reduced = yield from _scaled(build, 0.2, 1.0)
+    reduced.info["region_bounds_ap_ml_mm"] = region.bounds_ap_ml_mm.tolist()
+    reduced.info["seconds_with_placements"] = time.perf_counter() - start
+    if path is not None:
+        save_reduced_field(path, reduced, key)
+    return reduced
+
+
 def iter_plan_placement(solver, surfaces, frame, coil, target_mm, settings: PlanSettings, *, grid=None,
-                        reduced: ReducedField | None = None):
+                        reduced: ReducedField | None = None, cache_dir=None):
     """Plan a placement for ``target_mm`` (model frame, mm; the nearest cortical vertices) with the full
     model ``solver`` (a :class:`..bem.solver.TmsBemSolver` at the cortex's vertices; the sphere model is
-    searched directly). ``reduced``: a reduced field built before for the same region (reused). A
-    generator of ``(fraction, message)``; returns a :class:`PlacementPlan`."""
+    searched directly). ``reduced``: the model's reduced field (:func:`iter_model_reduced_field`; built,
+    or read from ``cache_dir``, when not given). The search region is ``settings.extent_mm`` centred
+    above the target, within the reduced field's region. A generator of ``(fraction, message)``;
+    returns a :class:`PlacementPlan`."""
     cortex, scalp = surfaces["cortex"], surfaces["body"]
     seconds = {}
     target = target_vertices(cortex, target_mm, settings.target_radius_mm)
     target_point = m_to_mm(cortex.vertices_m[target]).mean(axis=0)
     ml, ap, _ = frame.to_stereotaxic(target_point)
-    region = ScalpRegion(scalp, frame, (float(ap), float(ml)), tuple(settings.extent_mm))
     direction = None
     if settings.objective == "direction":
         normal = cortex.vertex_normals[target].mean(axis=0)
@@ -141,18 +189,20 @@ def iter_plan_placement(solver, surfaces, frame, coil, target_mm, settings: Plan
     model = solver
     if hasattr(solver, "transfer") and reduced is None:
         start = time.perf_counter()
-        yield 0.05, "random placements for the reduced field"
-        rng = np.random.default_rng(settings.seed)
-        gaps = (settings.gap_mm, settings.gap_mm + 2.0)
-        training = region.random_placements(coil, settings.n_training, rng, gaps, settings.didt_a_per_us)
-        validation = region.random_placements(coil, settings.n_validation, rng, gaps, settings.didt_a_per_us)
-        build = iter_build_reduced_field(solver, [p.place(coil) for p in training],
-                                         [p.place(coil) for p in validation],
-                                         ReducedFieldSettings(tolerance=settings.tolerance))
-        reduced = yield from _scaled(build, 0.1, 0.5)
+        reduced = yield from _scaled(iter_model_reduced_field(solver, surfaces, frame, coil, settings,
+                                                              cache_dir=cache_dir), 0.05, 0.5)
         seconds["reduced_field"] = time.perf_counter() - start
+    low = np.array([ap, ml]) - 0.5 * np.asarray(settings.extent_mm, float)
+    high = np.array([ap, ml]) + 0.5 * np.asarray(settings.extent_mm, float)
     if reduced is not None:
         model = reduced
+        bounds = reduced.info.get("region_bounds_ap_ml_mm")
+        if bounds is not None:       # where the reduced field answers (outside: the full path, slow)
+            low, high = np.maximum(low, bounds[0]), np.minimum(high, bounds[1])
+            if np.any(high <= low):
+                raise OptimisationError(f"the target at {frame.describe(target_point)} lies outside the region "
+                                        "of the scalp the reduced field covers (above the dorsal cortex)")
+    region = ScalpRegion(scalp, frame, tuple(((low + high) / 2).tolist()), tuple((high - low).tolist()))
     start = time.perf_counter()
     result = yield from _scaled(iter_optimise_placement(model, region, cortex, coil, objective,
                                                         reference=solver if model is not solver else None,
@@ -211,7 +261,8 @@ def write_plan(folder, plan: PlacementPlan, frame, coil_source, coil_name: str, 
             "validation_median_re": reduced.info["validation_median_re"],
             "validation_max_re": reduced.info["validation_max_re"],
             "n_training": reduced.info["n_training"], "n_validation": reduced.info["n_validation"],
-            "fallbacks": reduced.n_fallbacks},
+            "region_bounds_ap_ml_mm": reduced.info.get("region_bounds_ap_ml_mm"),
+            "from_cache": bool(reduced.info.get("from_cache", False)), "fallbacks": reduced.n_fallbacks},
         "seconds": plan.seconds,
     }
     record = placement_record(r.placement, frame, coil_source, coil_name)

@@ -136,7 +136,7 @@ class Project:
                          "apart (median)")
         if self.solver_cache is not None:
             size = sum(p.stat().st_size for p in self.solver_cache.glob("*.npz"))
-            lines.append(f"Solver cache: {len(list(self.solver_cache.glob('*.npz')))} models, "
+            lines.append(f"Solver cache: {len(list(self.solver_cache.glob('tms-bem-*.npz')))} models, "
                          f"{size / 2**20:.0f} MiB (reused when the models are rebuilt).")
         lines += [f"Note: {w}" for w in self.warnings]
         return "\n".join(lines)

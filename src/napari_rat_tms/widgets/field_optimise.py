@@ -34,6 +34,8 @@ class OptimiseSection:
         self._worker = None
         self._cancelled = False
         self.plan = None                 # the last PlacementPlan (models' frame)
+        self._reduced: dict = {}         # (model, coil, frame) -> its reduced field, built by the first search
+        self.n_training = PlanSettings.n_training    # placements the reduced field is built from
         self.heading = Label(value="Best placement for a target")
         self.target_ap = FloatSpinBox(label="target AP (mm from bregma)", value=-2.0, min=-40.0, max=40.0, step=0.5)
         self.target_ml = FloatSpinBox(label="target ML (mm, + right)", value=2.0, min=-20.0, max=20.0, step=0.5)
@@ -70,7 +72,8 @@ class OptimiseSection:
         return PlanSettings(objective=self.objective.value,
                             direction_deg=float(self.direction_deg.value) if self.objective.value == "direction"
                             else None,
-                            avoid_openings=bool(self.avoid_openings.value), keep_out_eyes=bool(self.keep_out_eyes.value))
+                            avoid_openings=bool(self.avoid_openings.value), keep_out_eyes=bool(self.keep_out_eyes.value),
+                            n_training=int(self.n_training))
 
     def missing(self) -> str | None:
         """What the search still needs (None: ready)."""
@@ -118,20 +121,28 @@ class OptimiseSection:
             return None
         self._show_target(target, ref)
         self._cancelled = False
+        self._worker = True              # busy until on_finished (the worker object replaces it)
         self.button.enabled = False
         self.cancel_button.enabled = True
         self.result.value = f"Searching for the best {settings.objective} at {frame.describe(target)}..."
-        steps = iter_plan_placement(model.solver, store.surfaces, frame, coil, target, settings, grid=grid)
-        context = (model.kind, frame, state.placement.centre_mm - placement.centre_mm, grid.n_placements)
-        self._worker = start_work(steps, blocking=blocking, on_progress=self._on_progress,
-                                  cancel_requested=lambda: self._cancelled, activity="Best placement",
-                                  on_outcome=lambda outcome: self._on_done(outcome, context),
-                                  on_finished=self._on_finished)
-        return self._worker
+        key = (id(model.solver), state.coil_source, tuple(frame.origin_mm), tuple(frame.anterior), tuple(frame.dorsal))
+        reduced = self._reduced.get(key)
+        if reduced is not None and reduced.solver is not model.solver:
+            reduced = None
+        steps = iter_plan_placement(model.solver, store.surfaces, frame, coil, target, settings, grid=grid,
+                                    reduced=reduced)
+        context = (model.kind, frame, state.placement.centre_mm - placement.centre_mm, grid.n_placements, key)
+        worker = start_work(steps, blocking=blocking, on_progress=self._on_progress,
+                            cancel_requested=lambda: self._cancelled, activity="Best placement",
+                            on_outcome=lambda outcome: self._on_done(outcome, context),
+                            on_finished=self._on_finished)
+        if not blocking:                 # (a blocking run has finished: nothing to keep)
+            self._worker = worker
+        return worker
 
     def cancel(self, *_):
         self._cancelled = True
-        if self._worker is not None and hasattr(self._worker, "quit"):
+        if hasattr(self._worker, "quit"):
             self._worker.quit()
         self.result.value = "Cancelling the search..."
 
@@ -146,7 +157,7 @@ class OptimiseSection:
         self.update_button()
 
     def _on_done(self, outcome, context):
-        kind, frame, to_coil_frame, n_grid = context
+        kind, frame, to_coil_frame, n_grid, key = context
         if outcome.cancelled:
             self.result.value = "Search cancelled: the coil was not moved."
             return
@@ -154,6 +165,8 @@ class OptimiseSection:
             self.result.value = f"Cannot find a placement: {outcome.error}"
             return
         plan = self.plan = outcome.value
+        if plan.reduced is not None:        # the next search of this model and coil reuses it
+            self._reduced = {key: plan.reduced}
         r = plan.result
         p = r.placement
         lines = [f"Optimum ({kind}, {plan.settings.objective}): {frame.describe(p.scalp_point_mm)}, "
@@ -165,9 +178,10 @@ class OptimiseSection:
         lines.append(f"Line navigation (axis through the target, best orientation): {r.line_navigation[1]:.4g} "
                      f"(optimum x{r.gain_over_line_navigation:.3f}).")
         if plan.reduced is not None:
-            lines.append(f"Reduced field: rank {plan.reduced.rank}, error bound {plan.reduced.bound:.1%}; "
-                         f"{r.evaluations} placements in {plan.seconds.get('optimisation', 0):.1f} s "
-                         f"(+{plan.seconds.get('reduced_field', 0):.1f} s to build it).")
+            built = plan.seconds.get("reduced_field")
+            lines.append(f"Reduced field: rank {plan.reduced.rank}, error bound {plan.reduced.bound:.1%}"
+                         + (f" (built in {built:.1f} s, kept for the next searches)" if built is not None else "")
+                         + f"; {r.evaluations} placements in {plan.seconds.get('optimisation', 0):.1f} s.")
         moved = self.dock._store.request_placement(p.translated(to_coil_frame))
         lines.append("The coil was moved there (Coil placement dock)." if moved else
                      "Open the Coil placement dock to move the coil there (Save the result from it).")

@@ -97,3 +97,25 @@ def test_settings_are_checked():
         ReducedFieldSettings(tolerance=0.0)
     with pytest.raises(ValueError, match="oversampling"):
         ReducedFieldSettings(oversampling=0.5)
+
+
+def test_a_saved_reduced_field_reads_back_the_same_and_only_for_its_model(head, tmp_path):
+    from napari_rat_tms.core.fields.reduced import load_reduced_field, reduced_cache_key, save_reduced_field
+
+    solver, reduced, coil, draw, *_ = head
+    settings = ReducedFieldSettings()
+    key = reduced_cache_key(solver, coil, (0.0, 0.0, 8.0, 8.0), settings, 300, 100, 0)
+    path = tmp_path / "reduced.npz"
+    save_reduced_field(path, reduced, key)
+    back = load_reduced_field(path, solver, key)
+    assert back is not None and back.info["from_cache"] and back.rank == reduced.rank and back.bound == reduced.bound
+    coils = [p.place(coil) for p in draw(5, 5)]
+    np.testing.assert_array_equal(back.efield_batch(coils, DIDT), reduced.efield_batch(coils, DIDT))
+    # another key (another coil, region or settings), or no file: not this one
+    other = reduced_cache_key(solver, mc_b35("high"), (0.0, 0.0, 8.0, 8.0), settings, 300, 100, 0)
+    assert other != key and load_reduced_field(path, solver, other) is None
+    assert load_reduced_field(tmp_path / "none.npz", solver, key) is None
+    # a model whose surfaces moved (0.1 mm): refused
+    moved = build_solver(nested_spheres([0.008, 0.009, 0.010], [SIGMA_BODY, SIGMA_SKULL, SIGMA_BODY], subdivisions=3,
+                                        center_m=(0.0001, 0.0, 0.0)), solver.points_m)
+    assert load_reduced_field(path, moved, key) is None

@@ -95,15 +95,15 @@ def test_on_the_synthetic_rat_it_beats_the_seed_grid(rat_head):
     grid = placement_grid(surfaces["body"], frame)
     centre = grid.centre_ap_ml_mm
     region = ScalpRegion(surfaces["body"], frame, centre, (17.0, 12.0))
-    training = region.random_placements(coil, 300, np.random.default_rng(0), (0.0, 1.0))
-    validation = region.random_placements(coil, 60, np.random.default_rng(1), (0.0, 1.0))
+    training = region.random_placements(coil, 250, np.random.default_rng(0), (0.0, 1.0))
+    validation = region.random_placements(coil, 40, np.random.default_rng(1), (0.0, 1.0))
     reduced = build_reduced_field(model.solver, [p.place(coil) for p in training], [p.place(coil) for p in validation])
     cortex = surfaces["cortex"]
     st = frame.to_stereotaxic(cortex.vertices_m * 1e3)
     near = np.flatnonzero(np.hypot(st[:, 0] - 2.0, st[:, 1] - (centre[0] - 1.0)) < 1.0)
     target = (int(near[np.argmax(st[near, 2])]),)
     result = optimise_placement(reduced, region, cortex, coil, PlacementObjective(target, "magnitude"),
-                                reference=model.solver, grid=grid)
+                                reference=model.solver, grid=grid, coarse_step_mm=1.5)
     assert result.score > result.grid_best[1]
     assert abs(result.score_reference - result.score) <= reduced.bound * result.score
     assert result.evaluations > 630

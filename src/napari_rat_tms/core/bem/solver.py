@@ -39,7 +39,7 @@ from .conductor import VolumeConductor
 from .estimate import check_memory, estimate_transfer_cost
 from .points_field import keep_factorisation as keep_factorisation_of
 
-__all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points",
+__all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points", "model_cache_key", "conductor_geometry",
            "NearSurfaceWarning", "NEAR_SURFACE_POLICIES"]
 
 #: Changes whenever the numbers ``T`` holds could change (formulation, quadrature): old caches are ignored.
@@ -122,6 +122,18 @@ def _cache_key(conductor: VolumeConductor, points: np.ndarray, dtype, solve_prec
         h.update(sizes.tobytes())
     h.update(np.array([len(points)], dtype=np.int64).tobytes())
     return h.hexdigest()
+
+
+def model_cache_key(conductor: VolumeConductor, points_m, dtype=np.float32, solve_precision: str = "auto") -> str:
+    """The solver cache's key of a model and its points (what must be exact; the coordinates are
+    compared with :data:`CACHE_GEOMETRY_TOLERANCE_M`, see :func:`conductor_geometry`): for caches of
+    what is derived from a model (the reduced field, :mod:`..fields.reduced`)."""
+    return _cache_key(conductor, np.asarray(points_m).reshape(-1, 3), dtype, solve_precision)
+
+
+def conductor_geometry(conductor: VolumeConductor) -> np.ndarray:
+    """All the model's vertex coordinates (m), flat, as the cache files store them."""
+    return _geometry(conductor)
 
 
 def _checksum(array: np.ndarray) -> str:

@@ -55,7 +55,7 @@ from scipy.spatial import cKDTree
 from ..coils.dipoles import CoilDipoles, primary_efield
 
 __all__ = ["ReducedField", "ReducedFieldSettings", "iter_build_reduced_field", "build_reduced_field",
-           "CANDIDATE_RANKS"]
+           "CANDIDATE_RANKS", "reduced_cache_key", "save_reduced_field", "load_reduced_field"]
 
 #: Ranks tried, in order, when choosing the smallest that meets the tolerance.
 CANDIDATE_RANKS = (10, 15, 20, 30, 40, 50, 60, 80, 100, 120, 150, 180, 220, 260, 300, 350, 400, 500, 600)
@@ -292,3 +292,82 @@ def build_reduced_field(solver, training, validation, settings: ReducedFieldSett
     from ..progress import run_to_completion
 
     return run_to_completion(iter_build_reduced_field(solver, training, validation, settings), progress)
+
+
+#: Version of the reduced field's cache files (bump when what they hold changes).
+REDUCED_CACHE_VERSION = "reduced-1"
+
+
+def reduced_cache_key(solver, coil: CoilDipoles, region_key: tuple, settings: ReducedFieldSettings, n_training: int,
+               n_validation: int, seed: int) -> str:
+    import hashlib
+    import json
+
+    from ..bem.solver import model_cache_key as solver_key
+
+    h = hashlib.sha256(REDUCED_CACHE_VERSION.encode())
+    h.update(solver_key(solver.conductor, solver.points_m, solver.dtype, "auto").encode())
+    h.update(np.ascontiguousarray(coil.positions_m, np.float64).tobytes())
+    h.update(np.ascontiguousarray(coil.moments_m2, np.float64).tobytes())
+    h.update(json.dumps([np.round(np.asarray(region_key, float), 6).tolist(), settings.tolerance, settings.margin,
+                         settings.oversampling, settings.max_rank, n_training, n_validation, seed]).encode())
+    return h.hexdigest()
+
+
+_ARRAYS = ("measure_points_m", "row_point", "row_weight", "pinv", "basis_rows", "response", "training_centres_m")
+
+
+def save_reduced_field(path, model: ReducedField, key: str) -> None:
+    """Write ``model`` (its arrays, bound, limits, info; the head model's geometry to check on
+    loading) to ``path`` (.npz), atomically."""
+    import io
+    import json
+    from pathlib import Path
+
+    from ..bem.solver import conductor_geometry as _geometry
+    from ..files import atomic_write
+
+    arrays = {name: getattr(model, name) for name in _ARRAYS}
+    meta = {"key": key, "rank": model.rank, "bound": model.bound, "residual_limit": model.residual_limit,
+            "reach_m": model.reach_m, "info": {k: v for k, v in model.info.items() if k != "singular_values"}}
+
+    def write(tmp):
+        buffer = io.BytesIO()
+        np.savez(buffer, meta=np.array(json.dumps(meta)), geometry=_geometry(model.solver.conductor),
+                 points=model.solver.points_m, **arrays)
+        Path(tmp).write_bytes(buffer.getvalue())
+
+    atomic_write(path, True, write)
+
+
+def load_reduced_field(path, solver, key: str) -> ReducedField | None:
+    """The reduced field saved at ``path`` for ``solver`` (None when absent, for another key, or
+    when the head model's geometry moved by more than the solver cache's tolerance)."""
+    import json
+    from pathlib import Path
+
+    from ..bem.solver import CACHE_GEOMETRY_TOLERANCE_M
+    from ..bem.solver import conductor_geometry as _geometry
+
+    if not Path(path).is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("key") != key:
+                return None
+            geometry, points = data["geometry"], data["points"]
+            current = _geometry(solver.conductor)
+            if (geometry.shape != current.shape or points.shape != solver.points_m.shape
+                    or np.abs(geometry - current).max() > CACHE_GEOMETRY_TOLERANCE_M
+                    or np.abs(points - solver.points_m).max() > CACHE_GEOMETRY_TOLERANCE_M):
+                return None
+            arrays = {name: data[name] for name in _ARRAYS}
+    except (OSError, ValueError, KeyError) as err:
+        warnings.warn(f"the reduced field's cache {path} cannot be read ({err}); it is built again",
+                      RuntimeWarning, stacklevel=2)
+        return None
+    info = dict(meta["info"], from_cache=True)
+    return ReducedField(solver=solver, rank=int(meta["rank"]), bound=float(meta["bound"]),
+                        residual_limit=float(meta["residual_limit"]), reach_m=float(meta["reach_m"]),
+                        info=info, **arrays)

@@ -176,7 +176,8 @@ class OptimisedPlacement:
         return {"placement": self.placement.to_dict(), "score": self.score,
                 "score_reference": self.score_reference, "objective": self.objective.to_dict(),
                 "grid_best": pair(self.grid_best), "line_navigation": pair(self.line_navigation),
-                "gain_over_grid": self.gain_over_grid, "gain_over_line_navigation": self.gain_over_line_navigation,
+                "gain_over_grid": None if self.grid_best is None else self.gain_over_grid,
+                "gain_over_line_navigation": None if self.line_navigation is None else self.gain_over_line_navigation,
                 "evaluations": self.evaluations, "seconds": self.seconds}
 
 
