@@ -6,16 +6,19 @@ points), the BEM precomputed once into ``--cache-dir`` (reused by later runs; th
 printed when it runs). ``--quick``: the demo's meshing (body 2.0, skull 1.0 mm).
 
 For each coil (the 136-dipole MC-B35 preset; the 2,580-dipole one merged to <= 256 dipoles):
-  * the reduced field built from 600 random placements over the seed grid's region plus 1 mm
-    (17 x 12 mm AP x ML, any orientation, gaps 0-2 mm), its rank chosen on 200 validation placements;
+  * the reduced field as ``rat-tms optimise`` and the E-field dock build it, once per model and coil
+    (``core.planning.iter_model_reduced_field``): 1,000 random placements over the scalp above the
+    dorsal cortex (``reduced_region``: its AP x ML box plus 2 mm; any orientation, gaps 0-2 mm), its
+    rank chosen on 200 validation placements;
   * its relative error against the full transfer on 200 further random placements (median, max) and
     how many took the fallback;
   * one placement, coil field included (median of those 200; the full path beside it, the same
     placements, same process);
   * batched throughput: the seed's 630 grid placements, reduced (one call) and full (``efield_batch``).
-Then the optimiser (``core/placement/optimise.py``) with the reduced field for targets on the dorsal
-cortex (three objectives), its time, its optimum confirmed with the full model, against the best of
-the 630 grid placements and line navigation scored the same way.
+Then ``core.planning.iter_plan_placement`` with that reduced field (built before: its time is the
+search's) for targets on the dorsal cortex (three objectives; the region 17 x 12 mm above the target),
+its optimum confirmed with the full model, against the best of the 630 grid placements and line
+navigation scored the same way.
 
     python benchmarks/bench_reduced_field.py [--quick] [--cache-dir DIR] [--repeats 3]
 """
@@ -41,13 +44,13 @@ from _measure import PeakMemory  # noqa: E402
 from napari_rat_tms.core.coils import mc_b35, merged_dipoles  # noqa: E402
 from napari_rat_tms.core.conventions import m_to_mm  # noqa: E402
 from napari_rat_tms.core.fields.head_models import build_field_model  # noqa: E402
-from napari_rat_tms.core.fields.reduced import ReducedFieldSettings, build_reduced_field  # noqa: E402
+from napari_rat_tms.core.planning import (PlanSettings, iter_model_reduced_field, iter_plan_placement,  # noqa: E402
+                                          reduced_region)
+from napari_rat_tms.core.progress import run_to_completion  # noqa: E402
 from napari_rat_tms.core.job import DEMO_MESHING  # noqa: E402
 from napari_rat_tms.core.meshes.from_segmentation import MeshingParameters, mesh_segmentation  # noqa: E402
 from napari_rat_tms.core.metrics import relative_error  # noqa: E402
 from napari_rat_tms.core.placement import frame_from_landmarks, placement_grid  # noqa: E402
-from napari_rat_tms.core.placement.optimise import PlacementObjective, optimise_placement  # noqa: E402
-from napari_rat_tms.core.placement.region import ScalpRegion  # noqa: E402
 from napari_rat_tms.core.segmentation import segment  # noqa: E402
 from napari_rat_tms.core.synthetic import make_synthetic_rat  # noqa: E402
 
@@ -78,7 +81,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the demo's meshing")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "rat-tms-bench-cache")
-    parser.add_argument("--training", type=int, default=600)
+    parser.add_argument("--training", type=int, default=PlanSettings.n_training)
     parser.add_argument("--repeats", type=int, default=3, help="batched timings: median of this many")
     args = parser.parse_args(argv)
     print(f"{time.strftime('%Y-%m-%d %H:%M')} {platform.machine()} {psutil.cpu_count()} cores, load "
@@ -104,25 +107,25 @@ def main(argv=None):
     frame = _frame(rat, surfaces)
     body, cortex = surfaces["body"], surfaces["cortex"]
     grid = placement_grid(body, frame)
-    region = ScalpRegion(body, frame, grid.centre_ap_ml_mm, (17.0, 12.0))
+    region = reduced_region(surfaces, frame)
+    low, high = region.bounds_ap_ml_mm
+    print(f"reduced fields over AP {low[0]:+.1f}..{high[0]:+.1f}, ML {low[1]:+.1f}..{high[1]:+.1f} mm (the dorsal "
+          f"cortex's box + 2 mm)")
+    settings = PlanSettings(n_training=args.training)
     coils = {"MC-B35, 136 dipoles": mc_b35("low"),
              "MC-B35, 2,580 dipoles merged to 256": merged_dipoles(mc_b35("high"), 256)}
     reduced_models = {}
     for name, coil in coils.items():
         print(f"\n## {name} ({len(coil.positions_m)} dipoles)")
         t = time.perf_counter()
-        training = region.random_placements(coil, args.training, np.random.default_rng(0), (0.0, 2.0))
-        validation = region.random_placements(coil, 200, np.random.default_rng(1), (0.0, 2.0))
-        test = region.random_placements(coil, 200, np.random.default_rng(2), (0.0, 2.0))
-        print(f"random placements ({len(training)} + {len(validation)} + {len(test)}): {time.perf_counter() - t:.1f} s")
-        t = time.perf_counter()
-        reduced = build_reduced_field(solver, [p.place(coil) for p in training], [p.place(coil) for p in validation],
-                                      ReducedFieldSettings(tolerance=0.005))
-        print(f"reduced field: {time.perf_counter() - t:.1f} s to build; rank {reduced.rank}, "
+        reduced = run_to_completion(iter_model_reduced_field(solver, surfaces, frame, coil, settings))
+        print(f"reduced field: {time.perf_counter() - t:.1f} s to build ({settings.n_training} + {settings.n_validation} "
+              f"placements included); rank {reduced.rank}, "
               f"{reduced.n_measure_points} measurement points, stated bound {reduced.bound:.2%} "
               f"(validation: median {reduced.info['validation_median_re']:.3%}, max "
               f"{reduced.info['validation_max_re']:.3%}); response {reduced.response.nbytes / 2**20:.1f} MiB "
               f"vs T {solver.transfer.nbytes / 2**20:.0f} MiB")
+        test = region.random_placements(coil, 200, np.random.default_rng(12345), (0.0, 2.0))
         placed = [p.place(coil) for p in test]
         full = solver.efield_batch(placed, DIDT)
         fields, fell_back, _ = reduced.evaluate(placed, DIDT)
@@ -153,21 +156,25 @@ def main(argv=None):
               f"median of {len(reps_full)})")
         reduced_models[name] = (reduced, coil)
 
-    print("\n## Optimisation (reduced field of the 136-dipole coil; the optimum checked with the full model)")
+    print("\n## Optimisation (the 136-dipole coil's reduced field, built above; the optimum checked with the full model)")
     reduced, coil = reduced_models["MC-B35, 136 dipoles"]
     st = frame.to_stereotaxic(m_to_mm(cortex.vertices_m))
     c_ap = grid.centre_ap_ml_mm[0]
     for ap, ml in ((c_ap, 1.5), (c_ap - 3.0, 3.0), (c_ap + 4.0, 2.0)):
         near = np.flatnonzero(np.hypot(st[:, 0] - ml, st[:, 1] - ap) < 1.0)
         target = int(near[np.argmax(st[near, 2])])
-        print(f"target: vertex {target}, {frame.describe(m_to_mm(cortex.vertices_m[target]))}")
+        target_mm = m_to_mm(cortex.vertices_m[target])
+        print(f"target: vertex {target}, {frame.describe(target_mm)}")
         for kind in ("magnitude", "direction", "focality"):
-            objective = PlacementObjective((target,), kind, tuple(frame.anterior) if kind == "direction" else None)
+            plan_settings = PlanSettings(objective=kind, direction_deg=0.0 if kind == "direction" else None)
+            before = reduced.n_fallbacks
             t = time.perf_counter()
-            result = optimise_placement(reduced, region, cortex, coil, objective, reference=solver, grid=grid)
+            plan = run_to_completion(iter_plan_placement(solver, surfaces, frame, coil, target_mm, plan_settings,
+                                                         grid=grid, reduced=reduced))
             seconds = time.perf_counter() - t
-            print(f"  {kind:>9}: {seconds:.1f} s ({result.evaluations} evaluations, fallbacks so far "
-                  f"{reduced.n_fallbacks}); optimum {result.score:.4g} (full model {result.score_reference:.4g}); "
+            result = plan.result
+            print(f"  {kind:>9}: {seconds:.1f} s ({result.evaluations} evaluations, {reduced.n_fallbacks - before} "
+                  f"fallbacks); optimum {result.score:.4g} (full model {result.score_reference:.4g}); "
                   f"best grid placement {result.grid_best[1]:.4g} (x{result.gain_over_grid:.3f}); line navigation "
                   f"{result.line_navigation[1]:.4g} (x{result.gain_over_line_navigation:.3f}); at "
                   f"{frame.describe(result.placement.scalp_point_mm)}, {result.placement.orientation_deg % 360:.0f} deg")

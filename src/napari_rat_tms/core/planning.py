@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -148,7 +149,11 @@ def iter_model_reduced_field(solver, surfaces, frame, coil, settings: PlanSettin
     reduced.info["region_bounds_ap_ml_mm"] = region.bounds_ap_ml_mm.tolist()
     reduced.info["seconds_with_placements"] = time.perf_counter() - start
     if path is not None:
-        save_reduced_field(path, reduced, key)
+        try:
+            save_reduced_field(path, reduced, key)
+        except OSError as err:      # a read-only folder: the plan goes on, the next one builds it again
+            warnings.warn(f"the reduced field could not be kept in {path.parent} ({err}); it will be built "
+                          "again next time", RuntimeWarning, stacklevel=2)
     return reduced
 
 

@@ -39,7 +39,7 @@ from .conductor import VolumeConductor
 from .estimate import check_memory, estimate_transfer_cost
 from .points_field import keep_factorisation as keep_factorisation_of
 
-__all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points", "model_cache_key", "conductor_geometry",
+__all__ = ["SOLVER_VERSION", "TmsBemSolver", "iter_build_solver", "build_solver", "check_evaluation_points", "model_cache_key", "conductor_geometry", "parallel_matvec",
            "NearSurfaceWarning", "NEAR_SURFACE_POLICIES"]
 
 #: Changes whenever the numbers ``T`` holds could change (formulation, quadrature): old caches are ignored.
@@ -314,6 +314,11 @@ def _matvec(matrix, vector, out):
         for j in range(matrix.shape[1]):
             acc += matrix[i, j] * vector[j]
         out[i] = acc
+
+
+#: ``out = matrix @ vector`` with numba's threads (rows in parallel): for single products next to numba
+#: kernels, where BLAS's spinning threads would slow the next kernel down (see ``TmsBemSolver._apply``).
+parallel_matvec = _matvec
 
 
 def _torch_primary(points, positions, moments, didt_a_per_s, chunk=128):
