@@ -181,7 +181,12 @@ class ReducedField:
         return self.solver.efield(coil, didt_a_per_s)
 
     def efield_batch(self, coils, didt_a_per_s: float = 1.0) -> np.ndarray:
-        """E (V/m) of several placed coils, (B, P, 3)."""
+        """E (V/m) of several placed coils, (B, P, 3). A few coils go one by one (:meth:`efield`: no
+        BLAS product, whose spinning threads would delay the caller's next numba kernels, e.g. the
+        next placement's geometry in the optimiser's simplex steps)."""
+        coils = list(coils)
+        if len(coils) <= 4:
+            return np.stack([self.efield(c, didt_a_per_s) for c in coils]) if coils else np.zeros((0, self.n_points, 3))
         return self.evaluate(coils, didt_a_per_s)[0]
 
     def efield_for(self, placement, coil: CoilDipoles) -> np.ndarray:
