@@ -28,16 +28,16 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import PeakMemory  # noqa: E402
+from bench_bem import _frame  # noqa: E402  (the synthetic rat's frame, as the main job sets it)
 
 from napari_rat_tms.core.bem import lc_bem  # noqa: E402
 from napari_rat_tms.core.bem.solver import build_solver  # noqa: E402
 from napari_rat_tms.core.coils import mc_b35  # noqa: E402
-from napari_rat_tms.core.conventions import m_to_mm  # noqa: E402
 from napari_rat_tms.core.fields.head_models import head_model  # noqa: E402
 from napari_rat_tms.core.job import DEMO_MESHING  # noqa: E402
 from napari_rat_tms.core.meshes.from_segmentation import MeshingParameters, mesh_segmentation  # noqa: E402
 from napari_rat_tms.core.metrics import relative_error  # noqa: E402
-from napari_rat_tms.core.placement import frame_from_landmarks, placement_grid  # noqa: E402
+from napari_rat_tms.core.placement import placement_grid  # noqa: E402
 from napari_rat_tms.core.placement.region import ScalpRegion  # noqa: E402
 from napari_rat_tms.core.segmentation import segment  # noqa: E402
 from napari_rat_tms.core.synthetic import make_synthetic_rat  # noqa: E402
@@ -69,11 +69,7 @@ def main(argv=None):
         print(f"{precision}: precompute {seconds:.1f} s (+{mem.peak_gb:.1f} GB); condition estimate "
               f"{info.get('condition_estimate', float('nan')):.3g}, solve error bound {info.get('solve_error_bound', float('nan')):.2e}")
         solvers[precision] = solver
-    lm = rat.landmarks_mm
-    skull = surfaces["skull without spine"]
-    frame = frame_from_landmarks(lm["bregma"], lm["lambda"], rat.stereotaxic_to_volume([0.0, 15.0, -3.0]),
-                                 m_to_mm(skull.vertices_m).mean(axis=0), skull=skull,
-                                 eyes_mm=[lm["left_eye"], lm["right_eye"]])
+    frame = _frame(rat, surfaces)
     grid = placement_grid(surfaces["body"], frame)
     region = ScalpRegion(surfaces["body"], frame, grid.centre_ap_ml_mm, (17.0, 12.0))
     coil = mc_b35("low")

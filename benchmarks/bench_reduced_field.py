@@ -40,6 +40,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import PeakMemory  # noqa: E402
+from bench_bem import _frame  # noqa: E402  (the synthetic rat's frame, as the main job sets it)
 
 from napari_rat_tms.core.coils import mc_b35, merged_dipoles  # noqa: E402
 from napari_rat_tms.core.conventions import m_to_mm  # noqa: E402
@@ -50,19 +51,11 @@ from napari_rat_tms.core.progress import run_to_completion  # noqa: E402
 from napari_rat_tms.core.job import DEMO_MESHING  # noqa: E402
 from napari_rat_tms.core.meshes.from_segmentation import MeshingParameters, mesh_segmentation  # noqa: E402
 from napari_rat_tms.core.metrics import relative_error  # noqa: E402
-from napari_rat_tms.core.placement import frame_from_landmarks, placement_grid  # noqa: E402
+from napari_rat_tms.core.placement import placement_grid  # noqa: E402
 from napari_rat_tms.core.segmentation import segment  # noqa: E402
 from napari_rat_tms.core.synthetic import make_synthetic_rat  # noqa: E402
 
 DIDT = 50e6          # A/s (50 A/us)
-
-
-def _frame(rat, surfaces):
-    lm = rat.landmarks_mm
-    skull = surfaces["skull without spine"]
-    return frame_from_landmarks(lm["bregma"], lm["lambda"], rat.stereotaxic_to_volume([0.0, 15.0, -3.0]),
-                                m_to_mm(skull.vertices_m).mean(axis=0), skull=skull,
-                                eyes_mm=[lm["left_eye"], lm["right_eye"]])
 
 
 def _times(fn, items, repeats=1):
