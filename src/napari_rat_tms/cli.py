@@ -201,13 +201,11 @@ def _cmd_open(args) -> int:
 
 def _cmd_export_volume(args) -> int:
     from .core.coils import load_coil
-    from .core.conventions import HEAD_SURFACES, surface_file_stem
     from .core.errors import RatTmsError
     from .core.fields.export import field_provenance, write_volume_field
     from .core.fields.head_models import head_model
     from .core.fields.voxel_field import iter_efield_on_voxels
     from .core.io import read_volume
-    from .core.meshes.io import read_surface_file
     from .core.placement import CoilPlacement
     from .core.progress import run_to_completion
     from .core.project import ProjectError, ProjectWarning, open_project
@@ -222,11 +220,7 @@ def _cmd_export_volume(args) -> int:
         placement = CoilPlacement.from_dict(record["placement"])
         coil, _ = load_coil(record["coil"])
         labels = read_volume(folder / "labels.nii.gz")
-        surfaces = {}
-        for name in HEAD_SURFACES:
-            path = folder / "meshes" / f"{surface_file_stem(name)}.vtk"
-            if path.is_file():
-                surfaces[name] = read_surface_file(path).surface
+        surfaces = project.surfaces()
         # the project's own conductivities (parameters.json), not seed 003's defaults (issue 23)
         conductivities = project.conductivities
         conductor = head_model(surfaces, args.model, conductivities)
@@ -278,12 +272,10 @@ def _cmd_run(args) -> int:
 
 def _cmd_optimise(args) -> int:
     from .core.coils import load_coil
-    from .core.conventions import HEAD_SURFACES, surface_file_stem
     from .core.errors import RatTmsError
     from .core.fields.head_models import BEM_MODEL_KINDS, iter_field_model
-    from .core.meshes.io import read_surface_file
     from .core.placement import placement_grid
-    from .core.planning import (PLACEMENT_FILE, PLAN_FILE, PlanSettings, cortex_point_at, iter_plan_placement,
+    from .core.planning import (PlanSettings, cortex_point_at, existing_plan_files, iter_plan_placement,
                                 write_plan)
     from .core.progress import run_to_completion
     from .core.project import ProjectError, ProjectWarning, open_project
@@ -301,7 +293,7 @@ def _cmd_optimise(args) -> int:
             warnings.simplefilter("ignore", ProjectWarning)
             project = open_project(args.folder)
         folder = project.folder
-        existing = [p for p in (Path(args.output or folder) / n for n in (PLAN_FILE, PLACEMENT_FILE)) if p.exists()]
+        existing = existing_plan_files(args.output or folder)
         if existing and not args.overwrite:
             raise FileExistsError(f"{', '.join(map(str, existing))} exist(s): pass --overwrite to replace, or "
                                   "--output another folder (nothing was computed)")
@@ -316,11 +308,7 @@ def _cmd_optimise(args) -> int:
         record = json.loads((folder / "placement.json").read_text())
         coil_source = args.coil or record["coil"]
         coil, _ = load_coil(coil_source)
-        surfaces = {}
-        for name in HEAD_SURFACES:
-            path = folder / "meshes" / f"{surface_file_stem(name)}.vtk"
-            if path.is_file():
-                surfaces[name] = read_surface_file(path).surface
+        surfaces = project.surfaces()
         cortex = surfaces["cortex"]
         if args.target_mm is not None:
             target = np.asarray(args.target_mm, float)

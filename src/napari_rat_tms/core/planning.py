@@ -23,9 +23,11 @@ from .placement.grid import SEED_GRID_EXTENT_MM
 from .placement.optimise import (OBJECTIVES, OptimisationError, OptimisedPlacement, PlacementObjective,
                                  cortex_under_openings, iter_optimise_placement, target_vertices)
 from .placement.region import ScalpRegion
+from .progress import forward
 
 __all__ = ["PlanSettings", "PlacementPlan", "iter_plan_placement", "write_plan", "wanted_direction",
-           "cortex_point_at", "reduced_region", "iter_model_reduced_field", "PLAN_FILE", "PLACEMENT_FILE"]
+           "cortex_point_at", "reduced_region", "iter_model_reduced_field", "existing_plan_files", "PLAN_FILE",
+           "PLACEMENT_FILE"]
 
 PLAN_FILE = "optimisation.json"
 PLACEMENT_FILE = "optimised_placement.json"
@@ -145,7 +147,7 @@ def iter_model_reduced_field(solver, surfaces, frame, coil, settings: PlanSettin
     yield 0.2, "building the reduced field"
     build = iter_build_reduced_field(solver, [p.place(coil) for p in training], [p.place(coil) for p in validation],
                                      build_settings)
-    reduced = yield from _scaled(build, 0.2, 1.0)
+    reduced = yield from forward(build, 0.2, 0.8)
     reduced.info["region_bounds_ap_ml_mm"] = region.bounds_ap_ml_mm.tolist()
     reduced.info["seconds_with_placements"] = time.perf_counter() - start
     if path is not None:
@@ -194,8 +196,8 @@ def iter_plan_placement(solver, surfaces, frame, coil, target_mm, settings: Plan
     model = solver
     if hasattr(solver, "transfer") and reduced is None:
         start = time.perf_counter()
-        reduced = yield from _scaled(iter_model_reduced_field(solver, surfaces, frame, coil, settings,
-                                                              cache_dir=cache_dir), 0.05, 0.5)
+        reduced = yield from forward(iter_model_reduced_field(solver, surfaces, frame, coil, settings,
+                                                             cache_dir=cache_dir), 0.05, 0.45)
         seconds["reduced_field"] = time.perf_counter() - start
     low = np.array([ap, ml]) - 0.5 * np.asarray(settings.extent_mm, float)
     high = np.array([ap, ml]) + 0.5 * np.asarray(settings.extent_mm, float)
@@ -209,20 +211,11 @@ def iter_plan_placement(solver, surfaces, frame, coil, target_mm, settings: Plan
                                         "of the scalp the reduced field covers (above the dorsal cortex)")
     region = ScalpRegion(scalp, frame, tuple(((low + high) / 2).tolist()), tuple((high - low).tolist()))
     start = time.perf_counter()
-    result = yield from _scaled(iter_optimise_placement(model, region, cortex, coil, objective,
+    result = yield from forward(iter_optimise_placement(model, region, cortex, coil, objective,
                                                         reference=solver if model is not solver else None,
-                                                        grid=grid), 0.5, 1.0)
+                                                        grid=grid), 0.5, 0.5)
     seconds["optimisation"] = time.perf_counter() - start
     return PlacementPlan(result, reduced, target_point, settings, seconds)
-
-
-def _scaled(gen, low, high):
-    try:
-        while True:
-            fraction, message = next(gen)
-            yield low + (high - low) * fraction, message
-    except StopIteration as stop:
-        return stop.value
 
 
 def _component_centres_mm(surface) -> list[np.ndarray]:
@@ -239,6 +232,11 @@ def _component_centres_mm(surface) -> list[np.ndarray]:
     return [v[labels == k].mean(axis=0) for k in range(count)]
 
 
+def existing_plan_files(folder) -> list[Path]:
+    """The files :func:`write_plan` would replace in ``folder`` (to refuse before any work)."""
+    return [p for p in (Path(folder) / PLAN_FILE, Path(folder) / PLACEMENT_FILE) if p.exists()]
+
+
 def write_plan(folder, plan: PlacementPlan, frame, coil_source, coil_name: str, *, overwrite: bool = False) -> list[Path]:
     """Write ``optimisation.json`` (the optimum, its scores beside the grid's best and line navigation,
     the reduced field's rank and bound, the settings) and ``optimised_placement.json`` (a placement
@@ -249,7 +247,7 @@ def write_plan(folder, plan: PlacementPlan, frame, coil_source, coil_name: str, 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     targets = [folder / PLAN_FILE, folder / PLACEMENT_FILE]
-    existing = [p for p in targets if p.exists()]
+    existing = existing_plan_files(folder)
     if existing and not overwrite:
         raise FileExistsError(f"{', '.join(str(p) for p in existing)} exist(s): pass overwrite (--overwrite) to "
                               "replace, or choose another folder (nothing was written)")

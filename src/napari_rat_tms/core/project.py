@@ -115,6 +115,19 @@ class Project:
     def path(self, relative: str) -> Path:
         return self.folder / relative
 
+    def surfaces(self) -> dict:
+        """The head surfaces the job wrote (``meshes/<name>.vtk``), by name (metres); the missing ones
+        are left out."""
+        from .conventions import HEAD_SURFACES, surface_file_stem
+        from .meshes.io import read_surface_file
+
+        found = {}
+        for name in HEAD_SURFACES:
+            path = self.folder / "meshes" / f"{surface_file_stem(name)}.vtk"
+            if path.is_file():
+                found[name] = read_surface_file(path).surface
+        return found
+
     def frame(self):
         """The stereotaxic frame saved with the project (None for projects without one)."""
         from .placement import StereotaxicFrame

@@ -136,6 +136,14 @@ class ReducedField:
                     f"model was built for (reach {self.reach_m * 1e3:.1f} mm)")
         return None
 
+    def _fit(self, measured: np.ndarray):
+        """Coefficients of the measured rows (``(m,)`` or ``(m, b)``) and whether the basis fits them
+        (relative least-squares residual within :attr:`residual_limit`), with that residual."""
+        coeffs = self.pinv @ measured
+        residual = (np.linalg.norm(measured - self.basis_rows @ coeffs, axis=0)
+                    / np.maximum(np.linalg.norm(measured, axis=0), 1e-300))
+        return coeffs, residual <= self.residual_limit, residual
+
     def evaluate(self, coils, didt_a_per_s: float = 1.0):
         """``(E (B, P, 3), full (B,) bool, reasons)``: the fields, which placements took the full
         path (1) and why (``None`` where the reduced model answered)."""
@@ -146,13 +154,11 @@ class ReducedField:
         inside = [i for i in range(n) if reasons[i] is None]
         if inside:
             measured = np.stack([self._measure(coils[i], didt_a_per_s) for i in inside], axis=1)   # (m, b)
-            coeffs = self.pinv @ measured
-            residual = np.linalg.norm(measured - self.basis_rows @ coeffs, axis=0)
-            scale = np.maximum(np.linalg.norm(measured, axis=0), 1e-300)
+            coeffs, fits, residual = self._fit(measured)
             fields = (self.response @ coeffs.astype(self.response.dtype)).T.reshape(len(inside), self.n_points, 3)
             for k, i in enumerate(inside):
-                if residual[k] > self.residual_limit * scale[k]:
-                    reasons[i] = (f"the basis does not fit this coil's field (residual {residual[k] / scale[k]:.2e}"
+                if not fits[k]:
+                    reasons[i] = (f"the basis does not fit this coil's field (residual {residual[k]:.2e}"
                                   f" > {self.residual_limit:.2e}): not a placement like the ones it was built for")
                 else:
                     out[i] = fields[k]
@@ -166,10 +172,8 @@ class ReducedField:
     def efield(self, coil: CoilDipoles, didt_a_per_s: float = 1.0) -> np.ndarray:
         """E (V/m) at the points, (P, 3), for a coil already placed (model frame, metres)."""
         if self._outside(coil) is None:
-            measured = self._measure(coil, didt_a_per_s)
-            coeffs = self.pinv @ measured
-            residual = np.linalg.norm(measured - self.basis_rows @ coeffs)
-            if residual <= self.residual_limit * max(np.linalg.norm(measured), 1e-300):
+            coeffs, fits, _ = self._fit(self._measure(coil, didt_a_per_s))
+            if fits:
                 # numba's product, not BLAS: OpenBLAS's threads spinning after a product delay the next
                 # numba primary-field kernel on 2 cores by milliseconds (measured: 8 ms instead of 0.2 ms
                 # at rank 180; the same effect as in ..bem.solver's single placement)
@@ -250,7 +254,7 @@ def iter_build_reduced_field(solver, training, validation, settings: ReducedFiel
     response = _response(solver, basis[:, :ranks[-1]])
     yield 0.75, f"full fields of the {len(validation)} validation placements"
     val = np.stack([_snapshot(solver, c) for c in validation], axis=1)
-    reference = (val[n_sources:] + solver._apply(np.ascontiguousarray(val[:n_sources])))   # (3P, B)
+    reference = _response(solver, val)            # (3P, B): the full path (1), from the same primary fields
     ref_norm = np.linalg.norm(reference, axis=0)
     table = []
     chosen = None

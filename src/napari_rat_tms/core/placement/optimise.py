@@ -287,11 +287,8 @@ def iter_optimise_placement(model, region: ScalpRegion, cortex: TriangleSurface,
         i = int(np.argmax(grid_scores))
         grid_best = (grid_placements[i], float(grid_scores[i]))
     line = _line_navigation(candidates, coarse, scorer.centre_mm)
-    e_best = model.efield_batch([best.place(coil)], didt)[0]
-    score_reference = None
-    if reference is not None:
-        e_best = reference.efield_batch([best.place(coil)], didt)[0]
-        score_reference = float(scorer(e_best[None])[0])
+    e_best = (reference if reference is not None else model).efield_batch([best.place(coil)], didt)[0]
+    score_reference = None if reference is None else float(scorer(e_best[None])[0])
     yield 1.0, f"optimum: score {best_value:.4g} after {count} evaluations"
     return OptimisedPlacement(best, best_value, score_reference, e_best, grid_best, line, count,
                               time.perf_counter() - start, objective, history)
