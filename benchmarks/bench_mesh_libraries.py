@@ -15,6 +15,8 @@ the two results:
 * writing STL, PLY, OBJ, OFF: ``meshes.io.write_surface`` vs ``trimesh``'s exporters (read back by
   trimesh, compared).
 
+gpytoolbox is not a dependency of the package (since v0.11.0): ``pip install -e ".[benchmarks]"``.
+
     python benchmarks/bench_mesh_libraries.py [--project rat-tms-demo/study] [--repeat 5]
 """
 

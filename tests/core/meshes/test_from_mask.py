@@ -1,4 +1,5 @@
-"""Surfaces from the synthetic rat's segmentation (first checks of the meshing issue; WIP)."""
+"""Surfaces from masks: the synthetic rat's at the seed's resolutions, balls, shells, thin parts and
+their repairs."""
 
 import numpy as np
 import pytest
@@ -54,6 +55,8 @@ def test_mesh_accuracy_and_volume_on_a_ball():
 
 
 def test_one_voxel_thin_skull_is_thickened_with_a_warning():
+    """A one-voxel shell smoothed by 0.84 voxels barely reaches the isosurface: marching cubes gives
+    specks (closed pieces of a few triangles), which are refused and the mask thickened."""
     with pytest.warns(MeshWarning, match="too thin.*voxel\\(s\\) were added"):
         surface, stats = mesh_from_mask(_shell(1), 0.2, 0.67, name="thin skull")
     assert surface.to_trimesh().is_watertight and len(find_self_intersections(surface)) == 0

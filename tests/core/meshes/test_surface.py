@@ -92,3 +92,10 @@ def test_unit_cube_exact_values():
     assert cube.enclosed_volume_m3 == pytest.approx(8e-9, rel=1e-12)
     assert len(cube.edges) == 18
     assert cube.mean_edge_length_m == pytest.approx((12 * 2e-3 + 6 * 2e-3 * np.sqrt(2)) / 18, rel=1e-12)
+
+
+def test_corner_angles_of_known_triangles():
+    """An equilateral triangle (60 deg each) and a right isosceles one (90, 45, 45), in order."""
+    v = np.array([[0, 0, 0], [1, 0, 0], [0.5, np.sqrt(3) / 2, 0], [0, 1, 0]], float)
+    surface = TriangleSurface(v, np.array([[0, 1, 2], [0, 1, 3]]), "two")
+    np.testing.assert_allclose(surface.corner_angles_deg, [[60, 60, 60], [90, 45, 45]], atol=1e-9)

@@ -1,7 +1,5 @@
-"""Closed triangle surfaces from binary masks (WORK IN PROGRESS for the meshing issue).
-
-Status: first version on the ``issue-4-meshing`` branch; not wired to napari, no exports yet,
-guarantees between meshes (gaps, nesting) not yet enforced. See the closing note of issue 3.
+"""Closed triangle surfaces from binary masks (one surface; the head's set of surfaces, their
+nesting and gaps: :mod:`.from_segmentation`).
 
 Steps (:func:`mesh_from_mask`):
 1. the mask padded with one voxel of background (a mask touching the volume border is closed
@@ -9,11 +7,14 @@ Steps (:func:`mesh_from_mask`):
    voxel; ``smoothing_voxels``) so that the
    isosurface is not a staircase;
 2. marching cubes at 0.5 (``skimage.measure.marching_cubes``) with the voxel size: vertices in mm;
-3. isotropic remeshing to the target edge length (``gpytoolbox.remesh_botsch``: Botsch & Kobbelt
-   2004, split/collapse/flip/tangential relaxation, projected back onto the marching-cubes
+3. isotropic remeshing to the target edge length (:func:`.remesh.remesh_isotropic`: Botsch &
+   Kobbelt 2004, split/collapse/flip/tangential relaxation, projected back onto the marching-cubes
    surface so the surface neither shrinks nor moves);
-4. checks: closed 2-manifold (:func:`~.checks.check_closed`), oriented outward
-   (:func:`~.checks.orient_outward`), no self-intersection (:func:`~.checks.find_self_intersections`).
+4. checks: closed 2-manifold (:func:`~.checks.check_closed`), no specks (closed pieces of a few
+   triangles where the mask is thinner than its smoothing: :class:`FragmentedSurfaceError`), oriented
+   outward (:func:`~.checks.orient_outward`), no self-intersection
+   (:func:`~.checks.find_self_intersections`). A failed check of a thin mask leads to a repair
+   (thickening) and another try (:func:`iter_mesh_from_mask`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from scipy import ndimage
 from ..errors import MeshError
 from ..progress import run_to_completion
 from .checks import check_closed, connected_components, find_self_intersections, genus, orient_outward
+from .topology import face_components
 from .surface import TriangleSurface
 
 __all__ = ["MeshStatistics", "mesh_from_mask", "iter_mesh_from_mask", "MeshWarning"]
@@ -43,6 +45,16 @@ class SelfIntersectionError(MeshError):
     def __init__(self, message: str, places_mm=None):
         super().__init__(message)
         self.places_mm = np.empty((0, 3)) if places_mm is None else np.asarray(places_mm, float)
+
+
+class FragmentedSurfaceError(SelfIntersectionError):
+    """The surface came out as specks: closed pieces of a handful of triangles, where the mask is
+    thinner than the smoothing (a one-voxel plate whose smoothed field barely reaches the
+    isosurface); ``places_mm``: their centroids, where a local repair thickens the mask."""
+
+
+#: A closed piece of fewer triangles than this is a speck (a tetrahedron has 4, a bipyramid 6).
+_SPECK_FACES = 8
 
 
 @dataclass(frozen=True)
@@ -194,8 +206,9 @@ def _merge_coincident(vertices, faces, tol_mm=1e-6):
 
 def _mesh_once(mask, h, target_edge_mm, name, smoothing_voxels, remesh_iterations, warn_border):
     """One attempt of :func:`iter_mesh_from_mask` (no thickening); a generator (its phases)."""
-    import gpytoolbox
     from skimage.measure import marching_cubes
+
+    from .remesh import RemeshError, remesh_isotropic
 
     if mask.ndim != 3:
         raise ValueError(f"mask must be 3D, got shape {mask.shape}")
@@ -239,15 +252,24 @@ def _mesh_once(mask, h, target_edge_mm, name, smoothing_voxels, remesh_iteration
         raise MeshError(f"The {name} mask is too small or thin to make a closed surface.")
     yield 0.0, f"remeshing ({len(faces):,} triangles to {target_edge_mm:g} mm edges)"
     try:
-        v, f = gpytoolbox.remesh_botsch(vertices.astype(np.float64), faces.astype(np.int32),
-                                        i=remesh_iterations, h=float(target_edge_mm), project=True)
-    except ValueError as err:  # e.g. "Input mesh is non-manifold" (ambiguous marching cubes)
+        v, f = remesh_isotropic(vertices, faces, float(target_edge_mm), remesh_iterations, project=True)
+    except RemeshError as err:  # e.g. "Input mesh is non-manifold" (ambiguous marching cubes)
         raise MeshError(f"The {name} mask gives a surface that cannot be remeshed ({err}); it is "
                         "probably thinner than two voxels somewhere.") from err
     yield 0.0, "checking the surface (closed, outward, not self-intersecting)"
     v, f = _merge_coincident(v, f)
     surface = TriangleSurface.from_mm(v, f, name=name)
     check_closed(surface)
+    n_pieces, piece_of_face = face_components(surface)
+    faces_per_piece = np.bincount(piece_of_face, minlength=n_pieces)
+    specks = np.flatnonzero(faces_per_piece < _SPECK_FACES)
+    if len(specks):
+        centroids = surface.face_centroids_m[np.isin(piece_of_face, specks)] * 1e3
+        where = centroids[0]
+        raise FragmentedSurfaceError(
+            f"The {name} surface breaks into {len(specks)} speck(s) of a few triangles (e.g. near "
+            f"({where[0]:.1f}, {where[1]:.1f}, {where[2]:.1f}) mm): the mask is thinner than its "
+            "smoothing there.", centroids)
     surface, _ = orient_outward(surface)
     crossing = find_self_intersections(surface, max_pairs=2000)
     if len(crossing):

@@ -116,6 +116,20 @@ class TriangleSurface:
         return float(np.linalg.norm(self.vertices_m[e[:, 0]] - self.vertices_m[e[:, 1]], axis=1).mean())
 
     @cached_property
+    def corner_angles_deg(self) -> np.ndarray:
+        """The three interior angles of each triangle, (F, 3) in degrees (mesh quality: a BEM wants
+        none small; marching cubes gives 1-5 degrees, an isotropic remesher above 20)."""
+        out = np.empty((self.n_faces, 3))
+        for k in range(3):
+            a = self.vertices_m[self.faces[:, k]]
+            u = self.vertices_m[self.faces[:, (k + 1) % 3]] - a
+            w = self.vertices_m[self.faces[:, (k + 2) % 3]] - a
+            cos = np.einsum("ij,ij->i", u, w) / np.maximum(
+                np.linalg.norm(u, axis=1) * np.linalg.norm(w, axis=1), 1e-300)
+            out[:, k] = np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+        return out
+
+    @cached_property
     def enclosed_volume_m3(self) -> float:
         """Signed volume (divergence theorem); positive when the normals point outwards."""
         v = self.vertices_m[self.faces]
