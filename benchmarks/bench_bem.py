@@ -24,7 +24,7 @@ our solver on identical meshes and points, for three placements put on the coars
 Coil: the shared MagVenture Cool-B35 ``.ccd`` (``../shared/data/coils``) when it exists, else the
 package's MC-B35 preset at high resolution (``--coil`` picks another ``.ccd``).
 
-    python benchmarks/bench_bem.py [--quick] [--no-openmeeg] [--device cpu|cuda] [--coil FILE]
+    python benchmarks/bench_bem.py [--quick] [--no-openmeeg] [--meshes-only] [--device cpu|cuda] [--coil FILE]
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="the demo's coarser meshing (body 2.0, skull 1.0 mm; for a smoke run)")
     parser.add_argument("--no-openmeeg", action="store_true")
+    parser.add_argument("--meshes-only", action="store_true",
+                        help="stop after printing the meshes (their sizes and edge lengths)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--coil", help=".ccd coil model (default: ../shared/data/coils/"
                                        "MagVenture_Cool-B35.ccd, else the MC-B35 preset)")
@@ -125,6 +127,8 @@ def main(argv=None):
           f"{_describe(surfaces, ('body', 'skull', 'skull without spine', 'eyes', 'cortex'))}")
     print(f"2C model: {model.n_vertices:,} vertices, {model.n_faces:,} triangles; "
           f"{len(points):,} cortical points")
+    if args.meshes_only:
+        return
 
     with PeakMemory() as mem:
         solver = build_solver(model, points, device=args.device)

@@ -106,7 +106,8 @@ def test_thin_patch_is_repaired_locally_and_reported():
 
 def test_the_generator_reports_each_phase_and_gives_the_same_surface():
     """Issue 25: a mask's meshing reports its phases (the 0.17 mm rat's body ran 24 s without a
-    report, so a Cancel waited for it); the surface is the blocking form's."""
+    report, so a Cancel waited for it), and the remesher its rounds; the surface is the blocking
+    form's."""
     from napari_rat_tms.core.meshes.from_mask import iter_mesh_from_mask, mesh_from_mask
 
     z, y, x = np.indices((40, 40, 40))
@@ -120,7 +121,10 @@ def test_the_generator_reports_each_phase_and_gives_the_same_surface():
             surface, _ = done.value
             break
     assert phases[0] == "smoothing the mask" and phases[1] == "marching cubes"
-    assert phases[2].startswith("remeshing (") and phases[3].startswith("checking the surface")
+    # the remesher reports each of its 10 rounds (and each collapse pass), so a Cancel waits for one
+    assert phases[2].startswith("remeshing (") and phases[-1].startswith("checking the surface")
+    rounds = [p for p in phases[3:-1] if p.startswith(phases[2] + ": round")]
+    assert len(rounds) == len(phases) - 4 and rounds[-1].startswith(phases[2] + ": round 10 of 10")
     blocking, _ = mesh_from_mask(ball, 0.25, 0.6, name="ball")
     np.testing.assert_array_equal(surface.faces, blocking.faces)
     np.testing.assert_allclose(surface.vertices_m, blocking.vertices_m)

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import MeshError
-from ..progress import run_to_completion
+from ..progress import forward, run_to_completion
 from .checks import check_closed, connected_components, find_self_intersections, genus, orient_outward
 from .topology import face_components
 from .surface import TriangleSurface
@@ -208,7 +208,7 @@ def _mesh_once(mask, h, target_edge_mm, name, smoothing_voxels, remesh_iteration
     """One attempt of :func:`iter_mesh_from_mask` (no thickening); a generator (its phases)."""
     from skimage.measure import marching_cubes
 
-    from .remesh import RemeshError, remesh_isotropic
+    from .remesh import RemeshError, iter_remesh_isotropic
 
     if mask.ndim != 3:
         raise ValueError(f"mask must be 3D, got shape {mask.shape}")
@@ -250,9 +250,12 @@ def _mesh_once(mask, h, target_edge_mm, name, smoothing_voxels, remesh_iteration
     vertices = vertices - 2 * hc + 0.5 * (factor - 1) * h
     if len(faces) < 4:
         raise MeshError(f"The {name} mask is too small or thin to make a closed surface.")
-    yield 0.0, f"remeshing ({len(faces):,} triangles to {target_edge_mm:g} mm edges)"
+    label = f"remeshing ({len(faces):,} triangles to {target_edge_mm:g} mm edges)"
+    yield 0.0, label
     try:
-        v, f = remesh_isotropic(vertices, faces, float(target_edge_mm), remesh_iterations, project=True)
+        v, f = yield from forward(iter_remesh_isotropic(vertices, faces, float(target_edge_mm),
+                                                        remesh_iterations, project=True),
+                                  span=0.0, prefix=label + ": ")
     except RemeshError as err:  # e.g. "Input mesh is non-manifold" (ambiguous marching cubes)
         raise MeshError(f"The {name} mask gives a surface that cannot be remeshed ({err}); it is "
                         "probably thinner than two voxels somewhere.") from err

@@ -32,7 +32,9 @@ import numpy as np
 from numba import njit
 from scipy.spatial import cKDTree
 
-__all__ = ["remesh_isotropic", "RemeshError"]
+from ..progress import run_to_completion
+
+__all__ = ["remesh_isotropic", "iter_remesh_isotropic", "RemeshError"]
 
 #: Most triangles around one vertex in the face lists; an operation that would exceed it is skipped.
 _MAX_DEGREE = 48
@@ -439,7 +441,16 @@ def remesh_isotropic(vertices, faces, target_edge: float, iterations: int = 10, 
     ``project`` each round ends by projecting the vertices onto the input surface, so the surface
     neither shrinks nor drifts. Returns ``(vertices (n, 3) float64, faces (m, 3) int64)``, oriented
     as the input. Raises :class:`RemeshError` (a ``ValueError``) for an input that is not a closed,
-    consistently oriented 2-manifold."""
+    consistently oriented 2-manifold. The blocking form of :func:`iter_remesh_isotropic`."""
+    return run_to_completion(iter_remesh_isotropic(vertices, faces, target_edge, iterations, project=project))
+
+
+def iter_remesh_isotropic(vertices, faces, target_edge: float, iterations: int = 10, *,
+                          project: bool = True):
+    """:func:`remesh_isotropic` as a generator: yields ``(fraction, message)`` after each collapse
+    pass and each round (a fine input's first round is most of the time: the 0.17 mm rat's body
+    goes from 764,000 triangles to 9,000 in it), so a Cancel waits for one pass, not the whole
+    remeshing; returns ``(vertices, faces)``."""
     v = np.array(vertices, dtype=np.float64, order="C")  # copies: the collapses move vertices in place
     f = np.array(faces, dtype=np.int64, order="C")
     h = float(target_edge)
@@ -452,7 +463,8 @@ def remesh_isotropic(vertices, faces, target_edge: float, iterations: int = 10, 
     tree = cKDTree(ref_v[ref_f].mean(axis=1))
     k_near = min(_PROJECTION_CANDIDATES, len(ref_f))
     low, high = 0.8 * h, 4.0 / 3.0 * h
-    for _ in range(int(iterations)):
+    rounds = int(iterations)
+    for done in range(rounds):
         v, f = _split_long_edges(v, f, high)
         # collapse until nothing more can be (a fine marching-cubes surface coarsens in a few passes)
         for _pass in range(100):
@@ -466,6 +478,7 @@ def remesh_isotropic(vertices, faces, target_edge: float, iterations: int = 10, 
             f = f[alive]
             if n <= 0:
                 break
+            yield done / rounds, f"round {done + 1} of {rounds}: {len(f):,} triangles"
         v, f = _compact(v, f)
         edges, _ = _sorted_edges(v, f)
         f = f.copy()
@@ -484,4 +497,5 @@ def remesh_isotropic(vertices, faces, target_edge: float, iterations: int = 10, 
             _, cand = tree.query(v, k=k_near)
             cand = np.asarray(cand, np.int64).reshape(len(v), -1)
             v = _project(v, _vertex_normals(v, f), ref_v, ref_f, ref_n, cand)
+        yield (done + 1) / rounds, f"round {done + 1} of {rounds}: {len(f):,} triangles"
     return v, f
