@@ -113,3 +113,16 @@ def test_bad_inputs_are_refused():
         remesh_isotropic(v[:5], f, 0.3)
     with pytest.raises(ValueError, match="target_edge must be > 0"):
         remesh_isotropic(v, f, 0.0)
+
+
+def test_a_vertex_with_too_many_triangles_is_refused():
+    """A closed fan of 60 triangles around each pole (a bipyramid): more than the face lists hold."""
+    n = 60
+    ring = np.stack([np.cos(2 * np.pi * np.arange(n) / n), np.sin(2 * np.pi * np.arange(n) / n),
+                     np.zeros(n)], 1)
+    v = np.vstack([ring, [[0, 0, 1], [0, 0, -1]]])
+    k = np.arange(n)
+    f = np.concatenate([np.stack([k, (k + 1) % n, np.full(n, n)], 1),
+                        np.stack([(k + 1) % n, k, np.full(n, n + 1)], 1)])
+    with pytest.raises(RemeshError, match="more than 48 triangles"):
+        remesh_isotropic(v, f, 0.3)

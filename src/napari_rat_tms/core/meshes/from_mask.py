@@ -38,19 +38,23 @@ class MeshWarning(UserWarning):
     """A mesh was repaired or its input adjusted (e.g. closed at the volume border)."""
 
 
-class SelfIntersectionError(MeshError):
-    """The remeshed surface crosses itself; ``places_mm`` (P, 3): centroids of the crossing
-    triangles (volume frame, mm), where a local repair can thicken the mask."""
+class LocalMeshError(MeshError):
+    """A surface failed a check at known places; ``places_mm`` (P, 3): where (volume frame, mm), so
+    that a local repair can thicken the mask there."""
 
     def __init__(self, message: str, places_mm=None):
         super().__init__(message)
         self.places_mm = np.empty((0, 3)) if places_mm is None else np.asarray(places_mm, float)
 
 
-class FragmentedSurfaceError(SelfIntersectionError):
+class SelfIntersectionError(LocalMeshError):
+    """The remeshed surface crosses itself; ``places_mm``: centroids of the crossing triangles."""
+
+
+class FragmentedSurfaceError(LocalMeshError):
     """The surface came out as specks: closed pieces of a handful of triangles, where the mask is
     thinner than the smoothing (a one-voxel plate whose smoothed field barely reaches the
-    isosurface); ``places_mm``: their centroids, where a local repair thickens the mask."""
+    isosurface); ``places_mm``: their centroids."""
 
 
 #: A closed piece of fewer triangles than this is a speck (a tetrahedron has 4, a bipyramid 6).

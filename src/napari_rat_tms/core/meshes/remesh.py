@@ -5,16 +5,18 @@ Processing 2004, section 4; the same loop as chapter 6.5 of Botsch et al., *Poly
 Processing* (2010). Each of ``iterations`` rounds, with ``low = 4/5 h`` and ``high = 4/3 h``:
 
 1. split every edge longer than ``high`` at its midpoint (all at once, repeated until none is);
-2. collapse every edge shorter than ``low`` into its midpoint, unless that makes an edge longer
-   than ``high``, breaks the link condition (the surface would stop being a 2-manifold), leaves a
-   vertex of valence 3 or less, or turns a triangle over (its normal changes side);
-3. flip edges that bring the four vertices' valences closer to 6, unless the flip turns a triangle
-   over or duplicates an edge;
+2. collapse every edge shorter than ``low`` into its midpoint (shortest first, passes repeated until
+   none collapses), unless that makes an edge longer than ``high``, breaks the link condition (the
+   surface would stop being a 2-manifold), leaves a vertex with fewer than 3 neighbours, or tilts a
+   triangle's normal by more than 78 degrees (cosine 0.2: turned over or nearly);
+3. flip edges that bring the four vertices' valences closer to 6, unless a new triangle's normal is
+   more than 78 degrees from either old one, a vertex would keep fewer than 3 neighbours, or the new
+   edge exists already;
 4. tangential relaxation: each vertex moves to the centroid of its neighbours within its tangent
    plane (the normal component of the move is dropped);
-5. projection onto the input surface: each vertex to the closest point of the input triangles near
-   it, preferring triangles facing the same side (so that a vertex of one side of a thin plate is not
-   pulled onto the other side).
+5. projection onto the input surface: each vertex to the closest point of the 16 input triangles
+   nearest it (by centroid), among those not facing the other way (unit normals' dot product above
+   -0.5), so that a vertex of one side of a thin plate is not pulled onto the other side.
 
 The input must be a closed, consistently oriented 2-manifold (a marching-cubes surface); the output
 is one as well, with the same orientation. Units: whatever the input's (the meshing uses mm).
@@ -464,6 +466,8 @@ def iter_remesh_isotropic(vertices, faces, target_edge: float, iterations: int =
     k_near = min(_PROJECTION_CANDIDATES, len(ref_f))
     low, high = 0.8 * h, 4.0 / 3.0 * h
     rounds = int(iterations)
+    crowded = f"a vertex has more than {_MAX_DEGREE} triangles around it: not a surface this remesher takes"
+
     for done in range(rounds):
         v, f = _split_long_edges(v, f, high)
         # collapse until nothing more can be (a fine marching-cubes surface coarsens in a few passes)
@@ -475,14 +479,17 @@ def iter_remesh_isotropic(vertices, faces, target_edge: float, iterations: int =
             alive = np.ones(len(f), bool)
             f = f.copy()
             n = _collapse_short_edges(v, f, alive, edges, low, high, _MAX_DEGREE)
+            if n < 0:
+                raise RemeshError(crowded)
             f = f[alive]
-            if n <= 0:
+            if n == 0:
                 break
             yield done / rounds, f"round {done + 1} of {rounds}: {len(f):,} triangles"
         v, f = _compact(v, f)
         edges, _ = _sorted_edges(v, f)
         f = f.copy()
-        _flip_edges(v, f, edges[::-1].copy(), _MAX_DEGREE)
+        if _flip_edges(v, f, edges[::-1].copy(), _MAX_DEGREE) < 0:
+            raise RemeshError(crowded)
         # tangential relaxation towards the neighbours' centroid
         und = _unique_edges(f, len(v))
         total = np.zeros_like(v)
